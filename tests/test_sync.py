@@ -1,0 +1,49 @@
+"""The notebooks are the source: the package, the notebooks' cleanliness and the README must follow them."""
+import filecmp
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT/'tools'))
+import build_readme  # noqa: E402
+
+
+def run(cmd, cwd):
+    bin_dir = Path(sys.executable).parent
+    result = subprocess.run([str(bin_dir/cmd)], cwd=cwd, capture_output=True, text=True)
+    assert result.returncode == 0, f'{cmd} failed:\n{result.stdout}\n{result.stderr}'
+
+
+def changed_files(before: Path, after: Path):
+    "Relative paths that differ, appear or disappear between two folders."
+    diff, pending = [], [filecmp.dircmp(before, after, ignore=['__pycache__', '.ipynb_checkpoints'])]
+    while pending:
+        d = pending.pop()
+        rel = Path(d.left).relative_to(before)
+        diff += [str(rel/n) for n in d.diff_files + d.left_only + d.right_only]
+        pending += d.subdirs.values()
+    return sorted(diff)
+
+
+def test_clean_and_export_change_nothing(tmp_path):
+    "What nbdev's own CI checks: after nbdev_clean and nbdev_export, nothing differs."
+    copy = tmp_path/'repo'
+    for name in ['nbs', 'gan_nb']: shutil.copytree(ROOT/name, copy/name, symlinks=True)
+    for name in ['settings.ini', 'setup.py', 'README.md', '_quarto.yml']: shutil.copy2(ROOT/name, copy/name)
+    run('nbdev_clean', copy)
+    run('nbdev_export', copy)
+    for name in ['nbs', 'gan_nb']:
+        test_changes = changed_files(ROOT/name, copy/name)
+        assert not test_changes, f'run nbdev_clean and nbdev_export, then commit: {name}/ changed: {test_changes}'
+
+
+def test_readme_is_built_from_index():
+    expected = build_readme.render(ROOT/'nbs'/'index.ipynb')
+    assert (ROOT/'README.md').read_text(encoding='utf-8') == expected, 'README.md is stale: run python tools/build_readme.py'
+
+
+def test_ci_runs_the_readme_test_command():
+    ci_command = (ROOT/'.ci'/'run').read_text().strip().splitlines()[-1]
+    assert ci_command in (ROOT/'README.md').read_text(), '.ci/run must run exactly the README test command'
