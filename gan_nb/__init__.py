@@ -1,5 +1,13 @@
 __version__ = "0.1.0"
 
-# The public names users know from the reference; importing each chapter's module registers its
-# models and datasets in the option system.
+# The public names users know from the reference. Importing each chapter's module also registers its
+# models and datasets in the option system, so `TrainOptions().parse(...)` knows them all.
 from .options import TrainOptions, TestOptions, register_model, register_dataset, OptionError
+from .networks import define_G, define_D
+from .losses import GANLoss
+from .data import create_dataset
+from .base_model import BaseModel, create_model, get_scheduler, CheckpointError
+from .pix2pix import Pix2PixModel
+from .cycle_gan import CycleGANModel
+from .test_models import TestModel, ColorizationModel
+from .template import TemplateModel
