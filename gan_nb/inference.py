@@ -22,7 +22,7 @@ from PIL import Image
 
 # %% ../nbs/08_test.ipynb #3794fed6
 from .options import TestOptions, OptionError, resolve_device
-from .train import HTML, tensor2im, save_image, import_models
+from .train import HTML, tensor2im, save_image
 
 # %% ../nbs/08_test.ipynb #b9022e50
 TEST_OVERRIDES = dict(num_threads=0, batch_size=1, serial_batches=True, no_flip=True)  # what the test script forces
@@ -198,7 +198,6 @@ def translate(image,  # a PIL image or the path of an image file
 # %% ../nbs/08_test.ipynb #bd79bc27
 def main(args=None):  # command-line arguments (default: `sys.argv[1:]`)
     "Entry point of `gan_nb_test`."
-    import_models()
     opt = TestOptions().parse(args)
     try: test(opt)  # nothing returned: console scripts exit with `main()`'s return value
     except (FileNotFoundError, ValueError) as e:

@@ -6,9 +6,7 @@
 from __future__ import annotations
 import argparse
 import html
-import importlib
 import io
-import pkgutil
 import re
 import shlex
 import threading
@@ -22,22 +20,10 @@ from .options import (OptionError, OptionParser, TrainOptions, TestOptions, MODE
                             find_model, overrides_to_args)
 
 # %% auto #0
-__all__ = ['OPTION_GROUPS', 'GROUP_NAMES', 'PHASES', 'load_registry', 'option_group', 'option_actions', 'phase_options',
-           'compose_for', 'flag_sources', 'group_options', 'option_tokens', 'command_line', 'read_options_file',
+__all__ = ['OPTION_GROUPS', 'GROUP_NAMES', 'PHASES', 'option_group', 'option_actions', 'phase_options', 'compose_for',
+           'flag_sources', 'group_options', 'option_tokens', 'command_line', 'read_options_file',
            'options_file_to_args', 'widget_kind', 'widget_value', 'make_option_widget', 'OptionsPanel', 'smooth',
            'LossHistory', 'to_image_array', 'render_losses', 'render_visuals', 'TrainingDashboard', 'TrainingPanel']
-
-# %% ../nbs/09_panel.ipynb #00360f86
-def load_registry(package: str = 'gan_nb' # the package whose modules register models and datasets
-                 ) -> dict:
-    "Import every module of `package` so its models and datasets register; return {module: error} for those that fail."
-    errors = {}
-    pkg = importlib.import_module(package)
-    for info in pkgutil.iter_modules(pkg.__path__):
-        if info.name.startswith('_') or info.name == 'panel': continue
-        try: importlib.import_module(f'{package}.{info.name}')
-        except Exception as e: errors[info.name] = f'{type(e).__name__}: {e}'
-    return errors
 
 # %% ../nbs/09_panel.ipynb #427c2fc2
 OPTION_GROUPS = (  # (group, pattern a flag's name must fully match); the first match wins, the rest go to 'other'
@@ -228,7 +214,6 @@ class OptionsPanel:
         import ipywidgets as W
         phase_options(phase)  # check the phase early
         self.phase, self.program = phase, program or f'gan_nb_{phase}'
-        self.import_errors = load_registry()
         self._values, self._cache, self.fields, self._updating = {}, {}, {}, False
         self.parser, self.args, self.error = None, [], None
         self.boxes = {g: W.VBox().add_class(f'gan-nb-group-{g}') for g in GROUP_NAMES}

@@ -25,7 +25,7 @@ __all__ = ['EVENTS', 'STATE_VERSION', 'Callback', 'TrainState', 'fire', 'format_
            'train_state_path', 'weights_fingerprint', 'image_pools', 'restore_image_pools', 'save_train_state',
            'load_train_state', 'NonFiniteLossError', 'check_writable', 'first_bad_loss', 'stop_on_signals', 'DistInfo',
            'launched_by_torchrun', 'init_distributed', 'wrap_distributed', 'sync_buffers', 'train', 'LossHistory',
-           'import_models', 'main']
+           'main']
 
 # %% ../nbs/07_train.ipynb #c267bc9b
 import torch
@@ -586,18 +586,8 @@ class LossHistory(Callback):
         return ax
 
 # %% ../nbs/07_train.ipynb #f4523eb9
-def import_models():
-    "Import gan_nb's model and dataset modules so their names are registered."
-    import importlib
-    for name in ('gan_nb', 'gan_nb.data', 'gan_nb.pix2pix', 'gan_nb.cycle_gan', 'gan_nb.test_models'):
-        try: importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name != name: raise
-
-
 def main(args=None):  # command-line arguments (default: `sys.argv[1:]`)
     "Entry point of `gan_nb_train`."
-    import_models()
     is_rank0 = int(os.environ.get('RANK', 0)) == 0
     options = TrainOptions()
     if is_rank0: opt = options.parse(args)
