@@ -30,7 +30,7 @@ def render(notebook_path):
         directives = {l.strip() for l in lines if l.strip().startswith('#|')}
         if '#| hide' in directives: continue
         if cell['cell_type'] == 'markdown':
-            parts.append(text)
+            parts.append(text.replace('](images/', '](nbs/images/'))  # README sits one folder above nbs/
         elif cell['cell_type'] == 'code':
             code = '\n'.join(l for l in lines if not l.strip().startswith('#|')).strip()
             parts.append(f'```python\n{code}\n```')
