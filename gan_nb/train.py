@@ -21,11 +21,11 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['EVENTS', 'STATE_VERSION', 'Callback', 'TrainState', 'fire', 'format_losses', 'LossLog', 'read_loss_log', 'tensor2im',
-           'save_image', 'HTML', 'save_training_visuals', 'seed_everything', 'rng_state', 'set_rng_state',
-           'train_state_path', 'weights_fingerprint', 'image_pools', 'restore_image_pools', 'save_train_state',
-           'load_train_state', 'NonFiniteLossError', 'check_writable', 'first_bad_loss', 'stop_on_signals', 'DistInfo',
-           'launched_by_torchrun', 'init_distributed', 'wrap_distributed', 'sync_buffers', 'train', 'LossHistory',
-           'main']
+           'save_image', 'HTML', 'save_training_visuals', 'WandbLogger', 'seed_everything', 'rng_state',
+           'set_rng_state', 'train_state_path', 'weights_fingerprint', 'image_pools', 'restore_image_pools',
+           'save_train_state', 'load_train_state', 'NonFiniteLossError', 'check_writable', 'first_bad_loss',
+           'stop_on_signals', 'DistInfo', 'launched_by_torchrun', 'init_distributed', 'wrap_distributed',
+           'sync_buffers', 'train', 'LossHistory', 'main']
 
 # %% ../nbs/07_train.ipynb #c267bc9b
 import torch
@@ -186,6 +186,27 @@ def save_training_visuals(web_dir, visuals, epoch, name, width=256):
         files = [f'epoch{n:03d}_{label}.png' for label in visuals]
         page.add_images(files, list(visuals), files, width=width)
     return page.save()
+
+# %% ../nbs/07_train.ipynb #965701fa
+class WandbLogger(Callback):
+    "Send losses and training images to Weights & Biases (`--use_wandb`); the loop adds it on rank 0."
+    def __init__(self, opt):
+        try: import wandb
+        except ImportError:
+            raise ValueError('--use_wandb needs the wandb package: pip install wandb (or leave out --use_wandb)') from None
+        self.wandb, self.opt, self.run = wandb, opt, None
+
+    def on_train_begin(self, state):
+        self.run = self.wandb.init(project=self.opt.wandb_project_name, name=self.opt.name, config=vars(self.opt))
+
+    def on_losses(self, state, losses):
+        self.run.log({**losses, 'epoch': state.epoch}, step=state.total_iters)
+
+    def on_visuals(self, state, visuals):
+        self.run.log({label: self.wandb.Image(tensor2im(image)) for label, image in visuals.items()}, step=state.total_iters)
+
+    def on_train_end(self, state):
+        self.run.finish()
 
 # %% ../nbs/07_train.ipynb #bd24973c
 def seed_everything(seed: int):
@@ -435,6 +456,7 @@ def _train(opt, callbacks, model, dataset, progress, info):
     state = TrainState(opt=opt, rank=info.rank, world_size=info.world_size,
                        save_dir=Path(opt.checkpoints_dir)/opt.name, n_epochs_total=opt.n_epochs + opt.n_epochs_decay)
     if state.is_main: check_writable(state.save_dir)
+    if opt.use_wandb and state.is_main: callbacks.append(WandbLogger(opt))  # fails now if wandb is missing
     if info.enabled and getattr(opt, 'norm', None) == 'syncbatch' and resolve_device(opt.device).type == 'cpu':
         raise ValueError('--norm syncbatch shares batch statistics between GPUs and needs CUDA under torchrun; '
                          'on the CPU use --norm batch')

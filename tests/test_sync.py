@@ -7,7 +7,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT/'tools'))
-import build_readme  # noqa: E402
+import build_readme  # noqa: E402  (tools/ is not a package)
 
 
 def run(cmd, cwd):
@@ -47,3 +47,9 @@ def test_readme_is_built_from_index():
 def test_ci_runs_the_readme_test_command():
     ci_command = (ROOT/'.ci'/'run').read_text().strip().splitlines()[-1]
     assert ci_command in (ROOT/'README.md').read_text(), '.ci/run must run exactly the README test command'
+
+
+def test_every_notebook_opens_in_colab():
+    import colab_cells
+    lacking = {p.name: colab_cells.missing(p) for p in colab_cells.notebooks() if colab_cells.missing(p)}
+    assert not lacking, f'run python tools/colab_cells.py: {lacking}'

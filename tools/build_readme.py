@@ -4,10 +4,18 @@ Markdown cells are copied as they are; code cells become ```python blocks follow
 cells marked `#| hide` are left out. Run from the repository root: `python tools/build_readme.py`.
 """
 import json
+import re
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+SITE = 'https://gan-nb.github.io/gan_nb/'  # doc_host + doc_baseurl in settings.ini
+
+
+def readme_links(markdown):
+    "Links as they work from the repository's top level: pictures under nbs/, chapters on the website."
+    markdown = markdown.replace('](images/', '](nbs/images/')
+    return re.sub(r'\]\(([\w-]+\.html)', lambda m: f']({SITE}{m.group(1)}', markdown)
 
 
 def cell_text(cell):
@@ -30,7 +38,7 @@ def render(notebook_path):
         directives = {l.strip() for l in lines if l.strip().startswith('#|')}
         if '#| hide' in directives: continue
         if cell['cell_type'] == 'markdown':
-            parts.append(text.replace('](images/', '](nbs/images/'))  # README sits one folder above nbs/
+            parts.append(readme_links(text))
         elif cell['cell_type'] == 'code':
             code = '\n'.join(l for l in lines if not l.strip().startswith('#|')).strip()
             parts.append(f'```python\n{code}\n```')
