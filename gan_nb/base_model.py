@@ -4,11 +4,12 @@
 
 # %% ../nbs/04_base_model.ipynb #5a26da50
 from __future__ import annotations
+import contextlib
 from collections import OrderedDict
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['BaseModel', 'get_scheduler', 'CheckpointError', 'create_model']
+__all__ = ['AMP_DTYPES', 'BaseModel', 'get_scheduler', 'CheckpointError', 'create_model', 'adam_kwargs']
 
 # %% ../nbs/04_base_model.ipynb #1e9e3bda
 import torch
@@ -36,8 +37,12 @@ class BaseModel:
         self.isTrain = opt.isTrain
         self.device = resolve_device(getattr(opt, 'device', 'auto'))
         self.save_dir = Path(opt.checkpoints_dir)/opt.name  # checkpoints are saved and loaded here
-        if getattr(opt, 'preprocess', None) != 'scale_width':  # fixed image sizes: let cuDNN pick fast kernels
-            torch.backends.cudnn.benchmark = True
+        if self.device.type == 'cuda' and getattr(opt, 'preprocess', None) != 'scale_width':
+            torch.backends.cudnn.benchmark = True  # fixed image sizes: let cuDNN time its kernels once and keep the fastest
+        # the speed flags (see "Speed" below); options built by hand may lack them
+        self.amp = getattr(opt, 'amp', 'off')
+        self.channels_last, self.compile = getattr(opt, 'channels_last', False), getattr(opt, 'compile', False)
+        self.scaler = torch.amp.GradScaler(self.device.type) if self.amp == 'fp16' and self.isTrain else None
         self.loss_names, self.model_names, self.visual_names = [], [], []
         self.optimizers, self.schedulers, self.image_paths = [], [], []
         self.metric = 0  # what the `plateau` policy watches
@@ -214,3 +219,67 @@ def create_model(opt):  # options with `model` naming a registered model class
     model = find_model(opt.model)(opt)
     print(f'model [{type(model).__name__}] was created')
     return model
+
+# %% ../nbs/04_base_model.ipynb #762833cf
+AMP_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}  # `--amp` -> the autocast dtype
+
+
+def _fused_devices():
+    "Device types with a fused Adam kernel in this PyTorch."
+    try: from torch.utils._foreach_utils import _get_fused_kernels_supported_devices
+    except ImportError: return ('cuda',)
+    return tuple(_get_fused_kernels_supported_devices())
+
+
+def adam_kwargs(device,  # a `torch.device` or its name
+                fused=False  # use the fused kernel where `device` has one (round-off differs from the plain loop)
+               ) -> dict:
+    "Keyword arguments for a fast Adam: `foreach=True` (bit-identical to the plain loop), or `fused=True`."
+    return {'fused': True} if fused and torch.device(device).type in _fused_devices() else {'foreach': True}
+
+
+def _make_adam(self, params):  # an iterable of parameters (or parameter groups)
+    "Adam with the reference's settings (`--lr`, betas `(--beta1, 0.999)`): multi-tensor, or fused with `--fused_adam`."
+    return torch.optim.Adam(params, lr=self.opt.lr, betas=(self.opt.beta1, 0.999),
+                            **adam_kwargs(self.device, getattr(self.opt, 'fused_adam', False)))
+
+BaseModel.make_adam = _make_adam
+
+# %% ../nbs/04_base_model.ipynb #2d61ba88
+def _autocast(self):
+    "Context for forward passes and losses: `torch.autocast` in the `--amp` precision; nothing with `--amp off`."
+    if self.amp == 'off': return contextlib.nullcontext()
+    return torch.autocast(self.device.type, dtype=AMP_DTYPES[self.amp])
+
+
+def _backward(self, loss):
+    "`loss.backward()`, with the loss scaled first under `--amp fp16` (so float16 gradients do not underflow)."
+    (loss if self.scaler is None else self.scaler.scale(loss)).backward()
+
+
+def _step(self, optimizer):
+    "`optimizer.step()`; under `--amp fp16` through the scaler, which unscales and skips inf/NaN gradients."
+    if self.scaler is None: optimizer.step()
+    else: self.scaler.step(optimizer)
+
+
+def _update_scaler(self):
+    "End of a training step: let the `--amp fp16` gradient scaler adapt its factor (nothing otherwise)."
+    if self.scaler is not None: self.scaler.update()
+
+BaseModel.autocast, BaseModel.backward, BaseModel.step, BaseModel.update_scaler = _autocast, _backward, _step, _update_scaler
+
+# %% ../nbs/04_base_model.ipynb #c259db88
+def _prepare_networks(self):
+    "Apply `--channels_last` and `--compile` to every network in `model_names` (call it once they are built)."
+    for name, net in self.networks():
+        if self.channels_last: net.to(memory_format=torch.channels_last)  # in place: parameters stay the same objects
+        if self.compile: setattr(self, 'net' + name, torch.compile(net))
+
+
+def _to_device(self, x):  # a tensor from the data loader
+    "`x` on the model's device (asynchronously from pinned memory), and channels-last images for `--channels_last`."
+    x = x.to(self.device, non_blocking=True)
+    return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.dim() == 4 else x
+
+BaseModel.prepare_networks, BaseModel.to_device = _prepare_networks, _to_device

@@ -82,13 +82,14 @@ def _cycle_gan_init(self, opt):
     if self.isTrain:
         D = lambda nc: define_D(nc, opt.ndf, opt.netD, opt.n_layers_D, opt.norm, opt.init_type, opt.init_gain).to(self.device)
         self.netD_A, self.netD_B = D(opt.output_nc), D(opt.input_nc)  # D_A judges domain B, D_B judges domain A
+    self.prepare_networks()  # --channels_last, --compile
+    if self.isTrain:
         self.fake_A_pool, self.fake_B_pool = ImagePool(opt.pool_size), ImagePool(opt.pool_size)
         self.criterionGAN = GANLoss(opt.gan_mode).to(self.device)
         self.criterionCycle, self.criterionIdt = torch.nn.L1Loss(), torch.nn.L1Loss()
-        self.optimizer_G = torch.optim.Adam(itertools.chain(self.netG_A.parameters(), self.netG_B.parameters()),
-                                            lr=opt.lr, betas=(opt.beta1, 0.999))
-        self.optimizer_D = torch.optim.Adam(itertools.chain(self.netD_A.parameters(), self.netD_B.parameters()),
-                                            lr=opt.lr, betas=(opt.beta1, 0.999))
+        # Adam(lr, (beta1, 0.999)) over both generators, and over both discriminators (multi-tensor or fused)
+        self.optimizer_G = self.make_adam(itertools.chain(self.netG_A.parameters(), self.netG_B.parameters()))
+        self.optimizer_D = self.make_adam(itertools.chain(self.netD_A.parameters(), self.netD_B.parameters()))
         self.optimizers += [self.optimizer_G, self.optimizer_D]
 
 CycleGANModel.__init__ = _cycle_gan_init
@@ -98,27 +99,29 @@ CycleGANModel.__init__.__doc__ = "Build both generators (and in training both di
 def _set_input(self, input):  # a batch dict: 'A', 'B', 'A_paths', 'B_paths'
     "Take `real_A`/`real_B` from the batch (swapped for `--direction BtoA`) and move them to the device."
     AtoB = self.opt.direction == 'AtoB'
-    self.real_A = input['A' if AtoB else 'B'].to(self.device)
-    self.real_B = input['B' if AtoB else 'A'].to(self.device)
+    self.real_A = self.to_device(input['A' if AtoB else 'B'])
+    self.real_B = self.to_device(input['B' if AtoB else 'A'])
     self.image_paths = input['A_paths' if AtoB else 'B_paths']
 
 
 def _forward(self):
     "Both translations and both reconstructions."
-    self.fake_B = self.netG_A(self.real_A)  # G_A(A)
-    self.rec_A = self.netG_B(self.fake_B)   # G_B(G_A(A))
-    self.fake_A = self.netG_B(self.real_B)  # G_B(B)
-    self.rec_B = self.netG_A(self.fake_A)   # G_A(G_B(B))
+    with self.autocast():  # `.float()`: float32 images under --amp, a no-op without
+        self.fake_B = self.netG_A(self.real_A).float()  # G_A(A)
+        self.rec_A = self.netG_B(self.fake_B).float()   # G_B(G_A(A))
+        self.fake_A = self.netG_B(self.real_B).float()  # G_B(B)
+        self.rec_B = self.netG_A(self.fake_A).float()   # G_A(G_B(B))
 
 CycleGANModel.set_input, CycleGANModel.forward = _set_input, _forward
 
 # %% ../nbs/06_cycle_gan.ipynb #336e57be
 def _backward_D_basic(self, netD, real, fake):
     "0.5 * (real judged real + fake judged fake) for one discriminator; backpropagate it and return it."
-    loss_D_real = self.criterionGAN(netD(real), True)
-    loss_D_fake = self.criterionGAN(netD(fake.detach()), False)
-    loss_D = (loss_D_real + loss_D_fake) * 0.5
-    loss_D.backward()
+    with self.autocast():
+        loss_D_real = self.criterionGAN(netD(real), True)
+        loss_D_fake = self.criterionGAN(netD(fake.detach()), False)
+        loss_D = (loss_D_real + loss_D_fake) * 0.5
+    self.backward(loss_D)
     return loss_D
 
 
@@ -135,20 +138,21 @@ def _backward_D_B(self):
 def _backward_G(self):
     "Generators: adversarial (both) + cycle (both, weighted by lambda_A/B) + identity (if lambda_identity > 0)."
     lambda_idt, lambda_A, lambda_B = self.opt.lambda_identity, self.opt.lambda_A, self.opt.lambda_B
-    if lambda_idt > 0:  # G_A should leave a B unchanged, G_B an A
-        self.idt_A = self.netG_A(self.real_B)
-        self.loss_idt_A = self.criterionIdt(self.idt_A, self.real_B) * lambda_B * lambda_idt
-        self.idt_B = self.netG_B(self.real_A)
-        self.loss_idt_B = self.criterionIdt(self.idt_B, self.real_A) * lambda_A * lambda_idt
-    else:
-        self.loss_idt_A = self.loss_idt_B = 0
-    self.loss_G_A = self.criterionGAN(self.netD_A(self.fake_B), True)
-    self.loss_G_B = self.criterionGAN(self.netD_B(self.fake_A), True)
-    self.loss_cycle_A = self.criterionCycle(self.rec_A, self.real_A) * lambda_A
-    self.loss_cycle_B = self.criterionCycle(self.rec_B, self.real_B) * lambda_B
-    self.loss_G = (self.loss_G_A + self.loss_G_B + self.loss_cycle_A + self.loss_cycle_B
-                   + self.loss_idt_A + self.loss_idt_B)
-    self.loss_G.backward()
+    with self.autocast():
+        if lambda_idt > 0:  # G_A should leave a B unchanged, G_B an A
+            self.idt_A = self.netG_A(self.real_B).float()
+            self.loss_idt_A = self.criterionIdt(self.idt_A, self.real_B) * lambda_B * lambda_idt
+            self.idt_B = self.netG_B(self.real_A).float()
+            self.loss_idt_B = self.criterionIdt(self.idt_B, self.real_A) * lambda_A * lambda_idt
+        else:
+            self.loss_idt_A = self.loss_idt_B = 0
+        self.loss_G_A = self.criterionGAN(self.netD_A(self.fake_B), True)
+        self.loss_G_B = self.criterionGAN(self.netD_B(self.fake_A), True)
+        self.loss_cycle_A = self.criterionCycle(self.rec_A, self.real_A) * lambda_A
+        self.loss_cycle_B = self.criterionCycle(self.rec_B, self.real_B) * lambda_B
+        self.loss_G = (self.loss_G_A + self.loss_G_B + self.loss_cycle_A + self.loss_cycle_B
+                       + self.loss_idt_A + self.loss_idt_B)
+    self.backward(self.loss_G)
 
 CycleGANModel.backward_D_basic, CycleGANModel.backward_D_A, CycleGANModel.backward_D_B = _backward_D_basic, _backward_D_A, _backward_D_B
 CycleGANModel.backward_G = _backward_G
@@ -158,13 +162,14 @@ def _optimize_parameters(self):
     "One step: forward; update both generators with D_A, D_B frozen; then update both discriminators."
     self.forward()
     self.set_requires_grad([self.netD_A, self.netD_B], False)
-    self.optimizer_G.zero_grad()
+    self.optimizer_G.zero_grad(set_to_none=True)
     self.backward_G()
-    self.optimizer_G.step()
+    self.step(self.optimizer_G)
     self.set_requires_grad([self.netD_A, self.netD_B], True)
-    self.optimizer_D.zero_grad()
+    self.optimizer_D.zero_grad(set_to_none=True)
     self.backward_D_A()
     self.backward_D_B()
-    self.optimizer_D.step()
+    self.step(self.optimizer_D)
+    self.update_scaler()  # --amp fp16: adapt the loss scale once per step (one scaler for both optimisers)
 
 CycleGANModel.optimize_parameters = _optimize_parameters

@@ -19,7 +19,7 @@ import torch.utils.data
 import torchvision.transforms as transforms
 from PIL import Image
 
-from .options import register_dataset, find_dataset
+from .options import register_dataset, find_dataset, resolve_device
 
 # %% auto #0
 __all__ = ['IMG_EXTENSIONS', 'FACADE_CLASSES', 'BUILTIN_DATASETS', 'is_image_file', 'make_dataset', 'load_image', 'make_facade',
@@ -549,9 +549,12 @@ class CustomDatasetDataLoader:
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             self.sampler = torch.utils.data.distributed.DistributedSampler(self.dataset, shuffle=shuffle)
             shuffle = False  # the sampler shuffles
+        workers = int(opt.num_threads)
+        on_cuda = resolve_device(getattr(opt, 'device', 'auto')).type == 'cuda'
         self.dataloader = torch.utils.data.DataLoader(self.dataset, batch_size=opt.batch_size, shuffle=shuffle,
-                                                      sampler=self.sampler, num_workers=int(opt.num_threads),
-                                                      drop_last=False)
+                                                      sampler=self.sampler, num_workers=workers, drop_last=False,
+                                                      pin_memory=on_cuda,  # page-locked batches: asynchronous copies to the GPU
+                                                      persistent_workers=workers > 0)  # no worker start-up every epoch
 
     def load_data(self): return self
 

@@ -17,9 +17,9 @@ from .networks import DISCRIMINATORS, GENERATORS, INIT_TYPES, NORMS
 
 # %% auto #0
 __all__ = ['MODELS', 'DATASETS', 'register_model', 'register_dataset', 'DEVICE_PATTERN', 'RENAMED_FLAGS', 'REMOVED_FLAGS',
-           'PREPROCESS_NAMES', 'LR_POLICY_NAMES', 'OptionError', 'OptionParser', 'find_model', 'find_dataset',
-           'device_name', 'resolve_device', 'check_renamed_flags', 'atomic_write', 'BaseOptions', 'TrainOptions',
-           'TestOptions', 'overrides_to_args', 'command_line_args', 'format_options']
+           'PREPROCESS_NAMES', 'LR_POLICY_NAMES', 'AMP_MODES', 'OptionError', 'OptionParser', 'find_model',
+           'find_dataset', 'device_name', 'resolve_device', 'check_renamed_flags', 'atomic_write', 'BaseOptions',
+           'TrainOptions', 'TestOptions', 'overrides_to_args', 'command_line_args', 'format_options']
 
 # %% ../nbs/00_options.ipynb #dff56acc
 class OptionError(ValueError):
@@ -151,6 +151,7 @@ def atomic_write(path, mode: str = 'w', **open_kwargs):
 # %% ../nbs/00_options.ipynb #40ba5e9a
 PREPROCESS_NAMES = ('resize_and_crop', 'crop', 'scale_width', 'scale_width_and_crop', 'none')
 LR_POLICY_NAMES = ('linear', 'step', 'plateau', 'cosine')
+AMP_MODES = ('off', 'bf16', 'fp16')  # `--amp`: mixed precision (see the performance chapter)
 
 
 def _registered(registry, default):
@@ -202,6 +203,11 @@ class BaseOptions:
         a('--verbose', action='store_true', help='if specified, print more debugging information')
         a('--suffix', default='', type=str, help='customized suffix: opt.name = opt.name + suffix: e.g., {model}_{netG}_size{load_size}')
         a('--seed', type=int, default=None, help='seed Python, NumPy and torch for a repeatable run (default: not seeded)')
+        # speed (gan_nb's additions, all off by default: the default path computes the reference's numbers)
+        a('--amp', type=str, default='off', choices=AMP_MODES, help='mixed precision: off, bf16 (autocast) or fp16 (autocast and a gradient scaler)')
+        a('--channels_last', action='store_true', help='channels-last memory format for the networks and their inputs')
+        a('--compile', action='store_true', help='torch.compile the networks (checkpoints stay plain state_dicts)')
+        a('--fused_adam', action='store_true', help="Adam's fused kernel: fastest update, equal to the default up to float round-off")
         # wandb parameters
         a('--use_wandb', action='store_true', help='if specified, then init wandb logging')
         a('--wandb_project_name', type=str, default='CycleGAN-and-pix2pix', help='specify wandb project name')

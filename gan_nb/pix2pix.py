@@ -38,10 +38,12 @@ def _pix2pix_init(self, opt):
     if self.isTrain:  # D sees the input and the output, stacked on the channel axis
         self.netD = define_D(opt.input_nc + opt.output_nc, opt.ndf, opt.netD, opt.n_layers_D, opt.norm,
                              opt.init_type, opt.init_gain).to(self.device)
+    self.prepare_networks()  # --channels_last, --compile
+    if self.isTrain:
         self.criterionGAN = GANLoss(opt.gan_mode).to(self.device)
         self.criterionL1 = torch.nn.L1Loss()
-        self.optimizer_G = torch.optim.Adam(self.netG.parameters(), lr=opt.lr, betas=(opt.beta1, 0.999))
-        self.optimizer_D = torch.optim.Adam(self.netD.parameters(), lr=opt.lr, betas=(opt.beta1, 0.999))
+        self.optimizer_G = self.make_adam(self.netG.parameters())  # Adam(lr, (beta1, 0.999)), fused where possible
+        self.optimizer_D = self.make_adam(self.netD.parameters())
         self.optimizers += [self.optimizer_G, self.optimizer_D]
 
 Pix2PixModel.__init__ = _pix2pix_init
@@ -51,38 +53,40 @@ Pix2PixModel.__init__.__doc__ = "Build `G` (and in training `D`, the losses and 
 def _set_input(self, input):  # a batch dict: 'A', 'B', 'A_paths', 'B_paths'
     "Take `real_A`/`real_B` from the batch (swapped for `--direction BtoA`) and move them to the device."
     AtoB = self.opt.direction == 'AtoB'
-    self.real_A = input['A' if AtoB else 'B'].to(self.device)
-    self.real_B = input['B' if AtoB else 'A'].to(self.device)
+    self.real_A = self.to_device(input['A' if AtoB else 'B'])
+    self.real_B = self.to_device(input['B' if AtoB else 'A'])
     self.image_paths = input['A_paths' if AtoB else 'B_paths']
 
 
 def _forward(self):
     "`fake_B = G(real_A)`."
-    self.fake_B = self.netG(self.real_A)
+    with self.autocast(): self.fake_B = self.netG(self.real_A).float()  # float32 images (a no-op without --amp)
 
 Pix2PixModel.set_input, Pix2PixModel.forward = _set_input, _forward
 
 # %% ../nbs/05_pix2pix.ipynb #b9f5b0be
 def _backward_D(self):
     "Discriminator loss: 0.5 * (fake pair judged fake + real pair judged real); backpropagate it."
-    fake_AB = torch.cat((self.real_A, self.fake_B), 1)
-    pred_fake = self.netD(fake_AB.detach())  # detach: no gradient into G
-    self.loss_D_fake = self.criterionGAN(pred_fake, False)
-    real_AB = torch.cat((self.real_A, self.real_B), 1)
-    pred_real = self.netD(real_AB)
-    self.loss_D_real = self.criterionGAN(pred_real, True)
-    self.loss_D = (self.loss_D_fake + self.loss_D_real) * 0.5
-    self.loss_D.backward()
+    with self.autocast():
+        fake_AB = torch.cat((self.real_A, self.fake_B), 1)
+        pred_fake = self.netD(fake_AB.detach())  # detach: no gradient into G
+        self.loss_D_fake = self.criterionGAN(pred_fake, False)
+        real_AB = torch.cat((self.real_A, self.real_B), 1)
+        pred_real = self.netD(real_AB)
+        self.loss_D_real = self.criterionGAN(pred_real, True)
+        self.loss_D = (self.loss_D_fake + self.loss_D_real) * 0.5
+    self.backward(self.loss_D)
 
 
 def _backward_G(self):
     "Generator loss: fool D on the fake pair, plus `lambda_L1` times the L1 distance to `real_B`; backpropagate it."
-    fake_AB = torch.cat((self.real_A, self.fake_B), 1)
-    pred_fake = self.netD(fake_AB)
-    self.loss_G_GAN = self.criterionGAN(pred_fake, True)
-    self.loss_G_L1 = self.criterionL1(self.fake_B, self.real_B) * self.opt.lambda_L1
-    self.loss_G = self.loss_G_GAN + self.loss_G_L1
-    self.loss_G.backward()
+    with self.autocast():
+        fake_AB = torch.cat((self.real_A, self.fake_B), 1)
+        pred_fake = self.netD(fake_AB)
+        self.loss_G_GAN = self.criterionGAN(pred_fake, True)
+        self.loss_G_L1 = self.criterionL1(self.fake_B, self.real_B) * self.opt.lambda_L1
+        self.loss_G = self.loss_G_GAN + self.loss_G_L1
+    self.backward(self.loss_G)
 
 Pix2PixModel.backward_D, Pix2PixModel.backward_G = _backward_D, _backward_G
 
@@ -91,12 +95,13 @@ def _optimize_parameters(self):
     "One step: forward; update D on fake and real pairs; freeze D; update G on GAN + L1."
     self.forward()
     self.set_requires_grad(self.netD, True)
-    self.optimizer_D.zero_grad()
+    self.optimizer_D.zero_grad(set_to_none=True)  # drop the gradients rather than fill them with zeros
     self.backward_D()
-    self.optimizer_D.step()
+    self.step(self.optimizer_D)
     self.set_requires_grad(self.netD, False)  # D is a fixed judge while G learns
-    self.optimizer_G.zero_grad()
+    self.optimizer_G.zero_grad(set_to_none=True)
     self.backward_G()
-    self.optimizer_G.step()
+    self.step(self.optimizer_G)
+    self.update_scaler()  # --amp fp16: adapt the loss scale once per step
 
 Pix2PixModel.optimize_parameters = _optimize_parameters

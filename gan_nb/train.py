@@ -187,7 +187,7 @@ def save_training_visuals(web_dir, visuals, epoch, name, width=256):
         page.add_images(files, list(visuals), files, width=width)
     return page.save()
 
-# %% ../nbs/07_train.ipynb #965701fa
+# %% ../nbs/07_train.ipynb #9885b1ab
 class WandbLogger(Callback):
     "Send losses and training images to Weights & Biases (`--use_wandb`); the loop adds it on rank 0."
     def __init__(self, opt):

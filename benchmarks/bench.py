@@ -1,0 +1,237 @@
+"""Benchmarks for gan_nb: training-step time, data-loader throughput, a whole epoch, and the FLOP limit.
+
+Prints a markdown table. Timings exclude warm-up steps; each row gives the minimum and the median of the
+timed steps (the minimum is the least disturbed by other processes on a shared machine).
+
+    python benchmarks/bench.py --what pix2pix --steps 5
+    python benchmarks/bench.py --what pix2pix,cycle_gan,data,flops --batch-sizes 1,4
+    python benchmarks/bench.py --what pix2pix --reference-adam      # the reference's plain Adam, for comparison
+    python benchmarks/bench.py --what pix2pix --amp bf16 --channels_last --fused_adam
+"""
+from __future__ import annotations
+import argparse
+import contextlib
+import datetime
+import io
+import os
+import platform
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere in the repository
+
+import torch
+
+from gan_nb.options import TrainOptions, resolve_device
+import gan_nb.data  # registers the datasets
+import gan_nb.pix2pix, gan_nb.cycle_gan  # register the models
+from gan_nb.base_model import create_model
+
+WHATS = ('pix2pix', 'cycle_gan', 'data', 'epoch', 'flops')
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path('/proc/cpuinfo').read_text().splitlines():
+            if line.startswith('model name'): return line.split(':', 1)[1].strip()
+    except OSError: pass
+    return platform.processor() or platform.machine()
+
+
+def machine(device) -> str:
+    if device.type == 'cuda': return torch.cuda.get_device_name(device)
+    return f'{cpu_name()}, {os.cpu_count()} cores'
+
+
+def sync(device):
+    if device.type == 'cuda': torch.cuda.synchronize(device)
+    elif device.type == 'mps': torch.mps.synchronize()
+
+
+def reset_peak(device):
+    if device.type == 'cuda': torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_memory(device) -> str:
+    "GPU: peak allocated since the last reset; CPU: the process's peak resident set so far (it never goes down)."
+    if device.type == 'cuda': return f'{torch.cuda.max_memory_allocated(device) / 2**30:.2f} GiB (GPU)'
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    return f'{kib / 2**20:.2f} GiB (RSS)'
+
+
+def fast_flags(a) -> list[str]:
+    flags = []
+    if a.amp != 'off': flags += ['--amp', a.amp]
+    for name in ('channels_last', 'compile', 'fused_adam'):
+        if getattr(a, name): flags.append('--' + name)
+    return flags
+
+
+def build_model(model, batch_size, a, device):
+    args = ['--dataroot', 'unused', '--model', model, '--device', str(device), '--batch_size', str(batch_size),
+            '--checkpoints_dir', tempfile.gettempdir(), *fast_flags(a)]
+    opt = TrainOptions().gather(args)
+    with contextlib.redirect_stdout(io.StringIO()): m = create_model(opt)
+    if a.reference_adam:  # the reference: torch.optim.Adam with its defaults (a per-tensor loop on the CPU)
+        for name in ('optimizer_G', 'optimizer_D'):
+            old = getattr(m, name)
+            new = torch.optim.Adam([p for g in old.param_groups for p in g['params']], lr=opt.lr, betas=(opt.beta1, 0.999))
+            setattr(m, name, new)
+        m.optimizers = [m.optimizer_G, m.optimizer_D]
+    return m, opt
+
+
+def random_batch(batch_size, size, device=None):
+    x = lambda: torch.rand(batch_size, 3, size, size) * 2 - 1
+    return {'A': x(), 'B': x(), 'A_paths': ['a'] * batch_size, 'B_paths': ['b'] * batch_size}
+
+
+def time_steps(model, batch, steps, warmup, device):
+    model.set_input(batch)
+    for _ in range(warmup): model.optimize_parameters()
+    sync(device); reset_peak(device)
+    times = []
+    for _ in range(steps):
+        t = time.perf_counter()
+        model.set_input(batch)
+        model.optimize_parameters()
+        sync(device)
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def bench_model(name, a, device, rows, results):
+    for bs in a.batch_sizes:
+        torch.manual_seed(0)
+        m, _ = build_model(name, bs, a, device)
+        times = time_steps(m, random_batch(bs, a.size), a.steps, a.warmup, device)
+        med = statistics.median(times)
+        results[(name, bs)] = times
+        losses = m.get_current_losses()  # the only host sync of the losses: once, here
+        ok = all(v == v and abs(v) != float('inf') for v in losses.values())
+        rows.append((f'{name} step', config(a, name), bs, f'{min(times):.3f}', f'{med:.3f}', f'{bs / med:.2f}',
+                     peak_memory(device), '' if ok else 'non-finite loss!'))
+        del m
+
+
+def config(a, name):
+    base = {'pix2pix': 'unet_256, basic D, batch norm', 'cycle_gan': 'resnet_9blocks x2, basic D x2, instance norm, pool 50'}.get(name, '')
+    extra = ' '.join(fast_flags(a)) or 'defaults'
+    if a.reference_adam: extra += ' (reference Adam)'
+    return f'{base}, {a.size}px, {extra}'.strip(', ')
+
+
+def bench_data(a, device, rows):
+    opt = TrainOptions().gather(['--dataroot', 'builtin:facades', '--model', 'pix2pix', '--device', str(device),
+                                 '--num_threads', str(a.num_threads), '--batch_size', str(a.batch_sizes[0])])
+    with contextlib.redirect_stdout(io.StringIO()): data = gan_nb.data.create_dataset(opt)
+    rates = []
+    for epoch in range(a.data_epochs + 1):  # the first epoch starts the workers: a warm-up
+        t, n = time.perf_counter(), 0
+        for batch in data: n += len(batch['A'])
+        if epoch: rates.append(n / (time.perf_counter() - t))
+    rows.append(('data loader', f'builtin:facades aligned, 286 resize, 256 crop, flip, {a.num_threads} workers',
+                 a.batch_sizes[0], f'{1 / max(rates):.4f}', f'{1 / statistics.median(rates):.4f}',
+                 f'{statistics.median(rates):.1f}', peak_memory(device), 's/image; images/s over whole epochs'))
+
+
+def bench_epoch(a, device, rows):
+    try: from gan_nb.train import train
+    except Exception as e:  # the training engine is not there (yet)
+        rows.append(('epoch', 'skipped', '', '', '', '', '', f'gan_nb.train.train unavailable ({type(e).__name__})'))
+        return
+    with tempfile.TemporaryDirectory() as d:
+        args = ['--dataroot', 'builtin:facades', '--model', 'pix2pix', '--direction', 'BtoA', '--device', str(device),
+                '--n_epochs', '1', '--n_epochs_decay', '0', '--checkpoints_dir', d, '--name', 'bench',
+                '--batch_size', str(a.batch_sizes[0]), '--num_threads', str(a.num_threads), '--display_freq', '1000000',
+                '--print_freq', '1000000', '--save_latest_freq', '1000000', '--no_html',
+                '--max_dataset_size', str(a.epoch_images), *fast_flags(a)]
+        opt = TrainOptions().gather(args)
+        t = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()): train(opt, progress=False)
+        dt = time.perf_counter() - t
+    n = min(64, a.epoch_images)
+    rows.append(('epoch (train)', f'pix2pix {n} images, ' + config(a, 'pix2pix'), a.batch_sizes[0], '', f'{dt:.1f}',
+                 f'{n / dt:.2f}', peak_memory(device), 'seconds per epoch, end to end (model build, data, saving)'))
+
+
+def matmul_rate(device, n=4096, repeats=5):
+    "Measured fp32 matrix-multiply rate in FLOP/s (the best of a few `torch.mm` of n x n matrices)."
+    x, y = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    torch.mm(x, y); sync(device)
+    best = float('inf')
+    for _ in range(repeats):
+        t = time.perf_counter(); torch.mm(x, y); sync(device); best = min(best, time.perf_counter() - t)
+    return 2 * n ** 3 / best
+
+
+def step_flops(name, bs, a, device):
+    from torch.utils.flop_counter import FlopCounterMode
+    m, _ = build_model(name, bs, a, device)
+    m.set_input(random_batch(bs, a.size))
+    counter = FlopCounterMode(display=False)
+    with counter: m.optimize_parameters()
+    return counter.get_total_flops()
+
+
+def bench_flops(a, device, rows, results):
+    rate = matmul_rate(device)
+    rows.append(('fp32 matmul rate', '4096x4096 torch.mm, best of 5', '', '', '', '', '', f'{rate / 1e9:.0f} GFLOP/s'))
+    for (name, bs) in sorted(results) or [('pix2pix', a.batch_sizes[0])]:
+        flops = step_flops(name, bs, a, device)
+        floor = flops / rate
+        times = results.get((name, bs))
+        note = f'{flops / 1e9:.1f} GFLOP/step; floor {floor:.3f} s/step'
+        if times:
+            note += (f'; measured min {min(times):.3f} = {min(times) / floor:.2f}x floor, '
+                     f'{floor / min(times):.0%} of matmul peak')
+        rows.append(('FLOP limit', f'{name} (convolutions, matmuls; not Adam, norms)', bs, '', '', '', '', note))
+
+
+def parse(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--what', default='pix2pix,cycle_gan,data,flops', help=f'comma-separated: {", ".join(WHATS)}')
+    p.add_argument('--steps', type=int, default=10, help='timed training steps per configuration')
+    p.add_argument('--warmup', type=int, default=2, help='untimed steps first (allocation, kernel choice, compilation)')
+    p.add_argument('--batch-sizes', type=lambda s: [int(x) for x in s.split(',')], default=[1, 4])
+    p.add_argument('--size', type=int, default=256, help='image side (crop size)')
+    p.add_argument('--device', default='cpu', help='cpu, cuda, cuda:N, mps or auto')
+    p.add_argument('--num-threads', type=int, default=2, help='data-loader workers (--num_threads) for data and epoch')
+    p.add_argument('--data-epochs', type=int, default=2, help='timed epochs of the data loader')
+    p.add_argument('--epoch-images', type=int, default=64, help='images in the timed training epoch (64: all)')
+    p.add_argument('--reference-adam', action='store_true', help="use the reference's plain torch.optim.Adam (the 'before')")
+    p.add_argument('--amp', default='off', choices=('off', 'bf16', 'fp16'))
+    p.add_argument('--channels_last', '--channels-last', action='store_true')
+    p.add_argument('--compile', action='store_true')
+    p.add_argument('--fused_adam', '--fused-adam', action='store_true')
+    a = p.parse_args(argv)
+    a.what = [w.strip() for w in a.what.split(',') if w.strip()]
+    if bad := [w for w in a.what if w not in WHATS]: p.error(f'unknown --what {bad}; choose from {", ".join(WHATS)}')
+    return a
+
+
+def main(argv=None):
+    a = parse(argv)
+    torch.set_num_threads(os.cpu_count())  # explicitly: all cores for the compute threads
+    device = resolve_device(a.device)
+    rows, results = [], {}
+    for what in a.what:
+        if what in ('pix2pix', 'cycle_gan'): bench_model(what, a, device, rows, results)
+        elif what == 'data': bench_data(a, device, rows)
+        elif what == 'epoch': bench_epoch(a, device, rows)
+    if 'flops' in a.what: bench_flops(a, device, rows, results)
+    load = os.getloadavg()[0] if hasattr(os, 'getloadavg') else float('nan')
+    print(f'machine: {machine(device)}; device {device}; torch {torch.__version__}; {torch.get_num_threads()} threads; '
+          f'{datetime.datetime.now().isoformat(timespec="minutes")}; load average {load:.2f} at the end')
+    print(f'{a.steps} timed steps after {a.warmup} warm-up; min and median (a shared machine is noisy: trust the min)\n')
+    print('| what | configuration | batch | min s/step | median s/step | images/s (median) | peak memory | note |')
+    print('|---|---|---|---|---|---|---|---|')
+    for r in rows: print('| ' + ' | '.join(str(c) for c in r) + ' |')
+
+
+if __name__ == '__main__':
+    main()
