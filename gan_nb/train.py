@@ -34,6 +34,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 # %% ../nbs/07_train.ipynb #99870fe7
+from .base_model import adam_kwargs
 from .options import TrainOptions, OptionError, atomic_write, resolve_device
 
 # %% ../nbs/07_train.ipynb #cb95846c
@@ -289,7 +290,8 @@ def save_train_state(model, state: TrainState, label, epoch_rng=None, epoch_done
         optimizers=[o.state_dict() for o in model.optimizers],
         schedulers=[s.state_dict() for s in model.schedulers],
         rng=rng_state(), epoch_rng=epoch_rng, metric=getattr(model, 'metric', 0), pools=image_pools(model),
-        fingerprint=weights_fingerprint(model), batch_size=state.opt.batch_size)
+        fingerprint=weights_fingerprint(model), batch_size=state.opt.batch_size,
+        scaler=model.scaler.state_dict() if getattr(model, 'scaler', None) is not None else None)  # --amp fp16
     path = train_state_path(state.save_dir, label)
     with atomic_write(path, 'wb') as f: torch.save(payload, f)
     return path
@@ -383,11 +385,14 @@ def wrap_distributed(model, info: DistInfo):
     from torch.nn.parallel import DistributedDataParallel as DDP
     for name in model.model_names:
         net = getattr(model, 'net' + name)
-        if isinstance(net, DDP): continue
+        if isinstance(getattr(net, '_orig_mod', net), DDP): continue  # wrapped already
+        compiled = isinstance(getattr(net, '_orig_mod', None), torch.nn.Module)
+        if compiled: net = net._orig_mod  # DDP goes inside torch.compile, as PyTorch recommends
         if getattr(model.opt, 'norm', None) == 'syncbatch': net = torch.nn.SyncBatchNorm.convert_sync_batchnorm(net)
         if not any(p.requires_grad for p in net.parameters()): continue  # nothing to synchronise
         device_ids = [model.device.index or 0] if model.device.type == 'cuda' else None
-        setattr(model, 'net' + name, DDP(net, device_ids=device_ids))
+        net = DDP(net, device_ids=device_ids)
+        setattr(model, 'net' + name, torch.compile(net) if compiled else net)
     return model
 
 
@@ -426,7 +431,12 @@ def _resume_state(model, opt, state):
         print(f'note: {path.name} does not match the weights {label}_net_*.pth (saved at different times?): '
               f'resuming from the weights only at epoch {opt.epoch_count}')
         return None
-    for o, s in zip(model.optimizers, saved['optimizers']): o.load_state_dict(s)
+    implementation = adam_kwargs(model.device, getattr(opt, 'fused_adam', False))
+    for o, s in zip(model.optimizers, saved['optimizers']):
+        o.load_state_dict(s)
+        for group in o.param_groups:  # today's --fused_adam, not the saved run's kernel choice
+            group.update(foreach=implementation.get('foreach', False), fused=implementation.get('fused', False))
+    if saved.get('scaler') and getattr(model, 'scaler', None) is not None: model.scaler.load_state_dict(saved['scaler'])
     for sch, s in zip(model.schedulers, saved['schedulers']): sch.load_state_dict(s)
     model.metric = saved.get('metric', 0)
     restore_image_pools(model, saved.get('pools'))

@@ -175,3 +175,19 @@ def test_crash_saves_before_the_error_propagates(root, tmp_path):
     state = torch.load(train_state_path(tmp_path/'tiny', 'latest'), weights_only=False)
     assert (state['epoch'], state['epoch_iter'], state['total_iters']) == (1, 3, 3)
     assert train(tiny_opt(root, tmp_path, continue_train=True), progress=False)['total_iters'] == 8
+
+
+def test_resume_keeps_fp16_scale_and_takes_todays_adam_kernel(root, tmp_path):
+    "The fp16 gradient scaler's factor survives a resume; the optimiser kernel follows the resumed run's flags."
+    train(tiny_opt(root, tmp_path, amp='fp16'), callbacks=[StopAt(3)], progress=False)
+    saved = torch.load(train_state_path(tmp_path/'tiny', 'latest'), weights_only=False)
+    assert saved['scaler'] is not None and saved['scaler']['scale'] > 0
+    seen = {}
+
+    class Peek:
+        def on_train_begin(self, state):
+            seen['scale'] = state.model.scaler.get_scale()
+            seen['fused'] = {g['fused'] for o in state.model.optimizers for g in o.param_groups}
+    train(tiny_opt(root, tmp_path, amp='fp16', continue_train=True, fused_adam=True), callbacks=[Peek()], progress=False)
+    assert seen['scale'] == saved['scaler']['scale']
+    assert seen['fused'] == {True}
