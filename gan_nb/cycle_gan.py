@@ -17,6 +17,7 @@ from .options import register_model, OptionError
 from .networks import define_G, define_D
 from .losses import GANLoss
 from .base_model import BaseModel
+from .pix2pix import Pix2PixModel
 
 # %% ../nbs/06_cycle_gan.ipynb #560e5416
 class ImagePool:
@@ -96,14 +97,6 @@ CycleGANModel.__init__ = _cycle_gan_init
 CycleGANModel.__init__.__doc__ = "Build both generators (and in training both discriminators, pools, losses, optimisers)."
 
 # %% ../nbs/06_cycle_gan.ipynb #70e96ad9
-def _set_input(self, input):  # a batch dict: 'A', 'B', 'A_paths', 'B_paths'
-    "Take `real_A`/`real_B` from the batch (swapped for `--direction BtoA`) and move them to the device."
-    AtoB = self.opt.direction == 'AtoB'
-    self.real_A = self.to_device(input['A' if AtoB else 'B'])
-    self.real_B = self.to_device(input['B' if AtoB else 'A'])
-    self.image_paths = input['A_paths' if AtoB else 'B_paths']
-
-
 def _forward(self):
     "Both translations and both reconstructions."
     with self.autocast():  # `.float()`: float32 images under --amp, a no-op without
@@ -112,7 +105,7 @@ def _forward(self):
         self.fake_A = self.netG_B(self.real_B).float()  # G_B(B)
         self.rec_B = self.netG_A(self.fake_A).float()   # G_A(G_B(B))
 
-CycleGANModel.set_input, CycleGANModel.forward = _set_input, _forward
+CycleGANModel.set_input, CycleGANModel.forward = Pix2PixModel.set_input, _forward
 
 # %% ../nbs/06_cycle_gan.ipynb #336e57be
 def _backward_D_basic(self, netD, real, fake):
