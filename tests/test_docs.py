@@ -26,6 +26,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT/'tools'))
 import build_docs  # noqa: E402
 
+
+
+def _javascript_unavailable():
+    "Why the site cannot get its local JavaScript on this machine (no npm and nothing cached), or ''."
+    cached = all(p.is_file() for p in build_docs._npm_files(build_docs.default_cache()).values())
+    return '' if cached or shutil.which('npm') else 'the docs build needs npm for its local JavaScript: apt-get install -y npm'
+
+
+pytestmark = pytest.mark.skipif(bool(_javascript_unavailable()), reason=_javascript_unavailable() or 'npm present')
 CHROMIUM = '/usr/bin/chromium'
 WIDGET_VIEW = 'application/vnd.jupyter.widget-view+json'
 WIDGET_STATE = 'application/vnd.jupyter.widget-state+json'
