@@ -16,6 +16,7 @@ import sys
 from functools import partial
 from pathlib import Path
 
+from .train import tensor2im
 from .options import (OptionError, OptionParser, TrainOptions, TestOptions, MODELS, DATASETS,
                             find_model, overrides_to_args)
 
@@ -23,7 +24,7 @@ from .options import (OptionError, OptionParser, TrainOptions, TestOptions, MODE
 __all__ = ['OPTION_GROUPS', 'GROUP_NAMES', 'PHASES', 'option_group', 'option_actions', 'phase_options', 'compose_for',
            'flag_sources', 'group_options', 'option_tokens', 'command_line', 'read_options_file',
            'options_file_to_args', 'widget_kind', 'widget_value', 'make_option_widget', 'OptionsPanel', 'smooth',
-           'LossHistory', 'to_image_array', 'render_losses', 'render_visuals', 'TrainingDashboard', 'TrainingPanel']
+           'LossHistory', 'render_losses', 'render_visuals', 'TrainingDashboard', 'TrainingPanel']
 
 # %% ../nbs/09_panel.ipynb #427c2fc2
 OPTION_GROUPS = (  # (group, pattern a flag's name must fully match); the first match wins, the rest go to 'other'
@@ -369,17 +370,6 @@ class LossHistory:
     def __len__(self): return max((len(xs) for xs, _ in self.series.values()), default=0)
 
 # %% ../nbs/09_panel.ipynb #13c4ea73
-def to_image_array(x): # a tensor or array in [-1, 1]: (N, C, H, W), (C, H, W) or (H, W)
-    "An `(H, W, 3)` uint8 array of the first image of `x`."
-    import numpy as np
-    a = x.detach().float().cpu().numpy() if hasattr(x, 'detach') else np.asarray(x, dtype=np.float32)
-    if a.ndim == 4: a = a[0]
-    if a.ndim == 2: a = a[None]
-    if a.shape[0] not in (1, 3): a = a[:1]  # e.g. Lab's two ab channels: show the first, in grey
-    a = np.repeat(a, 3, axis=0) if a.shape[0] == 1 else a
-    return (np.clip((a.transpose(1, 2, 0) + 1) / 2, 0, 1) * 255).round().astype(np.uint8)
-
-
 def _new_figure(width, height):
     from matplotlib.figure import Figure
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -418,7 +408,7 @@ def render_visuals(fig, # a reusable matplotlib Figure
     fig.set_size_inches(2.3 * n, 2.6)
     for i, (name, x) in enumerate(visuals.items(), 1):
         ax = fig.add_subplot(1, n, i)
-        ax.imshow(to_image_array(x)); ax.set_title(name, fontsize=10); ax.axis('off')
+        ax.imshow(tensor2im(x)); ax.set_title(name, fontsize=10); ax.axis('off')
     fig.tight_layout()
     return _png(fig)
 

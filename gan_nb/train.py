@@ -119,13 +119,15 @@ def read_loss_log(path) -> list[dict]:
     return rows
 
 # %% ../nbs/07_train.ipynb #b1dc4d34
-def tensor2im(image, imtype='uint8'):  # a (N, C, H, W) or (C, H, W) tensor in [-1, 1], or an array passed through
+def tensor2im(image, imtype='uint8'):  # a (N, C, H, W), (C, H, W) or (H, W) tensor in [-1, 1], or an array passed through
     "The first image of a batch as an `(H, W, 3)` uint8 NumPy array."
     import numpy as np
     if not torch.is_tensor(image): return image
     x = image.detach()
     if x.dim() == 4: x = x[0]
+    if x.dim() == 2: x = x[None]
     x = x.cpu().float().numpy()
+    if x.shape[0] not in (1, 3): x = x[:1]  # e.g. Lab's two ab channels: show the first, in grey
     if x.shape[0] == 1: x = np.tile(x, (3, 1, 1))
     x = (np.transpose(x, (1, 2, 0)) + 1) / 2.0 * 255.0
     return np.clip(x, 0, 255).astype(imtype)
