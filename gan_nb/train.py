@@ -61,6 +61,7 @@ class TrainState:
     epoch_iter: int = 0  # images seen in this epoch
     total_iters: int = 0  # images seen since training started (over resumes too)
     n_epochs_total: int = 0  # `n_epochs + n_epochs_decay`
+    dataset_size: int = 0  # images in one epoch (of this process's share under torchrun)
     losses: dict = field(default_factory=dict)  # the losses last read from the model
     save_dir: Path = None  # `<checkpoints_dir>/<name>`
     last_checkpoint: Path = None  # the last training-state file written
@@ -481,6 +482,7 @@ def _train(opt, callbacks, model, dataset, progress, info):
         model = create_model(opt)
         model.setup(opt)
     state.model = model
+    state.dataset_size = math.ceil(len(dataset) / state.world_size)
     saved = _resume_state(model, opt, state) if opt.continue_train else None
     if saved is None: state.epoch, state.epoch_iter = opt.epoch_count, 0
     if opt.seed is not None and info.world_size > 1 and saved is None:
@@ -522,7 +524,7 @@ def _train(opt, callbacks, model, dataset, progress, info):
                 epoch_rng = rng_state()  # replaying an epoch's order starts from here
                 if hasattr(dataset, 'set_epoch'): dataset.set_epoch(epoch)
                 epoch_start = iter_data_time = time.time()
-                bar = _progress(math.ceil(len(dataset) / state.world_size), epoch, state, progress and state.is_main)
+                bar = _progress(state.dataset_size, epoch, state, progress and state.is_main)
                 bar.update(skip)
                 it = iter(dataset)
                 for _ in range(skip // opt.batch_size): next(it, None)  # replay the batches already done: same order
