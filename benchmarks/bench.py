@@ -5,7 +5,9 @@ timed steps (the minimum is the least disturbed by other processes on a shared m
 
     python benchmarks/bench.py --what pix2pix --steps 5
     python benchmarks/bench.py --what pix2pix,cycle_gan,data,flops --batch-sizes 1,4
+    python benchmarks/bench.py --what phases --batch-sizes 1        # where a pix2pix step spends its time
     python benchmarks/bench.py --what pix2pix --reference-adam      # the reference's plain Adam, for comparison
+    python benchmarks/bench.py --what pix2pix --system-malloc       # glibc's malloc as it comes (page faults each step)
     python benchmarks/bench.py --what pix2pix --amp bf16 --channels_last --fused_adam
 """
 from __future__ import annotations
@@ -29,9 +31,9 @@ import torch
 from gan_nb.options import TrainOptions, resolve_device
 import gan_nb.data  # registers the datasets
 import gan_nb.pix2pix, gan_nb.cycle_gan  # register the models
-from gan_nb.base_model import create_model
+from gan_nb.base_model import create_model, reuse_freed_memory
 
-WHATS = ('pix2pix', 'cycle_gan', 'data', 'epoch', 'flops')
+WHATS = ('pix2pix', 'cycle_gan', 'data', 'epoch', 'flops', 'phases')
 
 
 def cpu_name() -> str:
@@ -122,7 +124,38 @@ def config(a, name):
     base = {'pix2pix': 'unet_256, basic D, batch norm', 'cycle_gan': 'resnet_9blocks x2, basic D x2, instance norm, pool 50'}.get(name, '')
     extra = ' '.join(fast_flags(a)) or 'defaults'
     if a.reference_adam: extra += ' (reference Adam)'
+    if a.system_malloc: extra += ' (system malloc)'
     return f'{base}, {a.size}px, {extra}'.strip(', ')
+
+
+PHASES = (('forward', 'G forward'), ('backward_D', 'D: forward on the fake and the real pair, backward'),
+          ('optimizer_D.step', 'Adam on D'), ('backward_G', 'G: D forward on the fake pair, backward through D and G'),
+          ('optimizer_G.step', 'Adam on G'))
+
+
+def bench_phases(a, device, rows):
+    "Time each part of a pix2pix step by wrapping the methods `optimize_parameters` calls."
+    bs = a.batch_sizes[0]
+    torch.manual_seed(0)
+    m, _ = build_model('pix2pix', bs, a, device)
+    spent = {name: [] for name, _ in PHASES}
+    for name, _ in PHASES:
+        owner, _, attr = name.rpartition('.')
+        target = getattr(m, owner) if owner else m
+        def timed(*args, _f=getattr(target, attr), _name=name, **kw):
+            sync(device); t = time.perf_counter()
+            out = _f(*args, **kw)
+            sync(device); spent[_name].append(time.perf_counter() - t)
+            return out
+        setattr(target, attr, timed)  # an instance attribute: only this model is timed
+    times = time_steps(m, random_batch(bs, a.size), a.steps, a.warmup, device)
+    for name, what in PHASES:
+        t = spent[name][a.warmup:]
+        rows.append((f'phase: {name}', what + ', ' + config(a, 'pix2pix'), bs, f'{min(t):.3f}', f'{statistics.median(t):.3f}',
+                     '', '', f'{statistics.median(t) / statistics.median(times):.0%} of the step'))
+    rows.append(('phase: whole step', config(a, 'pix2pix'), bs, f'{min(times):.3f}', f'{statistics.median(times):.3f}',
+                 f'{bs / statistics.median(times):.2f}', peak_memory(device), ''))
+    del m
 
 
 def bench_data(a, device, rows):
@@ -169,6 +202,16 @@ def matmul_rate(device, n=4096, repeats=5):
     return 2 * n ** 3 / best
 
 
+def copy_bandwidth(device, mib=256, repeats=5):
+    "Measured memory bandwidth in bytes/s: the best of a few copies of a `mib` MiB float32 tensor (read + write)."
+    x = torch.empty(mib * 2**18, device=device).fill_(1.0)
+    y = torch.empty_like(x).fill_(0.0)
+    best = float('inf')
+    for _ in range(repeats):
+        t = time.perf_counter(); y.copy_(x); sync(device); best = min(best, time.perf_counter() - t)
+    return 2 * x.numel() * x.element_size() / best
+
+
 def step_flops(name, bs, a, device):
     from torch.utils.flop_counter import FlopCounterMode
     m, _ = build_model(name, bs, a, device)
@@ -178,9 +221,13 @@ def step_flops(name, bs, a, device):
     return counter.get_total_flops()
 
 
+ADAM_PASSES = 7  # the least memory traffic of one Adam update: read parameter, gradient, 2 moments; write 3 back
+
+
 def bench_flops(a, device, rows, results):
-    rate = matmul_rate(device)
+    rate, bandwidth = matmul_rate(device), copy_bandwidth(device)
     rows.append(('fp32 matmul rate', '4096x4096 torch.mm, best of 5', '', '', '', '', '', f'{rate / 1e9:.0f} GFLOP/s'))
+    rows.append(('memory bandwidth', '256 MiB copy, best of 5', '', '', '', '', '', f'{bandwidth / 1e9:.1f} GB/s (read + write)'))
     for (name, bs) in sorted(results) or [('pix2pix', a.batch_sizes[0])]:
         flops = step_flops(name, bs, a, device)
         floor = flops / rate
@@ -190,6 +237,14 @@ def bench_flops(a, device, rows, results):
             note += (f'; measured min {min(times):.3f} = {min(times) / floor:.2f}x floor, '
                      f'{floor / min(times):.0%} of matmul peak')
         rows.append(('FLOP limit', f'{name} (convolutions, matmuls; not Adam, norms)', bs, '', '', '', '', note))
+        m, _ = build_model(name, bs, a, device)
+        params = sum(p.numel() for o in m.optimizers for g in o.param_groups for p in g['params'])
+        adam = ADAM_PASSES * 4 * params / bandwidth
+        note = (f'{params / 1e6:.1f} M parameters x {ADAM_PASSES} float32 passes: {adam:.3f} s/step; '
+                f'FLOP floor + Adam floor {floor + adam:.3f} s/step')
+        if times: note += f' (measured min = {min(times) / (floor + adam):.2f}x)'
+        rows.append(('Adam memory limit', f'{name}: the optimiser update is memory-bound', bs, '', '', '', '', note))
+        del m
 
 
 def parse(argv=None):
@@ -208,6 +263,8 @@ def parse(argv=None):
     p.add_argument('--channels_last', '--channels-last', action='store_true')
     p.add_argument('--compile', action='store_true')
     p.add_argument('--fused_adam', '--fused-adam', action='store_true')
+    p.add_argument('--system-malloc', action='store_true',
+                   help="leave glibc's malloc as it comes (training calls gan_nb's reuse_freed_memory on the CPU)")
     a = p.parse_args(argv)
     a.what = [w.strip() for w in a.what.split(',') if w.strip()]
     if bad := [w for w in a.what if w not in WHATS]: p.error(f'unknown --what {bad}; choose from {", ".join(WHATS)}')
@@ -218,11 +275,13 @@ def main(argv=None):
     a = parse(argv)
     torch.set_num_threads(os.cpu_count())  # explicitly: all cores for the compute threads
     device = resolve_device(a.device)
+    if device.type == 'cpu' and not a.system_malloc: reuse_freed_memory()  # as gan_nb.train.train does
     rows, results = [], {}
     for what in a.what:
         if what in ('pix2pix', 'cycle_gan'): bench_model(what, a, device, rows, results)
         elif what == 'data': bench_data(a, device, rows)
         elif what == 'epoch': bench_epoch(a, device, rows)
+        elif what == 'phases': bench_phases(a, device, rows)
     if 'flops' in a.what: bench_flops(a, device, rows, results)
     load = os.getloadavg()[0] if hasattr(os, 'getloadavg') else float('nan')
     print(f'machine: {machine(device)}; device {device}; torch {torch.__version__}; {torch.get_num_threads()} threads; '

@@ -5,11 +5,12 @@
 # %% ../nbs/04_base_model.ipynb #5a26da50
 from __future__ import annotations
 import contextlib
+import ctypes
 from collections import OrderedDict
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['AMP_DTYPES', 'BaseModel', 'get_scheduler', 'CheckpointError', 'create_model', 'adam_kwargs']
+__all__ = ['AMP_DTYPES', 'BaseModel', 'get_scheduler', 'CheckpointError', 'create_model', 'adam_kwargs', 'reuse_freed_memory']
 
 # %% ../nbs/04_base_model.ipynb #1e9e3bda
 import torch
@@ -283,3 +284,13 @@ def _to_device(self, x):  # a tensor from the data loader
     return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.dim() == 4 else x
 
 BaseModel.prepare_networks, BaseModel.to_device = _prepare_networks, _to_device
+
+# %% ../nbs/04_base_model.ipynb #5c8c1298
+def reuse_freed_memory() -> bool:
+    "Make glibc's `malloc` keep freed memory for reuse (no `mmap` per large block, no trimming); `False` if not glibc."
+    try:
+        libc = ctypes.CDLL(None)
+        libc.gnu_get_libc_version  # only glibc has it, and only glibc's mallopt takes these options
+        M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # from glibc's <malloc.h>
+        return bool(libc.mallopt(M_MMAP_MAX, 0)) and bool(libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1))
+    except (OSError, TypeError, AttributeError): return False

@@ -32,30 +32,32 @@ class TemplateModel(BaseModel):
         self.model_names = ['G']                           # -> self.netG, saved as <epoch>_net_G.pth
         self.netG = define_G(opt.input_nc, opt.output_nc, opt.ngf, opt.netG, opt.norm, not opt.no_dropout,
                              opt.init_type, opt.init_gain).to(self.device)
+        self.prepare_networks()  # --channels_last, --compile
         if self.isTrain:  # losses and optimisers exist only in training
             self.criterionLoss = torch.nn.L1Loss()
-            self.optimizer = torch.optim.Adam(self.netG.parameters(), lr=opt.lr, betas=(opt.beta1, 0.999))
+            self.optimizer = self.make_adam(self.netG.parameters())  # Adam(--lr, betas (--beta1, 0.999)); --fused_adam
             self.optimizers = [self.optimizer]  # setup() gives each one a learning-rate scheduler
 
     def set_input(self, input):  # a batch dict from the dataset
         "Unpack the batch: `data_A` in, `data_B` the target (swapped for `--direction BtoA`)."
         AtoB = self.opt.direction == 'AtoB'
-        self.data_A = input['A' if AtoB else 'B'].to(self.device)
-        self.data_B = input['B' if AtoB else 'A'].to(self.device)
+        self.data_A = self.to_device(input['A' if AtoB else 'B'])
+        self.data_B = self.to_device(input['B' if AtoB else 'A'])
         self.image_paths = input['A_paths' if AtoB else 'B_paths']
 
     def forward(self):
         "`output = G(data_A)`; called by `optimize_parameters` and by `test`."
-        self.output = self.netG(self.data_A)
+        with self.autocast(): self.output = self.netG(self.data_A).float()  # --amp; a float32 image either way
 
-    def backward(self):
+    def backward_G(self):
         "The weighted L1 loss, and its gradients."
         self.loss_G = self.criterionLoss(self.output, self.data_B) * self.opt.lambda_regression
-        self.loss_G.backward()
+        self.backward(self.loss_G)  # loss.backward(), scaled first under --amp fp16
 
     def optimize_parameters(self):
         "One step: forward, zero the gradients, backward, update."
         self.forward()
-        self.optimizer.zero_grad()
-        self.backward()
-        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.backward_G()
+        self.step(self.optimizer)  # optimizer.step(), through the gradient scaler under --amp fp16
+        self.update_scaler()

@@ -39,15 +39,17 @@ class TestModel(BaseModel):
         self.netG = define_G(opt.input_nc, opt.output_nc, opt.ngf, opt.netG, opt.norm, not opt.no_dropout,
                              opt.init_type, opt.init_gain).to(self.device)
         setattr(self, 'netG' + opt.model_suffix, self.netG)  # same network under both names
+        self.prepare_networks()  # --channels_last, --compile (which wraps netG<suffix>)
+        self.netG = getattr(self, 'netG' + opt.model_suffix)
 
     def set_input(self, input):  # a batch from the single dataset: 'A', 'A_paths'
         "Take `real_A` from the batch."
-        self.real_A = input['A'].to(self.device)
+        self.real_A = self.to_device(input['A'])
         self.image_paths = input['A_paths']
 
     def forward(self):
         "`fake = G(real_A)`."
-        self.fake = self.netG(self.real_A)
+        with self.autocast(): self.fake = self.netG(self.real_A).float()  # --amp; float32 images either way
 
     def optimize_parameters(self):
         "Nothing to optimise at test time."

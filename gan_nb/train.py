@@ -34,7 +34,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 # %% ../nbs/07_train.ipynb #99870fe7
-from .base_model import adam_kwargs
+from .base_model import adam_kwargs, reuse_freed_memory
 from .options import TrainOptions, OptionError, atomic_write, resolve_device
 
 # %% ../nbs/07_train.ipynb #cb95846c
@@ -482,6 +482,7 @@ def _train(opt, callbacks, model, dataset, progress, info):
         model = create_model(opt)
         model.setup(opt)
     state.model = model
+    if model.device.type == 'cpu': reuse_freed_memory()  # no page faults for each step's gradients
     state.dataset_size = math.ceil(len(dataset) / state.world_size)
     saved = _resume_state(model, opt, state) if opt.continue_train else None
     if saved is None: state.epoch, state.epoch_iter = opt.epoch_count, 0
