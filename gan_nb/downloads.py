@@ -4,6 +4,7 @@
 
 # %% ../nbs/03b_downloads.ipynb #adc4ad2a
 from __future__ import annotations
+import contextlib
 import http.client
 import os
 import shutil
@@ -23,6 +24,9 @@ from tqdm import tqdm
 __all__ = ['PIX2PIX_DATASETS', 'CYCLEGAN_DATASETS', 'DATASET_SOURCES', 'PIX2PIX_MODELS', 'CYCLEGAN_MODELS', 'MODEL_SOURCES',
            'dataset_url', 'DownloadError', 'fetch', 'check_archive', 'safe_extract', 'download_dataset',
            'combine_A_and_B', 'pretrained_kind', 'pretrained_url', 'check_state_dict', 'download_pretrained']
+
+# %% ../nbs/03b_downloads.ipynb #ac7309bd
+from .options import atomic_write
 
 # %% ../nbs/03b_downloads.ipynb #1bc3a651
 PIX2PIX_DATASETS = ('facades', 'cityscapes', 'maps', 'edges2shoes', 'edges2handbags', 'night2day')
@@ -54,7 +58,7 @@ class DownloadError(OSError):
 
 
 def fetch(url,  # http(s) URL
-          dest,  # file to write
+          dest,  # the file to write: a path, or a binary file object open for writing
           progress=True,  # show a tqdm progress bar
           hint='',  # appended to network errors (e.g. where to put a hand download)
           timeout=60  # seconds without data before giving up
@@ -70,7 +74,7 @@ def fetch(url,  # http(s) URL
     with response:
         total = int(response.headers.get('Content-Length') or 0)
         got = 0
-        with open(dest, 'wb') as f, tqdm(total=total or None, unit='B', unit_scale=True, unit_divisor=1024,
+        with (open(dest, 'wb') if isinstance(dest, (str, os.PathLike)) else contextlib.nullcontext(dest)) as f, tqdm(total=total or None, unit='B', unit_scale=True, unit_divisor=1024,
                                           desc=Path(url).name, disable=not progress) as bar:
             while True:
                 try: chunk = response.read(1 << 20)
@@ -254,14 +258,16 @@ def pretrained_url(name, kind=None,  # as for `pretrained_kind`
     return f"{(base_url or MODEL_SOURCES[kind][1]).rstrip('/')}/{name}.pth"
 
 # %% ../nbs/03b_downloads.ipynb #477bb3cc
-def check_state_dict(path  # a .pth file
+def check_state_dict(source,  # a .pth file: a path, or a binary file object open for reading
+                     name=None  # what errors call it (default: the path's file name)
                     ) -> dict:
-    "Load `path` with `torch.load(weights_only=True)` and check it is a non-empty state_dict of tensors."
-    try: state = torch.load(path, map_location='cpu', weights_only=True)
+    "Load `source` with `torch.load(weights_only=True)` and check it is a non-empty state_dict of tensors."
+    name = name or (Path(source).name if isinstance(source, (str, os.PathLike)) else 'the file')
+    try: state = torch.load(source, map_location='cpu', weights_only=True)
     except Exception as e:
-        raise DownloadError(f'{Path(path).name} does not load as a PyTorch checkpoint ({type(e).__name__}); download it again') from None
+        raise DownloadError(f'{name} does not load as a PyTorch checkpoint ({type(e).__name__}); download it again') from None
     if not isinstance(state, dict) or not state or not all(torch.is_tensor(v) for v in state.values()):
-        raise DownloadError(f'{Path(path).name} is not a state_dict of tensors (a network\'s weights); it cannot be a generator')
+        raise DownloadError(f'{name} is not a state_dict of tensors (a network\'s weights); it cannot be a generator')
     return state
 
 
@@ -286,17 +292,14 @@ def download_pretrained(name,  # a pretrained model of the reference, e.g. 'hors
         print(f'{target} already exists; not downloading (delete it to download again)')
         return target
     created = not folder.exists()
-    folder.mkdir(parents=True, exist_ok=True)
     hint = f'; check your connection or download it by hand to {target}'
-    fd, tmp = tempfile.mkstemp(prefix='.latest_net_G-', suffix='.pth.download', dir=folder)
-    os.close(fd)
     try:
-        fetch(url, tmp, progress=progress, hint=hint)
-        check_state_dict(tmp)
-        os.replace(tmp, target)
+        with atomic_write(target, 'w+b') as f:  # `target` appears only once the file is whole and loads
+            fetch(url, f, progress=progress, hint=hint)
+            f.seek(0)
+            check_state_dict(f, name=f'the download of {url}')
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        if created and not any(folder.iterdir()): folder.rmdir()
+        if created and folder.is_dir() and not any(folder.iterdir()): folder.rmdir()
         raise
     direction = ' --direction BtoA' if name in _PIX2PIX_BTOA else ''
     print(f'saved {target}; try:\n  ' + _TEST_COMMANDS[kind].format(name=name, direction=direction, root=checkpoints_dir))
