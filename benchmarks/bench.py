@@ -213,12 +213,13 @@ def copy_bandwidth(device, mib=256, repeats=5):
 
 
 def step_flops(name, bs, a, device):
+    "FLOPs of one training step, and the number of parameters the optimisers update."
     from torch.utils.flop_counter import FlopCounterMode
     m, _ = build_model(name, bs, a, device)
     m.set_input(random_batch(bs, a.size))
     counter = FlopCounterMode(display=False)
     with counter: m.optimize_parameters()
-    return counter.get_total_flops()
+    return counter.get_total_flops(), sum(p.numel() for o in m.optimizers for g in o.param_groups for p in g['params'])
 
 
 ADAM_PASSES = 7  # the least memory traffic of one Adam update: read parameter, gradient, 2 moments; write 3 back
@@ -229,7 +230,7 @@ def bench_flops(a, device, rows, results):
     rows.append(('fp32 matmul rate', '4096x4096 torch.mm, best of 5', '', '', '', '', '', f'{rate / 1e9:.0f} GFLOP/s'))
     rows.append(('memory bandwidth', '256 MiB copy, best of 5', '', '', '', '', '', f'{bandwidth / 1e9:.1f} GB/s (read + write)'))
     for (name, bs) in sorted(results) or [('pix2pix', a.batch_sizes[0])]:
-        flops = step_flops(name, bs, a, device)
+        flops, params = step_flops(name, bs, a, device)
         floor = flops / rate
         times = results.get((name, bs))
         note = f'{flops / 1e9:.1f} GFLOP/step; floor {floor:.3f} s/step'
@@ -237,14 +238,11 @@ def bench_flops(a, device, rows, results):
             note += (f'; measured min {min(times):.3f} = {min(times) / floor:.2f}x floor, '
                      f'{floor / min(times):.0%} of matmul peak')
         rows.append(('FLOP limit', f'{name} (convolutions, matmuls; not Adam, norms)', bs, '', '', '', '', note))
-        m, _ = build_model(name, bs, a, device)
-        params = sum(p.numel() for o in m.optimizers for g in o.param_groups for p in g['params'])
         adam = ADAM_PASSES * 4 * params / bandwidth
         note = (f'{params / 1e6:.1f} M parameters x {ADAM_PASSES} float32 passes: {adam:.3f} s/step; '
                 f'FLOP floor + Adam floor {floor + adam:.3f} s/step')
         if times: note += f' (measured min = {min(times) / (floor + adam):.2f}x)'
         rows.append(('Adam memory limit', f'{name}: the optimiser update is memory-bound', bs, '', '', '', '', note))
-        del m
 
 
 def parse(argv=None):

@@ -74,8 +74,9 @@ def fetch(url,  # http(s) URL
     with response:
         total = int(response.headers.get('Content-Length') or 0)
         got = 0
-        with (open(dest, 'wb') if isinstance(dest, (str, os.PathLike)) else contextlib.nullcontext(dest)) as f, tqdm(total=total or None, unit='B', unit_scale=True, unit_divisor=1024,
-                                          desc=Path(url).name, disable=not progress) as bar:
+        sink = open(dest, 'wb') if isinstance(dest, (str, os.PathLike)) else contextlib.nullcontext(dest)
+        with sink as f, tqdm(total=total or None, unit='B', unit_scale=True, unit_divisor=1024,
+                             desc=Path(url).name, disable=not progress) as bar:
             while True:
                 try: chunk = response.read(1 << 20)
                 except (http.client.IncompleteRead, OSError) as e:
