@@ -6,6 +6,7 @@ timed steps (the minimum is the least disturbed by other processes on a shared m
     python benchmarks/bench.py --what pix2pix --steps 5
     python benchmarks/bench.py --what pix2pix,cycle_gan,data,flops --batch-sizes 1,4
     python benchmarks/bench.py --what phases --batch-sizes 1        # where a pix2pix step spends its time
+    python benchmarks/bench.py --what convs --batch-sizes 1         # each convolution of a pix2pix step, replayed alone
     python benchmarks/bench.py --what pix2pix --reference-adam      # the reference's plain Adam, for comparison
     python benchmarks/bench.py --what pix2pix --system-malloc       # glibc's malloc as it comes (page faults each step)
     python benchmarks/bench.py --what pix2pix --amp bf16 --channels_last --fused_adam
@@ -33,7 +34,7 @@ import gan_nb.data  # registers the datasets
 import gan_nb.pix2pix, gan_nb.cycle_gan  # register the models
 from gan_nb.base_model import create_model, reuse_freed_memory
 
-WHATS = ('pix2pix', 'cycle_gan', 'data', 'epoch', 'flops', 'phases')
+WHATS = ('pix2pix', 'cycle_gan', 'data', 'epoch', 'flops', 'phases', 'convs')
 
 
 def cpu_name() -> str:
@@ -158,6 +159,60 @@ def bench_phases(a, device, rows):
     del m
 
 
+def record_convolutions(model):
+    "The convolution kernels one training step calls: a list of (op, args), the tensors cloned."
+    from torch.utils._python_dispatch import TorchDispatchMode
+    conv_ops = (torch.ops.aten.convolution.default, torch.ops.aten.convolution_backward.default)
+    calls = []
+    class Recorder(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func in conv_ops:
+                calls.append((func, [x.detach().clone() if torch.is_tensor(x) else x for x in args]))
+            return func(*args, **(kwargs or {}))
+    with Recorder(): model.optimize_parameters()
+    return calls
+
+
+def conv_label(func, args):
+    "What a recorded convolution call computes: its part (forward, backward to which inputs) and its shapes."
+    backward = func is torch.ops.aten.convolution_backward.default
+    x, w, stride, transposed = (args[1], args[2], args[4], args[7]) if backward else (args[0], args[1], args[3], args[6])
+    part = 'backward ' + '+'.join(n for n, on in zip(('dx', 'dw', 'db'), args[-1]) if on) if backward else 'forward'
+    return f'{"transposed " if transposed else ""}conv {part}', f'x {tuple(x.shape)}, w {tuple(w.shape)}, stride {stride[0]}'
+
+
+def bench_convolutions(a, device, rows):
+    """Replay each convolution kernel of a pix2pix step on its own: the time the step cannot go below
+    without faster convolution kernels (or different numerics), set against the FLOP floor."""
+    from torch.utils.flop_counter import FlopCounterMode
+    bs = a.batch_sizes[0]
+    torch.manual_seed(0)
+    m, _ = build_model('pix2pix', bs, a, device)
+    m.set_input(random_batch(bs, a.size))
+    for _ in range(a.warmup): m.optimize_parameters()
+    calls = record_convolutions(m)
+    del m
+    groups = {}  # identical calls (same op, shapes and outputs) are timed once and counted
+    for func, args in calls:
+        key = conv_label(func, args)
+        groups.setdefault(key, [func, args, 0])[2] += 1
+    total_min = total_med = total_flops = 0
+    for (part, shapes), (func, args, count) in groups.items():
+        counter = FlopCounterMode(display=False)
+        with counter: func(*args)
+        times = []
+        for _ in range(a.steps):
+            sync(device); t = time.perf_counter(); func(*args); sync(device); times.append(time.perf_counter() - t)
+        flops = counter.get_total_flops()
+        total_min += count * min(times); total_med += count * statistics.median(times); total_flops += count * flops
+        rows.append((part, shapes, bs, f'{count * min(times):.4f}', f'{count * statistics.median(times):.4f}', '', '',
+                     f'{count} call(s) per step, {flops / min(times) / 1e9:.0f} GFLOP/s'))
+    floor = total_flops / matmul_rate(device)
+    rows.append(('convolutions alone', f'pix2pix: the {len(calls)} convolution calls of one step, ' + config(a, 'pix2pix'), bs,
+                 f'{total_min:.3f}', f'{total_med:.3f}', '', '',
+                 f'{total_flops / 1e9:.1f} GFLOP; FLOP floor {floor:.3f} s; convolutions alone = {total_min / floor:.2f}x the floor'))
+
+
 def bench_data(a, device, rows):
     opt = TrainOptions().gather(['--dataroot', 'builtin:facades', '--model', 'pix2pix', '--device', str(device),
                                  '--num_threads', str(a.num_threads), '--batch_size', str(a.batch_sizes[0])])
@@ -280,6 +335,7 @@ def main(argv=None):
         elif what == 'data': bench_data(a, device, rows)
         elif what == 'epoch': bench_epoch(a, device, rows)
         elif what == 'phases': bench_phases(a, device, rows)
+        elif what == 'convs': bench_convolutions(a, device, rows)
     if 'flops' in a.what: bench_flops(a, device, rows, results)
     load = os.getloadavg()[0] if hasattr(os, 'getloadavg') else float('nan')
     print(f'machine: {machine(device)}; device {device}; torch {torch.__version__}; {torch.get_num_threads()} threads; '

@@ -18,7 +18,7 @@ from torch.optim import lr_scheduler
 
 # %% ../nbs/04_base_model.ipynb #d517da51
 from .options import atomic_write, find_model, register_model, resolve_device, LR_POLICY_NAMES
-from .networks import clean_state_dict, count_parameters, unwrap_network
+from .networks import clean_state_dict, count_parameters, unwrap_network, load_state_dict_file
 
 # %% ../nbs/04_base_model.ipynb #dbe31576
 def _to_float(value):
@@ -51,6 +51,12 @@ class BaseModel:
     def set_input(self, input):
         "Unpack a batch dict from the data loader and move its tensors to `self.device`."
         raise NotImplementedError(f'{type(self).__name__} must define set_input(input)')
+
+    def require_pairs(self, input):
+        "Check that the batch has both `A` and `B` (the single dataset gives `A` only)."
+        if 'B' not in input:
+            raise ValueError(f'--model {self.opt.model} learns from A and B images, but --dataset_mode {self.opt.dataset_mode} '
+                             'gives only A; to translate single images use --model test (--model_suffix _A for a CycleGAN)')
 
     def forward(self):
         "Run the networks on the current input (called by `optimize_parameters` and `test`)."
@@ -172,11 +178,13 @@ def _load_networks(self, epoch):  # 'latest', an epoch number or 'iter_<n>'
     for name, net in self.networks():
         path = self.checkpoint_path(epoch, name)
         if not path.is_file():
+            suffixed = sorted(p.name for p in path.parent.glob(f'{epoch}_net_{name}_*.pth'))  # a CycleGAN's G_A, G_B
+            hint = f' (there is {", ".join(suffixed)}: choose one with --model_suffix)' if suffixed else ''
             raise FileNotFoundError(f'{path} not found: no checkpoint {epoch!r} for net{name}; '
-                                    'check --checkpoints_dir, --name and --epoch (or --load_iter)')
+                                    f'check --checkpoints_dir, --name and --epoch (or --load_iter){hint}')
         print(f'loading the model from {path}')
         net = unwrap_network(net)
-        state = clean_state_dict(torch.load(path, map_location=self.device, weights_only=True), net)
+        state = clean_state_dict(load_state_dict_file(path, map_location=self.device), net)
         if problem := _mismatch(state, net):
             what, flags = self.describe_network(name)
             raise CheckpointError(f'{path} does not match {what}: {problem}; check {flags}')

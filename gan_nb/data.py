@@ -24,9 +24,9 @@ from .options import register_dataset, find_dataset, resolve_device
 # %% auto #0
 __all__ = ['IMG_EXTENSIONS', 'FACADE_CLASSES', 'BUILTIN_DATASETS', 'is_image_file', 'make_dataset', 'load_image', 'make_facade',
            'make_facades', 'resolve_dataroot', 'get_params', 'ResizeTo', 'ScaleWidth', 'CropAt', 'MakeMultipleOf',
-           'HFlip', 'get_transform', 'rgb_to_lab', 'lab_to_rgb', 'BaseDataset', 'AlignedDataset', 'UnalignedDataset',
-           'SingleDataset', 'ColorizationDataset', 'colorization_to_rgb', 'CustomDatasetDataLoader', 'create_dataset',
-           'show_batch']
+           'HFlip', 'get_transform', 'rgb_to_lab', 'lab_to_rgb', 'BaseDataset', 'image_channels', 'require_images',
+           'AlignedDataset', 'UnalignedDataset', 'SingleDataset', 'ColorizationDataset', 'colorization_to_rgb',
+           'collate_same_size', 'CustomDatasetDataLoader', 'create_dataset', 'show_batch']
 
 # %% ../nbs/03_data.ipynb #8a8baf9b
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.tif', '.tiff', '.webp')
@@ -238,8 +238,12 @@ def resolve_dataroot(dataroot,  # a folder, or `builtin:<name>` for a generated 
     if (target/_COMPLETE).exists(): return str(target)
     if target.exists():
         raise FileExistsError(f'{target} exists but is not a complete built-in dataset; delete it and run again')
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f'.builtin_{name}-', dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f'.builtin_{name}-', dir=target.parent))
+    except OSError as e:
+        raise OSError(f'cannot generate {dataroot} in {target.parent} ({e.strerror}): run from a folder you can '
+                      'write to (built-in data goes to ./datasets)') from None
     try:
         t0 = time.perf_counter()
         make_facades(tmp, **BUILTIN_DATASETS[name])
@@ -408,7 +412,9 @@ class BaseDataset(torch.utils.data.Dataset):
     def __getitem__(self, index): raise NotImplementedError
 
 
-def _nc_for(opt, side):
+def image_channels(opt,  # options: input_nc, output_nc, direction
+                   side  # 'A' or 'B', the side of the batch
+                  ) -> int:
     "Channels of the images on `side` ('A' or 'B'): input_nc/output_nc, swapped for `--direction BtoA`."
     btoa = opt.direction == 'BtoA'
     nc = (opt.output_nc if btoa else opt.input_nc) if side == 'A' else (opt.input_nc if btoa else opt.output_nc)
@@ -419,7 +425,10 @@ def _nc_for(opt, side):
     return nc
 
 
-def _require_images(paths, folder, layout):
+def require_images(paths,  # image paths found in `folder`
+                   folder, layout  # where they were looked for, and the layout the dataset expects (for the error)
+                  ) -> list:
+    "`paths`, or an error naming the empty folder and the expected layout when there are none."
     if not paths:
         raise FileNotFoundError(f'no images found in {folder}: {layout}')
     return paths
@@ -431,11 +440,14 @@ class AlignedDataset(BaseDataset):
     def __init__(self, opt):
         super().__init__(opt)
         self.dir_AB = os.path.join(opt.dataroot, opt.phase)
-        self.AB_paths = _require_images(make_dataset(self.dir_AB, opt.max_dataset_size), self.dir_AB,
+        if not os.path.isdir(self.dir_AB) and os.path.isdir(self.dir_AB + 'A'):
+            raise FileNotFoundError(f'{self.dir_AB} is not a folder, but {self.dir_AB}A is: for A and B in separate folders use '
+                                    '--dataset_mode unaligned (unpaired) or template (pairs with the same file names)')
+        self.AB_paths = require_images(make_dataset(self.dir_AB, opt.max_dataset_size), self.dir_AB,
             f'the aligned dataset expects <dataroot>/{opt.phase}/*.jpg (or .png ...), each image A|B side by side')
         if opt.preprocess == 'resize_and_crop' and opt.crop_size > opt.load_size:
             raise ValueError(f'--crop_size {opt.crop_size} is larger than --load_size {opt.load_size}; make --load_size >= --crop_size')
-        self.input_nc, self.output_nc = _nc_for(opt, 'A'), _nc_for(opt, 'B')
+        self.input_nc, self.output_nc = image_channels(opt, 'A'), image_channels(opt, 'B')
         self._warned = set()
 
     def _check_pair(self, path, w, h):
@@ -470,11 +482,14 @@ class UnalignedDataset(BaseDataset):
         self.dir_A = os.path.join(opt.dataroot, opt.phase + 'A')
         self.dir_B = os.path.join(opt.dataroot, opt.phase + 'B')
         layout = f'the unaligned dataset expects images in <dataroot>/{opt.phase}A and <dataroot>/{opt.phase}B'
-        self.A_paths = _require_images(make_dataset(self.dir_A, opt.max_dataset_size), self.dir_A, layout)
-        self.B_paths = _require_images(make_dataset(self.dir_B, opt.max_dataset_size), self.dir_B, layout)
+        if not os.path.isdir(self.dir_A) and os.path.isdir(os.path.join(opt.dataroot, opt.phase)):
+            raise FileNotFoundError(f'{self.dir_A} is not a folder, but {os.path.join(opt.dataroot, opt.phase)} is: '
+                                    'for A|B pairs side by side in one image use --dataset_mode aligned')
+        self.A_paths = require_images(make_dataset(self.dir_A, opt.max_dataset_size), self.dir_A, layout)
+        self.B_paths = require_images(make_dataset(self.dir_B, opt.max_dataset_size), self.dir_B, layout)
         self.A_size, self.B_size = len(self.A_paths), len(self.B_paths)
-        self.transform_A = get_transform(opt, grayscale=_nc_for(opt, 'A') == 1)
-        self.transform_B = get_transform(opt, grayscale=_nc_for(opt, 'B') == 1)
+        self.transform_A = get_transform(opt, grayscale=image_channels(opt, 'A') == 1)
+        self.transform_B = get_transform(opt, grayscale=image_channels(opt, 'B') == 1)
 
     def __getitem__(self, index):
         A_path = self.A_paths[index % self.A_size]
@@ -491,9 +506,9 @@ class SingleDataset(BaseDataset):
     "Every image under `<dataroot>`, as `A` (for applying a model in one direction)."
     def __init__(self, opt):
         super().__init__(opt)
-        self.A_paths = _require_images(make_dataset(opt.dataroot, opt.max_dataset_size), opt.dataroot,
+        self.A_paths = require_images(make_dataset(opt.dataroot, opt.max_dataset_size), opt.dataroot,
                                        'the single dataset expects images directly in <dataroot> (or its subfolders)')
-        self.transform = get_transform(opt, grayscale=_nc_for(opt, 'A') == 1)
+        self.transform = get_transform(opt, grayscale=image_channels(opt, 'A') == 1)
 
     def __getitem__(self, index):
         path = self.A_paths[index]
@@ -514,7 +529,7 @@ class ColorizationDataset(BaseDataset):
     def __init__(self, opt):
         super().__init__(opt)
         self.dir = os.path.join(opt.dataroot, opt.phase)
-        self.AB_paths = _require_images(make_dataset(self.dir, opt.max_dataset_size), self.dir,
+        self.AB_paths = require_images(make_dataset(self.dir, opt.max_dataset_size), self.dir,
             f'the colorization dataset expects colour images in <dataroot>/{opt.phase}')
         if (opt.input_nc, opt.output_nc, opt.direction) != (1, 2, 'AtoB'):
             raise ValueError(f'the colorization dataset maps L (1 channel) to ab (2 channels): it needs --input_nc 1 '
@@ -537,6 +552,16 @@ def colorization_to_rgb(L,  # lightness as the dataset returns it, L / 50 - 1: (
     return lab_to_rgb(torch.cat([(L + 1.0) * 50.0, ab * 110.0], dim=-3))
 
 # %% ../nbs/03_data.ipynb #01fa9817
+def collate_same_size(examples):
+    "`default_collate`, with a one-line error when the images of a batch differ in size (`--preprocess none`)."
+    try: return torch.utils.data.default_collate(examples)
+    except RuntimeError as e:
+        if 'equal size' not in str(e): raise
+        sizes = sorted({tuple(x.shape[-2:]) for example in examples for x in example.values() if torch.is_tensor(x)})
+        raise ValueError(f'images of different sizes {sizes} (height, width) cannot share a batch; use --batch_size 1, '
+                         'or a --preprocess that crops them all to --crop_size') from None
+
+
 class CustomDatasetDataLoader:
     "The dataset of `--dataset_mode` and a DataLoader over it; iterate it for batches."
     def __init__(self, opt):
@@ -553,6 +578,7 @@ class CustomDatasetDataLoader:
         on_cuda = resolve_device(getattr(opt, 'device', 'auto')).type == 'cuda'
         self.dataloader = torch.utils.data.DataLoader(self.dataset, batch_size=opt.batch_size, shuffle=shuffle,
                                                       sampler=self.sampler, num_workers=workers, drop_last=False,
+                                                      collate_fn=collate_same_size,
                                                       pin_memory=on_cuda,  # page-locked batches: asynchronous copies to the GPU
                                                       persistent_workers=workers > 0)  # no worker start-up every epoch
 

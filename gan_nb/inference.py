@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 # %% ../nbs/08_test.ipynb #3794fed6
-from .options import TestOptions, OptionError, resolve_device
+from .options import TestOptions, OptionError, resolve_device, exit_with_error
 from .train import HTML, tensor2im, save_image
 
 # %% ../nbs/08_test.ipynb #b9022e50
@@ -87,7 +87,8 @@ def generator_options(state_dict) -> dict:
         n = len(blocks)
         out = dict(netG={9: 'resnet_9blocks', 6: 'resnet_6blocks'}.get(n, f'resnet_{n}blocks'), n_blocks=n,
                    ngf=first.shape[0], input_nc=first.shape[1], output_nc=last.shape[0], bias='model.1.bias' in state_dict,
-                   use_dropout=any('.conv_block.7.' in k for k in keys))  # a Dropout shifts the block's last layers by one
+                   use_dropout=any(k.endswith('.conv_block.6.weight') and state_dict[k].dim() == 4 for k in keys))
+        # a Dropout (index 4) moves a block's second convolution from index 5 to 6; with batch norm, 6 is otherwise its norm
     elif 'model.model.0.weight' in state_dict:  # U-Net: one more `model.` per level
         depth = max(k.split('.').count('model') for k in keys) - 1
         first = state_dict['model.model.0.weight']
@@ -107,9 +108,10 @@ def load_generator(checkpoint,  # a `<epoch>_net_G.pth` file (or a state_dict)
                    device='auto',  # `--device` spelling: auto, cpu, cuda, cuda:N, mps
                    eval=False):  # eval mode (running batch-norm statistics, no dropout); False is the reference's default
     "A generator built to fit `checkpoint`, with its weights loaded."
-    from gan_nb.networks import UnetGenerator, ResnetGenerator, get_norm_layer, clean_state_dict
-    state = checkpoint if isinstance(checkpoint, dict) else torch.load(checkpoint, map_location='cpu', weights_only=True)
-    state = {k.replace('module.', '', 1) if k.startswith('module.') else k: v for k, v in state.items()}
+    from gan_nb.networks import (UnetGenerator, ResnetGenerator, get_norm_layer, clean_state_dict, strip_wrapper_prefixes,
+                                 load_state_dict_file)
+    state = checkpoint if isinstance(checkpoint, dict) else load_state_dict_file(checkpoint)
+    state = strip_wrapper_prefixes(state)  # a file saved from a DDP or compiled network
     guess = generator_options(state)
     netG, ngf, norm = netG or guess['netG'], ngf or guess['ngf'], norm or guess['norm']
     input_nc, output_nc = input_nc or guess['input_nc'], output_nc or guess['output_nc']
@@ -198,11 +200,11 @@ def translate(image,  # a PIL image or the path of an image file
 # %% ../nbs/08_test.ipynb #bd79bc27
 def main(args=None):  # command-line arguments (default: `sys.argv[1:]`)
     "Entry point of `gan_nb_test`."
-    opt = TestOptions().parse(args)
+    options = TestOptions()
+    try: opt = options.parse(args)
+    except OptionError as e: options.usage_error(e)
     try: test(opt)  # nothing returned: console scripts exit with `main()`'s return value
-    except (FileNotFoundError, ValueError) as e:
-        print(f'{Path(sys.argv[0]).name}: error: {e}', file=sys.stderr)
-        raise SystemExit(1)
+    except (OSError, ValueError) as e: exit_with_error(e)  # one line, exit status 1
 
 
 if __name__ == '__main__' and '__file__' in globals(): main()  # run as a script (not in a notebook)

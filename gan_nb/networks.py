@@ -6,7 +6,7 @@
 __all__ = ['GENERATORS', 'DISCRIMINATORS', 'NORMS', 'INIT_TYPES', 'PADDING_TYPES', 'get_norm_layer', 'init_weights', 'init_net',
            'count_parameters', 'unwrap_network', 'UnetSkipConnectionBlock', 'UnetGenerator', 'ResnetBlock',
            'ResnetGenerator', 'receptive_field', 'patchgan_output_size', 'NLayerDiscriminator', 'PixelDiscriminator',
-           'define_G', 'define_D', 'clean_state_dict']
+           'define_G', 'define_D', 'load_state_dict_file', 'strip_wrapper_prefixes', 'clean_state_dict']
 
 # %% ../nbs/01_networks.ipynb #53f3a1f1
 import functools
@@ -284,6 +284,25 @@ def define_D(input_nc, ndf,
 _WRAPPER_PREFIXES = ('module.', '_orig_mod.')
 _INSTANCE_NORM_STATS = ('running_mean', 'running_var', 'num_batches_tracked')
 
+def load_state_dict_file(path,  # a `.pth` file of tensors
+                         map_location='cpu'):
+    "`torch.load(path, weights_only=True)`, or a one-line error naming the file when it is damaged or not a checkpoint."
+    try: return torch.load(path, map_location=map_location, weights_only=True)
+    except OSError: raise  # missing or unreadable: the OS's own message names the file
+    except Exception as e:  # a truncated zip, stray bytes, a pickle of code...
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f'cannot read checkpoint {path}: damaged or not a PyTorch checkpoint ({reason[:120]}); '
+                         'copy or download it again, or train again') from None
+
+
+def strip_wrapper_prefixes(state_dict) -> dict:
+    "`state_dict` with its keys' `module.` and `_orig_mod.` prefixes (DataParallel/DDP, `torch.compile`) removed."
+    out = {}
+    for key, value in state_dict.items():
+        while key.startswith(_WRAPPER_PREFIXES): key = key.split('.', 1)[1]
+        out[key] = value
+    return out
+
 def clean_state_dict(state_dict,  # a loaded checkpoint, possibly old or from a wrapped network
                      net:nn.Module):  # the network it will be loaded into
     "`state_dict` without wrapper prefixes and stale InstanceNorm running stats, ready for `net.load_state_dict(..., strict=True)`."
@@ -291,8 +310,4 @@ def clean_state_dict(state_dict,  # a loaded checkpoint, possibly old or from a 
     stale = {f'{name}.{buf}' for name, m in net.named_modules()
              if isinstance(m, nn.modules.instancenorm._InstanceNorm) and not m.track_running_stats
              for buf in _INSTANCE_NORM_STATS}
-    out = {}
-    for key, value in state_dict.items():
-        while key.startswith(_WRAPPER_PREFIXES): key = key.split('.', 1)[1]
-        if key not in stale: out[key] = value
-    return out
+    return {key: value for key, value in strip_wrapper_prefixes(state_dict).items() if key not in stale}

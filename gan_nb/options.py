@@ -17,9 +17,10 @@ from .networks import DISCRIMINATORS, GENERATORS, INIT_TYPES, NORMS
 
 # %% auto #0
 __all__ = ['MODELS', 'DATASETS', 'register_model', 'register_dataset', 'DEVICE_PATTERN', 'RENAMED_FLAGS', 'REMOVED_FLAGS',
-           'PREPROCESS_NAMES', 'LR_POLICY_NAMES', 'AMP_MODES', 'OptionError', 'OptionParser', 'find_model',
-           'find_dataset', 'device_name', 'resolve_device', 'check_renamed_flags', 'atomic_write', 'BaseOptions',
-           'TrainOptions', 'TestOptions', 'overrides_to_args', 'command_line_args', 'format_options']
+           'PREPROCESS_NAMES', 'LR_POLICY_NAMES', 'AMP_MODES', 'AT_LEAST_ONE', 'NOT_NEGATIVE', 'POSITIVE',
+           'OptionError', 'OptionParser', 'find_model', 'find_dataset', 'device_name', 'resolve_device',
+           'check_renamed_flags', 'atomic_write', 'BaseOptions', 'TrainOptions', 'TestOptions', 'overrides_to_args',
+           'in_ipython', 'command_line_args', 'check_option_values', 'format_options', 'error_line', 'exit_with_error']
 
 # %% ../nbs/00_options.ipynb #dff56acc
 class OptionError(ValueError):
@@ -117,9 +118,8 @@ REMOVED_FLAGS = {
     '--no_lsgan': 'use --gan_mode vanilla (or lsgan, wgangp)',
     '--gpu_ids': 'gan_nb picks the device itself (--device auto, cpu, cuda, cuda:N or mps); '
                  'for several GPUs launch with torchrun --nproc_per_node=N',
-    '--display_id': 'visdom display was removed; watch training with the notebook dashboard or the HTML page',
-    '--display_port': 'visdom display was removed; watch training with the notebook dashboard or the HTML page',
-}
+} | {flag: 'visdom display was removed; watch training with the notebook dashboard or the HTML page'
+     for flag in ('--display_id', '--display_port', '--display_ncols', '--display_server', '--display_env')}
 
 
 def check_renamed_flags(args: list[str]):
@@ -132,6 +132,16 @@ def check_renamed_flags(args: list[str]):
             raise OptionError(f'{flag} was removed: {REMOVED_FLAGS[flag]}')
 
 # %% ../nbs/00_options.ipynb #0d97a75c
+def _umask() -> int:
+    "The process's file-creation mask (read without changing it where Linux allows)."
+    try:
+        for line in Path('/proc/self/status').read_text().splitlines():
+            if line.startswith('Umask:'): return int(line.split()[1], 8)
+    except OSError: pass
+    mask = os.umask(0o022); os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_write(path, mode: str = 'w', **open_kwargs):
     "Open a temporary file for writing that replaces `path` only if the block finishes."
@@ -139,6 +149,7 @@ def atomic_write(path, mode: str = 'w', **open_kwargs):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would (0644 under umask 022)
         with os.fdopen(fd, mode, **open_kwargs) as f:
             yield f
             f.flush()
@@ -162,7 +173,6 @@ def _registered(registry, default):
 class BaseOptions:
     "Flags shared by training and testing, and the two-pass composition with the model's and dataset's flags."
     isTrain = False
-    phase_defaults: dict = {}  # defaults a phase changes, applied after the shared flags
 
     def initialize(self, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "Add the shared flags to `parser`."
@@ -253,7 +263,7 @@ class TestOptions(BaseOptions):
         parser = super().initialize(parser)
         a = parser.add_argument
         a('--results_dir', type=str, default='./results/', help='saves results here.')
-        a('--aspect_ratio', type=float, default=1.0, help='aspect ratio of result images')
+        a('--aspect_ratio', type=float, default=1.0, help='aspect ratio (width / height) of result images')
         a('--phase', type=str, default='test', help='train, val, test, etc')
         # Dropout and Batchnorm has different behavioir during training and test.
         a('--eval', action='store_true', help='use eval mode during test time.')
@@ -272,11 +282,15 @@ def overrides_to_args(overrides: dict) -> list[str]:
     return args
 
 
+def in_ipython() -> bool:
+    "Whether this runs inside IPython or Jupyter (whose `sys.argv` belongs to the kernel)."
+    ipython = sys.modules.get('IPython')
+    return ipython is not None and ipython.get_ipython() is not None
+
+
 def command_line_args() -> list[str]:
     "`sys.argv[1:]` in a script; nothing inside IPython or Jupyter, whose argv belongs to the kernel."
-    ipython = sys.modules.get('IPython')
-    if ipython is not None and ipython.get_ipython() is not None: return []
-    return sys.argv[1:]
+    return [] if in_ipython() else sys.argv[1:]
 
 # %% ../nbs/00_options.ipynb #47f10de7
 def _relax_required(parser):
@@ -310,10 +324,28 @@ def _compose(self, args=None, trace=None, **overrides):
 BaseOptions.compose = _compose
 
 # %% ../nbs/00_options.ipynb #7d0edce0
+AT_LEAST_ONE = ('input_nc', 'output_nc', 'ngf', 'ndf', 'batch_size', 'load_size', 'crop_size', 'max_dataset_size',
+                'display_winsize', 'display_freq', 'update_html_freq', 'print_freq', 'save_latest_freq',
+                'save_epoch_freq', 'epoch_count', 'lr_decay_iters', 'num_test')  # counts and sizes: 0 divides or breaks
+NOT_NEGATIVE = ('num_threads', 'load_iter', 'n_epochs', 'n_epochs_decay', 'pool_size', 'init_gain')
+POSITIVE = ('lr', 'aspect_ratio')
+
+
+def check_option_values(opt, parser):
+    "Raise `OptionError` for a number argparse accepts but the job cannot use (`--display_freq 0`, `--lr -1`)."
+    for names, ok, rule in ((AT_LEAST_ONE, lambda v: v >= 1, 'at least 1'), (NOT_NEGATIVE, lambda v: v >= 0, '0 or more'),
+                            (POSITIVE, lambda v: v > 0, 'more than 0')):
+        for name in names:
+            value = getattr(opt, name, None)
+            if value is not None and not ok(value):
+                raise OptionError(f'--{name} {value}: must be {rule} (default: {parser.get_default(name)})')
+
+
 def _gather(self, args=None, **overrides) -> argparse.Namespace:
     "The options namespace for `args` plus keyword `overrides`, without printing or saving anything."
     parser, args = self.compose(args, **overrides)
     opt = parser.parse_args(args)
+    check_option_values(opt, parser)
     for key, value in overrides.items():
         if value is False and getattr(opt, key, False) is not False:
             raise OptionError(f'{key}=False: this flag is on by default for --model {opt.model} and a flag can only be switched on')
@@ -348,13 +380,16 @@ def _print_options(self, opt):
     try:
         with atomic_write(path) as f: f.write(message + '\n')
     except OSError as e:
+        if not opt.isTrain:  # testing only reads from checkpoints_dir: a read-only copy of a run is fine
+            print(f'note: could not save {path} ({e.strerror}); the options are printed above', file=sys.stderr)
+            return None
         raise OptionError(f'cannot write {path} ({e.strerror}); choose a writable --checkpoints_dir') from None
     return path
 
 
 def _parse(self, args=None, **overrides) -> argparse.Namespace:
     "Gather the options from `args` (default: the command line) and keyword `overrides`; print and save them."
-    from_command_line = args is None and not overrides and bool(command_line_args())
+    from_command_line = args is None and not overrides and not in_ipython()
     try:
         opt = self.gather(args, **overrides)
         self.print_options(opt)
@@ -372,3 +407,18 @@ def _usage_error(self, error):
     raise SystemExit(2)
 
 BaseOptions.print_options, BaseOptions.parse, BaseOptions.usage_error = _print_options, _parse, _usage_error
+
+# %% ../nbs/00_options.ipynb #cafb5ab9
+def error_line(error: BaseException) -> str:
+    "A one-line message for `error`; for one re-raised from a DataLoader worker, the original error's message."
+    text = str(error).strip()
+    if 'Original Traceback' in text:  # torch.utils.data puts the worker's traceback into the message
+        last = text.splitlines()[-1]
+        text = last.split(': ', 1)[1] if ': ' in last else last
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def exit_with_error(error: BaseException, status: int = 1):
+    "Print `<tool>: error: <one line>` to stderr and exit with `status`."
+    print(f'{Path(sys.argv[0]).name}: error: {error_line(error)}', file=sys.stderr)
+    raise SystemExit(status)

@@ -34,7 +34,7 @@ class TestModel(BaseModel):
         if opt.isTrain: raise OptionError('TestModel cannot be used during training; build it from TestOptions')
         super().__init__(opt)
         self.loss_names = []
-        self.visual_names = ['real_A', 'fake']
+        self.visual_names = ['real', 'fake']  # the reference's names: results/<image>_real.png, _fake.png
         self.model_names = ['G' + opt.model_suffix]  # the file and the attribute: G_A -> *_net_G_A.pth, self.netG_A
         self.netG = define_G(opt.input_nc, opt.output_nc, opt.ngf, opt.netG, opt.norm, not opt.no_dropout,
                              opt.init_type, opt.init_gain).to(self.device)
@@ -43,13 +43,13 @@ class TestModel(BaseModel):
         self.netG = getattr(self, 'netG' + opt.model_suffix)
 
     def set_input(self, input):  # a batch from the single dataset: 'A', 'A_paths'
-        "Take `real_A` from the batch."
-        self.real_A = self.to_device(input['A'])
+        "Take `real` from the batch's `A`."
+        self.real = self.to_device(input['A'])
         self.image_paths = input['A_paths']
 
     def forward(self):
-        "`fake = G(real_A)`."
-        with self.autocast(): self.fake = self.netG(self.real_A).float()  # --amp; float32 images either way
+        "`fake = G(real)`."
+        with self.autocast(): self.fake = self.netG(self.real).float()  # --amp; float32 images either way
 
     def optimize_parameters(self):
         "Nothing to optimise at test time."

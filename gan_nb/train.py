@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 # %% ../nbs/07_train.ipynb #99870fe7
 from .base_model import adam_kwargs, reuse_freed_memory
-from .options import TrainOptions, OptionError, atomic_write, resolve_device
+from .options import TrainOptions, OptionError, atomic_write, resolve_device, exit_with_error
 
 # %% ../nbs/07_train.ipynb #cb95846c
 EVENTS = ('on_train_begin', 'on_iteration', 'on_losses', 'on_visuals', 'on_checkpoint', 'on_epoch_end', 'on_train_end')
@@ -302,7 +302,11 @@ def save_train_state(model, state: TrainState, label, epoch_rng=None, epoch_done
 
 def load_train_state(path) -> dict:
     "Read a training-state file (it holds RNG states and optimiser tensors, not code)."
-    return torch.load(path, map_location='cpu', weights_only=False)
+    try: return torch.load(path, map_location='cpu', weights_only=False)
+    except OSError: raise
+    except Exception as e:  # cut short, overwritten, not a checkpoint at all
+        raise ValueError(f'cannot read the training state {path} ({type(e).__name__}): the file is damaged; delete it '
+                         'to resume from the weights only, or resume from another --epoch') from None
 
 # %% ../nbs/07_train.ipynb #029afa8f
 class NonFiniteLossError(RuntimeError):
@@ -421,6 +425,17 @@ def _agree(flag: bool, info: DistInfo) -> bool:
     return bool(t.item())
 
 
+def _follow_todays_schedule(model, opt):
+    "After a resume, set the linear schedule's learning rate from today's --lr, --n_epochs and --n_epochs_decay."
+    before = model.optimizers[0].param_groups[0]['lr']
+    for o, sch in zip(model.optimizers, model.schedulers):  # the rate is a function of the epoch: recompute it
+        factor = sch.lr_lambdas[0](sch.last_epoch)
+        sch.base_lrs = [opt.lr] * len(o.param_groups)
+        for group in o.param_groups: group['initial_lr'], group['lr'] = opt.lr, opt.lr * factor
+    after = model.optimizers[0].param_groups[0]['lr']
+    if after != before: print(f'note: learning rate {before:.7f} -> {after:.7f}, from this run\'s --lr, --n_epochs and --n_epochs_decay')
+
+
 def _resume_state(model, opt, state):
     "Restore a saved training state for `--continue_train` if there is one; return it (or None)."
     label = f'iter_{opt.load_iter}' if opt.load_iter > 0 else opt.epoch
@@ -447,6 +462,10 @@ def _resume_state(model, opt, state):
     state.total_iters = saved['total_iters']
     if saved['epoch_done']: state.epoch, state.epoch_iter = saved['epoch'] + 1, 0
     else: state.epoch, state.epoch_iter = saved['epoch'], saved['epoch_iter']
+    if state.epoch > state.n_epochs_total:
+        raise ValueError(f'{path} is from a run that finished epoch {saved["epoch"]} of {state.n_epochs_total} '
+                         f'(--n_epochs {opt.n_epochs} + --n_epochs_decay {opt.n_epochs_decay}); to train longer, raise them')
+    if opt.lr_policy == 'linear': _follow_todays_schedule(model, opt)
     state.last_checkpoint = path  # good until a new one is written
     print(f'resuming from {path}: epoch {state.epoch}, {state.epoch_iter} images into it, {state.total_iters} in all')
     return saved
@@ -486,6 +505,10 @@ def _train(opt, callbacks, model, dataset, progress, info):
     state.dataset_size = math.ceil(len(dataset) / state.world_size)
     saved = _resume_state(model, opt, state) if opt.continue_train else None
     if saved is None: state.epoch, state.epoch_iter = opt.epoch_count, 0
+    earlier_run = not opt.continue_train and state.is_main and any(state.save_dir.glob('latest_*.pth'))
+    if earlier_run:
+        print(f'note: {state.save_dir} holds checkpoints of an earlier run; this run replaces them at its first save '
+              '(resume that run with --continue_train, or keep it by choosing another --name)')
     if opt.seed is not None and info.world_size > 1 and saved is None:
         seed_everything(opt.seed + info.rank)  # same initial weights (DDP copies rank 0's anyway), different crops
     wrap_distributed(model, info)
@@ -594,10 +617,13 @@ def _train(opt, callbacks, model, dataset, progress, info):
     except NonFiniteLossError: raise
     except Exception as e:  # a crash (a broken image, a full disk...): keep the work done so far if it is safe
         if info.world_size == 1 and state.total_iters > 0 and not isinstance(e, OSError):
-            try:
-                checkpoint('latest')
-                print(f'{type(e).__name__} stopped training; saved {state.last_checkpoint} first', file=sys.stderr)
-            except Exception: pass
+            if state.last_checkpoint is None and earlier_run:  # never replace another run's weights with a few steps
+                print(f'{type(e).__name__} stopped training; nothing saved: {state.save_dir} holds an earlier run', file=sys.stderr)
+            else:
+                try:
+                    checkpoint('latest')
+                    print(f'{type(e).__name__} stopped training; saved {state.last_checkpoint} first', file=sys.stderr)
+                except Exception: pass
         raise
     finally:
         fire(callbacks, 'on_train_end', state)
@@ -627,14 +653,10 @@ def main(args=None):  # command-line arguments (default: `sys.argv[1:]`)
     "Entry point of `gan_nb_train`."
     is_rank0 = int(os.environ.get('RANK', 0)) == 0
     options = TrainOptions()
-    if is_rank0: opt = options.parse(args)
-    else:  # only rank 0 prints the options and writes train_opt.txt
-        try: opt = options.gather(args)
-        except OptionError as e: options.usage_error(e)
+    try: opt = options.parse(args) if is_rank0 else options.gather(args)  # only rank 0 prints and saves them
+    except OptionError as e: options.usage_error(e)
     try: summary = train(opt)
-    except (NonFiniteLossError, OSError, ValueError) as e:
-        print(f'{Path(sys.argv[0]).name}: error: {e}', file=sys.stderr)
-        raise SystemExit(1)
+    except (NonFiniteLossError, OSError, ValueError) as e: exit_with_error(e)  # one line, exit status 1
     codes = {'KeyboardInterrupt': 130, 'SIGINT': 130, 'SIGTERM': 143}
     if summary['stop_reason'] in codes: raise SystemExit(codes[summary['stop_reason']])
     # returns None: console scripts exit with `main()`'s return value

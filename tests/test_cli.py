@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, 'OMP_NUM_THREADS': '1'}
@@ -33,18 +34,30 @@ def test_train_then_test_on_builtin_data(tmp_path):
               'web/index.html', 'web/images/epoch002_fake_B.png'):
         assert (save_dir/f).is_file(), f
     assert '(epoch: 2, iters: 4,' in (save_dir/'loss_log.txt').read_text()
+    umask = os.umask(0o022); os.umask(umask)
+    for f in ('latest_net_G.pth', 'train_opt.txt', 'web/index.html'):  # the umask's permissions, as open() gives
+        assert (save_dir/f).stat().st_mode & 0o777 == 0o666 & ~umask, f
     r = run('gan_nb_test', ['--dataroot', 'builtin:facades'] + TINY + ['--load_size', '32', '--crop_size', '32', '--num_test', '3'], tmp_path)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     results = tmp_path/'results'/'tiny'/'test_latest'
     assert (results/'index.html').is_file() and (tmp_path/'checkpoints'/'tiny'/'test_opt.txt').is_file()
     images = sorted(os.listdir(results/'images'))
     assert len(images) == 9 and all(any(i.endswith(f'_{v}.png') for v in ('real_A', 'fake_B', 'real_B')) for i in images)
+    # resuming a run that has done all its epochs says so, and how to train longer
+    r = run('gan_nb_train', ['--dataroot', 'builtin:facades'] + TINY + ['--load_size', '36', '--crop_size', '32',
+            '--num_threads', '0', '--max_dataset_size', '4', '--n_epochs', '1', '--n_epochs_decay', '1', '--continue_train'], tmp_path)
+    assert r.returncode == 1 and 'Traceback' not in r.stderr, r.stderr
+    assert 'finished epoch 2 of 2 (--n_epochs 1 + --n_epochs_decay 1); to train longer, raise them' in r.stderr.splitlines()[-1]
 
 
 @pytest.mark.parametrize('name,args,message', [
     ('gan_nb_train', ['--dataroot', 'd', '--netG', 'unet_512'], "argument --netG: invalid choice: 'unet_512'"),
     ('gan_nb_train', ['--dataroot', 'd', '--niter', '5'], '--niter was renamed to --n_epochs'),
     ('gan_nb_test', ['--dataroot', 'd', '--no_such_flag'], 'unrecognized arguments: --no_such_flag'),
+    ('gan_nb_train', [], 'the following arguments are required: --dataroot'),
+    ('gan_nb_test', [], 'the following arguments are required: --dataroot'),
+    ('gan_nb_train', ['--dataroot', 'd', '--display_freq', '0'], '--display_freq 0: must be at least 1 (default: 400)'),
+    ('gan_nb_train', ['--dataroot', 'd', '--display_ncols', '4'], '--display_ncols was removed: visdom display was removed'),
 ])
 def test_bad_option_exits_2_with_one_line(tmp_path, name, args, message):
     r = run(name, args, tmp_path)
@@ -60,3 +73,42 @@ def test_unwritable_checkpoints_dir_fails_at_once(tmp_path):
     assert r.returncode == 2 and 'Traceback' not in r.stderr, r.stderr
     assert 'choose a writable --checkpoints_dir' in r.stderr.splitlines()[-1]
     assert not (tmp_path/'datasets').exists()  # failed before touching the data
+
+
+def one_error_line(r):
+    "The run failed with exit status 1 and exactly one `error:` line, no traceback; return that line."
+    errors = [line for line in r.stderr.splitlines() if 'error:' in line]
+    assert r.returncode == 1 and len(errors) == 1 and 'Traceback' not in r.stderr, r.stderr
+    return errors[0]
+
+
+def test_a_broken_image_read_by_a_worker_is_one_line(tmp_path):
+    (tmp_path/'data'/'train').mkdir(parents=True)
+    for i in range(3): Image.new('RGB', (64, 32), (i * 40, 0, 0)).save(tmp_path/'data'/'train'/f'{i}.png')
+    (tmp_path/'data'/'train'/'3.jpg').write_bytes(b'not a jpeg at all')
+    r = run('gan_nb_train', ['--dataroot', str(tmp_path/'data')] + TINY + ['--load_size', '36', '--crop_size', '32',
+            '--num_threads', '1', '--n_epochs', '1', '--n_epochs_decay', '0'], tmp_path)
+    assert 'could not read image' in one_error_line(r) and '3.jpg' in one_error_line(r)
+
+
+def test_a_damaged_checkpoint_is_one_line(tmp_path):
+    (tmp_path/'photos').mkdir()
+    Image.new('RGB', (32, 32)).save(tmp_path/'photos'/'a.png')
+    (tmp_path/'checkpoints'/'tiny').mkdir(parents=True)
+    (tmp_path/'checkpoints'/'tiny'/'latest_net_G.pth').write_bytes(b'PK\x03\x04 cut short by a full disk')
+    r = run('gan_nb_test', ['--dataroot', str(tmp_path/'photos'), '--name', 'tiny', '--model', 'test', '--device', 'cpu',
+            '--netG', 'resnet_6blocks', '--ngf', '8', '--crop_size', '32', '--load_size', '32'], tmp_path)
+    assert 'latest_net_G.pth: damaged or not a PyTorch checkpoint' in one_error_line(r)
+
+
+def test_a_crash_in_a_new_run_keeps_an_earlier_runs_weights(tmp_path):
+    (tmp_path/'data'/'train').mkdir(parents=True)
+    for i, width in enumerate((64, 64, 64, 96)):  # the second batch mixes 32x32 and 48x48 images
+        Image.new('RGB', (width, width // 2)).save(tmp_path/'data'/'train'/f'{i}.png')
+    earlier = tmp_path/'checkpoints'/'tiny'/'latest_net_G.pth'
+    earlier.parent.mkdir(parents=True); earlier.write_bytes(b'weights of an earlier run')
+    r = run('gan_nb_train', ['--dataroot', str(tmp_path/'data')] + TINY + ['--preprocess', 'none', '--batch_size', '2',
+            '--serial_batches', '--num_threads', '0', '--n_epochs', '1', '--n_epochs_decay', '0'], tmp_path)
+    assert 'cannot share a batch; use --batch_size 1' in one_error_line(r)
+    assert 'holds checkpoints of an earlier run' in r.stdout and 'nothing saved' in r.stderr, r.stdout + r.stderr
+    assert earlier.read_bytes() == b'weights of an earlier run'
