@@ -23,10 +23,11 @@ from .options import register_dataset, find_dataset, resolve_device
 
 # %% auto #0
 __all__ = ['IMG_EXTENSIONS', 'FACADE_CLASSES', 'BUILTIN_DATASETS', 'is_image_file', 'make_dataset', 'load_image', 'make_facade',
-           'make_facades', 'resolve_dataroot', 'get_params', 'ResizeTo', 'ScaleWidth', 'CropAt', 'MakeMultipleOf',
-           'HFlip', 'get_transform', 'rgb_to_lab', 'lab_to_rgb', 'BaseDataset', 'image_channels', 'require_images',
-           'AlignedDataset', 'UnalignedDataset', 'SingleDataset', 'ColorizationDataset', 'colorization_to_rgb',
-           'collate_same_size', 'CustomDatasetDataLoader', 'create_dataset', 'show_batch']
+           'make_facades', 'resolve_dataroot', 'get_params', 'ResizeTo', 'ScaleWidth', 'check_crop_fits', 'CropAt',
+           'RandomSquareCrop', 'MakeMultipleOf', 'HFlip', 'get_transform', 'rgb_to_lab', 'lab_to_rgb', 'BaseDataset',
+           'image_channels', 'require_images', 'AlignedDataset', 'UnalignedDataset', 'SingleDataset',
+           'ColorizationDataset', 'colorization_to_rgb', 'collate_same_size', 'CustomDatasetDataLoader',
+           'create_dataset', 'show_batch']
 
 # %% ../nbs/03_data.ipynb #8a8baf9b
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.tif', '.tiff', '.webp')
@@ -298,17 +299,30 @@ class ScaleWidth:
     def __repr__(self): return f'ScaleWidth(target_size={self.target_size}, crop_size={self.crop_size})'
 
 
+def check_crop_fits(img, size):
+    "Raise a one-line error if the PIL image `img` is smaller than a `size` x `size` crop."
+    ow, oh = img.size
+    if ow < size or oh < size:
+        raise ValueError(f'an image of {ow}x{oh} is smaller than --crop_size {size}; use a smaller '
+                         '--crop_size or a --preprocess that resizes first (resize_and_crop)')
+
+
 class CropAt:
     "Crop a `size` x `size` square with its top-left corner at `pos` = (x, y)."
     def __init__(self, pos, size): self.pos, self.size = tuple(pos), size
     def __call__(self, img):
+        check_crop_fits(img, self.size)
         ow, oh = img.size
-        if ow < self.size or oh < self.size:
-            raise ValueError(f'an image of {ow}x{oh} is smaller than --crop_size {self.size}; use a smaller '
-                             '--crop_size or a --preprocess that resizes first (resize_and_crop)')
         x, y = self.pos
         return img.crop((x, y, x + self.size, y + self.size)) if (ow, oh) != (self.size, self.size) else img
     def __repr__(self): return f'CropAt(pos={self.pos}, size={self.size})'
+
+
+class RandomSquareCrop(transforms.RandomCrop):
+    "torchvision's `RandomCrop` (the same random draws) with `CropAt`'s error for an image smaller than the crop."
+    def forward(self, img):
+        check_crop_fits(img, self.size[0])
+        return super().forward(img)
 
 
 class MakeMultipleOf:
@@ -344,7 +358,7 @@ def get_transform(opt,  # options: preprocess, load_size, crop_size, no_flip
     if 'resize' in opt.preprocess: steps.append(ResizeTo((opt.load_size, opt.load_size), method))
     elif 'scale_width' in opt.preprocess: steps.append(ScaleWidth(opt.load_size, opt.crop_size, method))
     if 'crop' in opt.preprocess:
-        steps.append(transforms.RandomCrop(opt.crop_size) if params is None else CropAt(params['crop_pos'], opt.crop_size))
+        steps.append(RandomSquareCrop(opt.crop_size) if params is None else CropAt(params['crop_pos'], opt.crop_size))
     if opt.preprocess == 'none': steps.append(MakeMultipleOf(4, method))
     if not opt.no_flip:
         if params is None: steps.append(transforms.RandomHorizontalFlip())

@@ -74,7 +74,8 @@ def fetch(url,  # http(s) URL
     with response:
         total = int(response.headers.get('Content-Length') or 0)
         got = 0
-        sink = open(dest, 'wb') if isinstance(dest, (str, os.PathLike)) else contextlib.nullcontext(dest)
+        # a path is written atomically: a download cut short leaves no partial file behind
+        sink = atomic_write(dest, 'wb') if isinstance(dest, (str, os.PathLike)) else contextlib.nullcontext(dest)
         with sink as f, tqdm(total=total or None, unit='B', unit_scale=True, unit_divisor=1024,
                              desc=Path(url).name, disable=not progress) as bar:
             while True:
@@ -84,8 +85,8 @@ def fetch(url,  # http(s) URL
                                         f'({type(e).__name__}); run again{hint}') from None
                 if not chunk: break
                 f.write(chunk); got += len(chunk); bar.update(len(chunk))
-    if total and got != total:
-        raise DownloadError(f'download of {url} was cut short: {got} of {total} bytes; run again{hint}')
+            if total and got != total:
+                raise DownloadError(f'download of {url} was cut short: {got} of {total} bytes; run again{hint}')
     return got
 
 # %% ../nbs/03b_downloads.ipynb #f240822a

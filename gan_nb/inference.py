@@ -59,7 +59,9 @@ def test(opt,  # options from `TestOptions().parse(...)` or `.gather(...)`
         model.setup(opt)
     web_dir = results_dir(opt)
     print(f'creating web directory {web_dir}')
-    webpage = HTML(web_dir, f'Experiment = {opt.name}, Phase = {opt.phase}, Epoch = {opt.epoch}')
+    try: webpage = HTML(web_dir, f'Experiment = {opt.name}, Phase = {opt.phase}, Epoch = {opt.epoch}')
+    except OSError as e:
+        raise OSError(f'cannot write results to {web_dir} ({e.strerror}); choose a writable --results_dir') from None
     if opt.eval: model.eval()
     n = 0
     for i, data in enumerate(dataset):
@@ -123,7 +125,11 @@ def load_generator(checkpoint,  # a `<epoch>_net_G.pth` file (or a state_dict)
     else:
         n = guess.get('n_blocks') if netG == guess['netG'] else {'resnet_9blocks': 9, 'resnet_6blocks': 6}[netG]
         net = ResnetGenerator(input_nc, output_nc, ngf, norm_layer=norm_layer, use_dropout=use_dropout, n_blocks=n)
-    net.load_state_dict(clean_state_dict(state, net), strict=True)
+    try: net.load_state_dict(clean_state_dict(state, net), strict=True)
+    except RuntimeError:  # torch's message lists every key: say which choice did not fit instead
+        source = checkpoint if not isinstance(checkpoint, dict) else 'the state_dict'
+        raise ValueError(f'{source} does not fit {netG} (ngf {ngf}, norm {norm}, dropout {use_dropout}); leave netG, ngf, '
+                         'norm and no_dropout unset to read them from the file') from None
     net.input_nc, net.output_nc = input_nc, output_nc
     return net.to(resolve_device(device)).train(not eval)
 
@@ -189,6 +195,9 @@ def translate(image,  # a PIL image or the path of an image file
     device = next(generator.parameters()).device
     x = _to_tensor(image, in_nc).to(device)
     H, W = fit_size(h, w, size_multiple(generator), mode)
+    from gan_nb.networks import unwrap_network
+    smallest = getattr(unwrap_network(generator), 'min_side', 1)  # a ResNet needs 8x8: pad tiny images up to it
+    H, W = max(H, smallest), max(W, smallest)
     with torch.no_grad():
         if mode == 'pad':
             y = generator(reflect_pad(x, H - h, W - w))[..., :h, :w]

@@ -10,6 +10,7 @@ __all__ = ['GENERATORS', 'DISCRIMINATORS', 'NORMS', 'INIT_TYPES', 'PADDING_TYPES
 
 # %% ../nbs/01_networks.ipynb #53f3a1f1
 import functools
+import re
 
 # %% ../nbs/01_networks.ipynb #d2515d60
 import torch
@@ -177,6 +178,8 @@ class ResnetBlock(nn.Module):
 # %% ../nbs/01_networks.ipynb #32467dab
 class ResnetGenerator(nn.Module):
     "ResNet generator: 2 down-samplings, `n_blocks` `ResnetBlock`s, 2 up-samplings."
+    min_side = 8  # after the two down-samplings a block's 1-pixel reflection padding needs a 2x2 map
+
     def __init__(self, input_nc, output_nc, ngf=64, norm_layer=nn.BatchNorm2d, use_dropout=False,
                  n_blocks=6,  # residual blocks (9 for `resnet_9blocks`)
                  padding_type='reflect'):  # one of `PADDING_TYPES`
@@ -197,7 +200,12 @@ class ResnetGenerator(nn.Module):
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, kernel_size=7, padding=0), nn.Tanh()]
         self.model = nn.Sequential(*layers)
 
-    def forward(self, input): return self.model(input)
+    def forward(self, input):
+        h, w = input.shape[-2:]
+        if min(h, w) < self.min_side:
+            raise ValueError(f'resnet generators need images of at least {self.min_side}x{self.min_side} pixels: got {h}x{w}; '
+                             'use larger images, or --preprocess resize_and_crop')
+        return self.model(input)
 
 # %% ../nbs/01_networks.ipynb #ade5ad96
 def receptive_field(n_layers=3):  # `n_layers` of `NLayerDiscriminator`; 0 means the 1x1 `PixelDiscriminator`
@@ -290,7 +298,10 @@ def load_state_dict_file(path,  # a `.pth` file of tensors
     try: return torch.load(path, map_location=map_location, weights_only=True)
     except OSError: raise  # missing or unreadable: the OS's own message names the file
     except Exception as e:  # a truncated zip, stray bytes, a pickle of code...
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if 'Unsupported global' in str(e):  # readable, but it holds Python objects, not only tensors
+            raise ValueError(f'{path} holds pickled Python objects, not a state_dict of tensors (a whole model saved with '
+                             'torch.save(model)?); save model.state_dict() instead') from None
+        reason = re.sub(r'\x1b\[[0-9;]*m', '', str(e)).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ValueError(f'cannot read checkpoint {path}: damaged or not a PyTorch checkpoint ({reason[:120]}); '
                          'copy or download it again, or train again') from None
 

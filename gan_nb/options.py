@@ -339,6 +339,8 @@ def check_option_values(opt, parser):
             value = getattr(opt, name, None)
             if value is not None and not ok(value):
                 raise OptionError(f'--{name} {value}: must be {rule} (default: {parser.get_default(name)})')
+    if getattr(opt, 'n_epochs', 1) + getattr(opt, 'n_epochs_decay', 0) < 1:
+        raise OptionError('--n_epochs 0 and --n_epochs_decay 0 leave nothing to train; give at least one epoch')
 
 
 def _gather(self, args=None, **overrides) -> argparse.Namespace:

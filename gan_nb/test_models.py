@@ -44,6 +44,9 @@ class TestModel(BaseModel):
 
     def set_input(self, input):  # a batch from the single dataset: 'A', 'A_paths'
         "Take `real` from the batch's `A`."
+        if input['A'].shape[1] != self.opt.input_nc:  # the single dataset loads --output_nc channels under BtoA
+            raise ValueError(f"the generator takes {self.opt.input_nc} channels (--input_nc) but the images load with "
+                             f"{input['A'].shape[1]}; with --model test leave --direction at AtoB")
         self.real = self.to_device(input['A'])
         self.image_paths = input['A_paths']
 

@@ -416,6 +416,14 @@ def _progress(total, epoch, state, enabled):
                 disable=not enabled, dynamic_ncols=True)
 
 
+def _end_line(bar):
+    "Close a progress bar an error left open; in a log file (no terminal to redraw) also end its line."
+    if bar is None or bar.disable: return
+    bar.close()
+    stream = getattr(bar, 'fp', None)
+    if stream is not None and not stream.isatty(): stream.write('\n')
+
+
 def _agree(flag: bool, info: DistInfo) -> bool:
     "True on every process if it is True on any (so all processes stop at the same iteration)."
     if not info.enabled or info.world_size == 1: return flag
@@ -537,7 +545,7 @@ def _train(opt, callbacks, model, dataset, progress, info):
         raise NonFiniteLossError(f'loss {bad[0]} became {bad[1]} at epoch {state.epoch}, iteration {state.epoch_iter} '
                                  f'(total {state.total_iters}); {last}; try a lower --lr')
 
-    epoch_rng = None
+    epoch_rng = bar = None
     interrupted = None
     try:
         with stop_on_signals(state):
@@ -609,6 +617,7 @@ def _train(opt, callbacks, model, dataset, progress, info):
                 if epoch == state.n_epochs_total and epoch % opt.save_epoch_freq != 0:
                     checkpoint('latest', epoch_done=True)  # the final weights, whatever save_epoch_freq is
     except KeyboardInterrupt:
+        _end_line(bar)
         interrupted = 'KeyboardInterrupt'
         state.stop_reason = state.stop_reason or 'KeyboardInterrupt'
         print(f'\nKeyboardInterrupt: saving a checkpoint (epoch {state.epoch}, {state.epoch_iter} images into it)', file=sys.stderr)
@@ -616,13 +625,14 @@ def _train(opt, callbacks, model, dataset, progress, info):
         print(f'checkpoint: {state.last_checkpoint}; resume with --continue_train', file=sys.stderr)
     except NonFiniteLossError: raise
     except Exception as e:  # a crash (a broken image, a full disk...): keep the work done so far if it is safe
+        _end_line(bar)  # the error's own line, not glued to a progress bar left open
         if info.world_size == 1 and state.total_iters > 0 and not isinstance(e, OSError):
             if state.last_checkpoint is None and earlier_run:  # never replace another run's weights with a few steps
-                print(f'{type(e).__name__} stopped training; nothing saved: {state.save_dir} holds an earlier run', file=sys.stderr)
+                print(f'{type(e).__name__} stopped training; nothing saved: {state.save_dir} holds an earlier run')
             else:
                 try:
                     checkpoint('latest')
-                    print(f'{type(e).__name__} stopped training; saved {state.last_checkpoint} first', file=sys.stderr)
+                    print(f'{type(e).__name__} stopped training; saved {state.last_checkpoint} first')
                 except Exception: pass
         raise
     finally:

@@ -1,5 +1,6 @@
 """The command lines: gan_nb_train then gan_nb_test on tiny built-in data, and option errors."""
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -79,6 +80,7 @@ def one_error_line(r):
     "The run failed with exit status 1 and exactly one `error:` line, no traceback; return that line."
     errors = [line for line in r.stderr.splitlines() if 'error:' in line]
     assert r.returncode == 1 and len(errors) == 1 and 'Traceback' not in r.stderr, r.stderr
+    assert re.match(r'[\w.]+: error: ', errors[0]), errors[0]  # a line of its own, not glued to a progress bar
     return errors[0]
 
 
@@ -110,5 +112,5 @@ def test_a_crash_in_a_new_run_keeps_an_earlier_runs_weights(tmp_path):
     r = run('gan_nb_train', ['--dataroot', str(tmp_path/'data')] + TINY + ['--preprocess', 'none', '--batch_size', '2',
             '--serial_batches', '--num_threads', '0', '--n_epochs', '1', '--n_epochs_decay', '0'], tmp_path)
     assert 'cannot share a batch; use --batch_size 1' in one_error_line(r)
-    assert 'holds checkpoints of an earlier run' in r.stdout and 'nothing saved' in r.stderr, r.stdout + r.stderr
+    assert 'holds checkpoints of an earlier run' in r.stdout and 'nothing saved' in r.stdout, r.stdout + r.stderr
     assert earlier.read_bytes() == b'weights of an earlier run'
