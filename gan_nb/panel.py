@@ -16,9 +16,9 @@ import sys
 from functools import partial
 from pathlib import Path
 
-from .train import tensor2im
+from .train import SaveOptions, tensor2im
 from .options import (OptionError, OptionParser, TrainOptions, TestOptions, MODELS, DATASETS,
-                            find_model, overrides_to_args)
+                            find_model, format_options, overrides_to_args)
 
 # %% auto #0
 __all__ = ['OPTION_GROUPS', 'GROUP_NAMES', 'PHASES', 'option_group', 'option_actions', 'phase_options', 'compose_for',
@@ -641,8 +641,9 @@ class TrainingPanel:
         out, err = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = _ThreadOutput(out, me, self.dashboard.write), _ThreadOutput(err, me, self.dashboard.write)
         try:
-            options.print_options(opt)  # train_opt.txt, as `gan_nb_train` writes it
-            self.result = self.train_fn(opt, [self.dashboard])
+            text = format_options(opt, options.parser)
+            print(text)  # and train_opt.txt once training has begun, as `gan_nb_train` does
+            self.result = self.train_fn(opt, [self.dashboard, SaveOptions(text)])
         except BaseException as e:
             self.error = e
             self.dashboard.say(f'training failed: {type(e).__name__}: {e}', error=True)

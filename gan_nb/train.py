@@ -25,7 +25,7 @@ __all__ = ['EVENTS', 'STATE_VERSION', 'Callback', 'TrainState', 'fire', 'format_
            'set_rng_state', 'train_state_path', 'weights_fingerprint', 'image_pools', 'restore_image_pools',
            'save_train_state', 'load_train_state', 'NonFiniteLossError', 'check_writable', 'first_bad_loss',
            'stop_on_signals', 'DistInfo', 'launched_by_torchrun', 'init_distributed', 'wrap_distributed',
-           'sync_buffers', 'train', 'LossHistory', 'main']
+           'sync_buffers', 'train', 'LossHistory', 'SaveOptions', 'main']
 
 # %% ../nbs/07_train.ipynb #c267bc9b
 import torch
@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 # %% ../nbs/07_train.ipynb #99870fe7
 from .base_model import adam_kwargs, reuse_freed_memory
-from .options import TrainOptions, OptionError, atomic_write, resolve_device, exit_with_error
+from .options import TrainOptions, OptionError, atomic_write, resolve_device, exit_with_error, format_options
 
 # %% ../nbs/07_train.ipynb #cb95846c
 EVENTS = ('on_train_begin', 'on_iteration', 'on_losses', 'on_visuals', 'on_checkpoint', 'on_epoch_end', 'on_train_end')
@@ -658,14 +658,26 @@ class LossHistory(Callback):
         ax.set_xlabel('images seen (total_iters)'); ax.set_ylabel('loss'); ax.legend(fontsize=8)
         return ax
 
+# %% ../nbs/07_train.ipynb #3ea77bac
+class SaveOptions(Callback):
+    "Write the options listing (`format_options`) to `<save_dir>/train_opt.txt` once training has begun."
+    def __init__(self, text): self.text = text
+    def on_train_begin(self, state):
+        if not getattr(state, 'is_main', True): return  # one writer under torchrun
+        with atomic_write(Path(state.opt.checkpoints_dir)/state.opt.name/'train_opt.txt') as f: f.write(self.text + '\n')
+
 # %% ../nbs/07_train.ipynb #f4523eb9
 def main(args=None):  # command-line arguments (default: `sys.argv[1:]`)
     "Entry point of `gan_nb_train`."
     is_rank0 = int(os.environ.get('RANK', 0)) == 0
     options = TrainOptions()
-    try: opt = options.parse(args) if is_rank0 else options.gather(args)  # only rank 0 prints and saves them
-    except OptionError as e: options.usage_error(e)
-    try: summary = train(opt)
+    try:
+        opt = options.gather(args)
+        text = format_options(opt, options.parser)
+        if is_rank0: check_writable(Path(opt.checkpoints_dir)/opt.name)  # now, not after the data has loaded
+    except (OptionError, OSError) as e: options.usage_error(e)
+    if is_rank0: print(text)  # saved as train_opt.txt once training begins (rank 0 only)
+    try: summary = train(opt, [SaveOptions(text)] if is_rank0 else [])
     except (NonFiniteLossError, OSError, ValueError) as e: exit_with_error(e)  # one line, exit status 1
     codes = {'KeyboardInterrupt': 130, 'SIGINT': 130, 'SIGTERM': 143}
     if summary['stop_reason'] in codes: raise SystemExit(codes[summary['stop_reason']])

@@ -44,11 +44,13 @@ def test_train_then_test_on_builtin_data(tmp_path):
     assert (results/'index.html').is_file() and (tmp_path/'checkpoints'/'tiny'/'test_opt.txt').is_file()
     images = sorted(os.listdir(results/'images'))
     assert len(images) == 9 and all(any(i.endswith(f'_{v}.png') for v in ('real_A', 'fake_B', 'real_B')) for i in images)
-    # resuming a run that has done all its epochs says so, and how to train longer
+    # resuming a run that has done all its epochs says so, and how to train longer; the run's options file stays
+    options_before = (save_dir/'train_opt.txt').read_text()
     r = run('gan_nb_train', ['--dataroot', 'builtin:facades'] + TINY + ['--load_size', '36', '--crop_size', '32',
             '--num_threads', '0', '--max_dataset_size', '4', '--n_epochs', '1', '--n_epochs_decay', '1', '--continue_train'], tmp_path)
     assert r.returncode == 1 and 'Traceback' not in r.stderr, r.stderr
     assert 'finished epoch 2 of 2 (--n_epochs 1 + --n_epochs_decay 1); to train longer, raise them' in r.stderr.splitlines()[-1]
+    assert (save_dir/'train_opt.txt').read_text() == options_before
 
 
 @pytest.mark.parametrize('name,args,message', [
