@@ -26,8 +26,8 @@ __all__ = ['IMG_EXTENSIONS', 'FACADE_CLASSES', 'BUILTIN_DATASETS', 'is_image_fil
            'make_facades', 'resolve_dataroot', 'get_params', 'ResizeTo', 'ScaleWidth', 'check_crop_fits', 'CropAt',
            'RandomSquareCrop', 'MakeMultipleOf', 'HFlip', 'get_transform', 'rgb_to_lab', 'lab_to_rgb', 'BaseDataset',
            'image_channels', 'require_images', 'AlignedDataset', 'UnalignedDataset', 'SingleDataset',
-           'ColorizationDataset', 'colorization_to_rgb', 'collate_same_size', 'CustomDatasetDataLoader',
-           'create_dataset', 'show_batch']
+           'image_to_colorization', 'ColorizationDataset', 'colorization_to_rgb', 'collate_same_size',
+           'CustomDatasetDataLoader', 'create_dataset', 'show_batch']
 
 # %% ../nbs/03_data.ipynb #8a8baf9b
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.tif', '.tiff', '.webp')
@@ -531,6 +531,14 @@ class SingleDataset(BaseDataset):
     def __len__(self): return len(self.A_paths)
 
 # %% ../nbs/03_data.ipynb #53e12593
+def image_to_colorization(image  # a PIL image
+                         ) -> tuple:
+    "Lightness `L / 50 - 1` (1, H, W) and colour `ab / 110` (2, H, W) of `image` in Lab: the colorization pair."
+    rgb = torch.from_numpy(np.array(image.convert('RGB'))).permute(2, 0, 1).double() / 255
+    lab = rgb_to_lab(rgb).float()
+    return lab[[0]] / 50.0 - 1.0, lab[[1, 2]] / 110.0
+
+
 @register_dataset('colorization')
 class ColorizationDataset(BaseDataset):
     "Images from `<dataroot>/<phase>` as Lab: `A` = L / 50 - 1 (1 channel), `B` = ab / 110 (2 channels)."
@@ -552,9 +560,8 @@ class ColorizationDataset(BaseDataset):
 
     def __getitem__(self, index):
         path = self.AB_paths[index]
-        rgb = torch.from_numpy(np.array(self.transform(load_image(path)))).permute(2, 0, 1).double() / 255
-        lab = rgb_to_lab(rgb).float()
-        return {'A': lab[[0]] / 50.0 - 1.0, 'B': lab[[1, 2]] / 110.0, 'A_paths': path, 'B_paths': path}
+        L, ab = image_to_colorization(self.transform(load_image(path)))
+        return {'A': L, 'B': ab, 'A_paths': path, 'B_paths': path}
 
     def __len__(self): return len(self.AB_paths)
 

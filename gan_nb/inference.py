@@ -175,8 +175,10 @@ def _to_image(y, channels):
     return Image.fromarray(array[..., 0] if channels == 1 else array)
 
 
-def _first_conv(net):
-    return next((m for m in net.modules() if isinstance(m, nn.Conv2d)), None)
+def _image_channels(net):
+    "Channels in and out of an image-to-image network: its first convolution's input, its last one's output."
+    convs = [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    return (convs[0].in_channels, convs[-1].out_channels) if convs else (3, 3)
 
 
 def translate(image,  # a PIL image or the path of an image file
@@ -184,16 +186,16 @@ def translate(image,  # a PIL image or the path of an image file
               mode='pad',  # 'pad' (mirror, then crop back) or 'resize' (resize, then back) to the sizes the generator takes
               **load_kwargs):  # passed to `load_generator` when `generator` is a file
     "Run `generator` on one image of any size; return a PIL image of the same size."
+    from gan_nb.data import image_to_colorization, colorization_to_rgb
     if isinstance(generator, (str, os.PathLike)): generator = load_generator(generator, **load_kwargs)
     if not isinstance(image, Image.Image):
         if not Path(image).is_file(): raise FileNotFoundError(f'{image} is not an image file')
         image = Image.open(image)
     w, h = image.size
-    conv = _first_conv(generator)
-    in_nc = getattr(generator, 'input_nc', conv.in_channels if conv is not None else 3)
-    out_nc = getattr(generator, 'output_nc', 3)
+    in_nc, out_nc = _image_channels(generator)
     device = next(generator.parameters()).device
-    x = _to_tensor(image, in_nc).to(device)
+    colorize = (in_nc, out_nc) == (1, 2)  # a colorization generator: Lab lightness in, ab colour out
+    x = (image_to_colorization(image)[0][None] if colorize else _to_tensor(image, in_nc)).to(device)
     H, W = fit_size(h, w, size_multiple(generator), mode)
     from gan_nb.networks import unwrap_network
     smallest = getattr(unwrap_network(generator), 'min_side', 1)  # a ResNet needs 8x8: pad tiny images up to it
@@ -204,6 +206,7 @@ def translate(image,  # a PIL image or the path of an image file
         else:
             y = generator(F.interpolate(x, size=(H, W), mode='bicubic', align_corners=False).clamp(-1, 1))
             y = F.interpolate(y, size=(h, w), mode='bicubic', align_corners=False).clamp(-1, 1)
+    if colorize: return _to_image(colorization_to_rgb(x.cpu(), y.float().cpu()) * 2 - 1, 3)  # the image's lightness, the predicted colour
     return _to_image(y, out_nc)
 
 # %% ../nbs/08_test.ipynb #bd79bc27
