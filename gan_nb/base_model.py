@@ -52,11 +52,13 @@ class BaseModel:
         "Unpack a batch dict from the data loader and move its tensors to `self.device`."
         raise NotImplementedError(f'{type(self).__name__} must define set_input(input)')
 
-    def require_pairs(self, input):
-        "Check that the batch has both `A` and `B` (the single dataset gives `A` only)."
-        if 'B' not in input:
+    def paired_input(self, input):
+        "`(source, target, source_paths)` of a paired batch on the device: `A`, `B`, swapped for `--direction BtoA`."
+        if 'B' not in input:  # the single dataset gives A only
             raise ValueError(f'--model {self.opt.model} learns from A and B images, but --dataset_mode {self.opt.dataset_mode} '
                              'gives only A; to translate single images use --model test (--model_suffix _A for a CycleGAN)')
+        src, tgt = ('A', 'B') if self.opt.direction == 'AtoB' else ('B', 'A')
+        return self.to_device(input[src]), self.to_device(input[tgt]), input[f'{src}_paths']
 
     def forward(self):
         "Run the networks on the current input (called by `optimize_parameters` and `test`)."

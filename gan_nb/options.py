@@ -20,7 +20,8 @@ __all__ = ['MODELS', 'DATASETS', 'register_model', 'register_dataset', 'DEVICE_P
            'PREPROCESS_NAMES', 'LR_POLICY_NAMES', 'AMP_MODES', 'AT_LEAST_ONE', 'NOT_NEGATIVE', 'POSITIVE',
            'OptionError', 'OptionParser', 'find_model', 'find_dataset', 'device_name', 'resolve_device',
            'check_renamed_flags', 'atomic_write', 'BaseOptions', 'TrainOptions', 'TestOptions', 'overrides_to_args',
-           'in_ipython', 'command_line_args', 'check_option_values', 'format_options', 'error_line', 'exit_with_error']
+           'in_ipython', 'command_line_args', 'check_option_values', 'format_options', 'options_file', 'error_line',
+           'exit_with_error']
 
 # %% ../nbs/00_options.ipynb #dff56acc
 class OptionError(ValueError):
@@ -374,11 +375,16 @@ def format_options(opt: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     return '\n'.join(lines)
 
 
+def options_file(opt) -> Path:
+    "Where the options of a run are saved: `<checkpoints_dir>/<name>/<phase>_opt.txt`."
+    return Path(opt.checkpoints_dir)/opt.name/f'{opt.phase}_opt.txt'
+
+
 def _print_options(self, opt):
-    "Print the options and save them to `<checkpoints_dir>/<name>/<phase>_opt.txt`."
+    "Print the options and save them to `options_file(opt)`."
     message = format_options(opt, self.parser)
     print(message)
-    path = Path(opt.checkpoints_dir)/opt.name/f'{opt.phase}_opt.txt'
+    path = options_file(opt)
     try:
         with atomic_write(path) as f: f.write(message + '\n')
     except OSError as e:

@@ -52,11 +52,7 @@ Pix2PixModel.__init__.__doc__ = "Build `G` (and in training `D`, the losses and 
 # %% ../nbs/05_pix2pix.ipynb #da82710b
 def _set_input(self, input):  # a batch dict: 'A', 'B', 'A_paths', 'B_paths'
     "Take `real_A`/`real_B` from the batch (swapped for `--direction BtoA`) and move them to the device."
-    self.require_pairs(input)
-    AtoB = self.opt.direction == 'AtoB'
-    self.real_A = self.to_device(input['A' if AtoB else 'B'])
-    self.real_B = self.to_device(input['B' if AtoB else 'A'])
-    self.image_paths = input['A_paths' if AtoB else 'B_paths']
+    self.real_A, self.real_B, self.image_paths = self.paired_input(input)
 
 
 def _forward(self):

@@ -42,11 +42,7 @@ class TemplateModel(BaseModel):
 
     def set_input(self, input):  # a batch dict from the dataset
         "Unpack the batch: `data_A` in, `data_B` the target (swapped for `--direction BtoA`)."
-        self.require_pairs(input)  # a clear error for --dataset_mode single
-        AtoB = self.opt.direction == 'AtoB'
-        self.data_A = self.to_device(input['A' if AtoB else 'B'])
-        self.data_B = self.to_device(input['B' if AtoB else 'A'])
-        self.image_paths = input['A_paths' if AtoB else 'B_paths']
+        self.data_A, self.data_B, self.image_paths = self.paired_input(input)  # on the device; an error without B
 
     def forward(self):
         "`output = G(data_A)`; called by `optimize_parameters` and by `test`."

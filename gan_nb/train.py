@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 # %% ../nbs/07_train.ipynb #99870fe7
 from .base_model import adam_kwargs, reuse_freed_memory
-from .options import TrainOptions, OptionError, atomic_write, resolve_device, exit_with_error, format_options
+from .options import TrainOptions, OptionError, atomic_write, resolve_device, exit_with_error, format_options, options_file
 
 # %% ../nbs/07_train.ipynb #cb95846c
 EVENTS = ('on_train_begin', 'on_iteration', 'on_losses', 'on_visuals', 'on_checkpoint', 'on_epoch_end', 'on_train_end')
@@ -660,11 +660,11 @@ class LossHistory(Callback):
 
 # %% ../nbs/07_train.ipynb #3ea77bac
 class SaveOptions(Callback):
-    "Write the options listing (`format_options`) to `<save_dir>/train_opt.txt` once training has begun."
+    "Write the options listing (`format_options`) to `options_file` (`train_opt.txt`) once training has begun."
     def __init__(self, text): self.text = text
     def on_train_begin(self, state):
         if not getattr(state, 'is_main', True): return  # one writer under torchrun
-        with atomic_write(Path(state.opt.checkpoints_dir)/state.opt.name/'train_opt.txt') as f: f.write(self.text + '\n')
+        with atomic_write(options_file(state.opt)) as f: f.write(self.text + '\n')
 
 # %% ../nbs/07_train.ipynb #f4523eb9
 def main(args=None):  # command-line arguments (default: `sys.argv[1:]`)
