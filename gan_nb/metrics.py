@@ -32,7 +32,7 @@ from PIL import Image
 # %% ../nbs/08a_metrics.ipynb #289e915a
 from .options import atomic_write, resolve_device, exit_with_error
 from .downloads import DownloadError, fetch, check_state_dict
-from .data import make_dataset
+from .data import make_dataset, create_dataset
 
 # %% ../nbs/08a_metrics.ipynb #9932f409
 def read_rgb(path  # an image file
@@ -61,7 +61,8 @@ def l1_error(fake,  # generated images on the 0..255 scale: (N, C, H, W) or (C, 
     return (fake - real).abs().mean(dim=(1, 2, 3))
 
 
-def psnr(fake, real,  # as for `l1_error`
+def psnr(fake,  # generated images on the 0..255 scale, as for `l1_error`
+         real,  # their targets, same shape
          data_range=255.0  # the largest possible difference
         ) -> torch.Tensor:
     "Peak signal-to-noise ratio per image in dB, `10 log10(255² / mean squared error)`; identical images give inf."
@@ -80,9 +81,11 @@ def gaussian_window(size=11,  # side in pixels
     return g[:, None] * g[None, :]
 
 
-def ssim(fake, real,  # as for `l1_error`
+def ssim(fake,  # generated images on the 0..255 scale, as for `l1_error`
+         real,  # their targets, same shape
          data_range=255.0,  # the largest possible difference
-         size=11, sigma=1.5  # the Gaussian window
+         size=11,  # side of the Gaussian window
+         sigma=1.5  # its standard deviation
         ) -> torch.Tensor:
     "Structural similarity per image: the mean over channels and window positions (1 for identical images)."
     fake, real = _pair(fake, real)
@@ -137,7 +140,8 @@ def frechet_distance(features_1,  # (N1, D) features of one set of images
     return float((f1.mean(0) - f2.mean(0)).pow(2).sum() + l1.pow(2).sum() + l2.pow(2).sum() - 2 * root_trace)
 
 # %% ../nbs/08a_metrics.ipynb #ee38a31f
-def kernel_inception_distance(features_1, features_2,  # (N, D) features of the two sets
+def kernel_inception_distance(features_1,  # (N1, D) features of one set of images
+                              features_2,  # (N2, D) features of the other
                               subsets=100,  # random subsets to average over
                               subset_size=1000,  # images per subset (at most the smaller set's size)
                               seed=0  # the subsets' random choice
@@ -263,7 +267,8 @@ def results_images(results  # a folder written by gan_nb_test (index.html, image
     return fakes, [r for r in reals if r.is_file()], not unpaired and all(r.is_file() for r in reals)
 
 
-def folder_images(fake, real  # two folders of images; same names make pairs
+def folder_images(fake,  # a folder of generated images
+                  real  # a folder of real images; same names (and subfolders) make pairs
                  ) -> tuple[list, list, bool]:
     "`(fakes, reals, paired)` of two folders: paired when every fake has a real of the same name."
     fakes, reals = _images_in(fake, '--fake'), _images_in(real, '--real')
@@ -272,7 +277,9 @@ def folder_images(fake, real  # two folders of images; same names make pairs
     return (fakes, partners, True) if all(partners) else (fakes, reals, False)
 
 
-def gather_images(results=None, fake=None, real=None  # as for `evaluate`
+def gather_images(results=None,  # a gan_nb_test results folder, or None
+                  fake=None,  # or a folder of generated images
+                  real=None  # real images: needed with `fake`, optional with `results`
                  ) -> tuple[list, list, bool, Path]:
     "`(fakes, reals, paired, folder)`: a results folder (its fakes against `real` when given) or two folders."
     if (results is None) == (fake is None): raise ValueError('give --results DIR (from gan_nb_test), or --fake DIR with --real DIR')
@@ -283,8 +290,9 @@ def gather_images(results=None, fake=None, real=None  # as for `evaluate`
     if real is not None: reals, paired = _images_in(real, '--real'), False
     return fakes, reals, paired, Path(results)
 
-# %% ../nbs/08a_metrics.ipynb #3ca79897
-def paired_scores(fakes, reals,  # image files, pairs in order
+# %% ../nbs/08a_metrics.ipynb #1264cca8
+def paired_scores(fakes,  # generated image files
+                  reals,  # their targets, in the same order
                   metrics=PAIRED_METRICS  # which of l1, psnr, ssim
                  ) -> dict:
     "The mean of each paired metric over the pairs; one line for a pair of different sizes."
@@ -299,10 +307,14 @@ def paired_scores(fakes, reals,  # image files, pairs in order
     return {m: float(np.mean(v)) for m, v in per_image.items()}
 
 
-def distribution_scores(fakes, reals,  # image files (or uint8 tensors) of the two sets
+def distribution_scores(fakes,  # generated image files (or uint8 tensors)
+                        reals,  # real ones
                         network,  # an `InceptionFeatures` (or a stand-in, for tests)
                         metrics=DISTRIBUTION_METRICS,  # which of fid, kid
-                        batch_size=25, device='cpu', kid_subsets=100):
+                        batch_size=25,  # images per pass of the network
+                        device='cpu',  # where the network runs
+                        kid_subsets=100  # KID's random subsets
+                       ) -> dict:
     "FID and KID (with its standard deviation over subsets) between two sets, from one pass of the network each."
     f1, f2 = (image_features(x, network, batch_size, device) for x in (fakes, reals))
     scores = {}
@@ -331,7 +343,8 @@ _SCORES_START, _SCORES_END = '<!-- gan_nb_eval scores -->', '<!-- /gan_nb_eval s
 _NAMES = dict(l1='L1 (0..255)', psnr='PSNR (dB)', ssim='SSIM', fid='FID', kid='KID', kid_std='KID std')
 
 
-def format_scores(scores) -> str:
+def format_scores(scores  # {metric: value}, as `evaluate` returns them
+                 ) -> str:
     "The scores as a two-column text table."
     return '\n'.join(f'{_NAMES.get(k, k):>12s}  {v:.4f}' for k, v in scores.items())
 
@@ -354,7 +367,8 @@ def write_scores(folder,  # where metrics.json goes (its index.html, if any, get
 
 # %% ../nbs/08a_metrics.ipynb #af8fa33a
 def evaluate(results=None,  # a gan_nb_test results folder (results/<name>/test_latest)
-             fake=None, real=None,  # or a folder of generated images and one of real images
+             fake=None,  # or a folder of generated images (with `real`)
+             real=None,  # real images: targets of the same names, or any real images for FID/KID
              metrics=None,  # names from `METRICS` (default: see `choose_metrics`)
              inception_weights=None,  # the Inception weights file (default: the stored copy, downloaded if FID/KID is asked for)
              device='auto',  # `--device` spelling, for the Inception network
