@@ -603,7 +603,9 @@ class CustomDatasetDataLoader:
                                                       pin_memory=on_cuda,  # page-locked batches: asynchronous copies to the GPU
                                                       persistent_workers=workers > 0)  # no worker start-up every epoch
 
-    def load_data(self): return self
+    def load_data(self):
+        "The loader itself (the reference's `create_dataset(opt).load_data()` idiom)."
+        return self
 
     def set_epoch(self, epoch):
         "Tell the distributed sampler which epoch starts, so each epoch's shuffle differs (no-op otherwise)."

@@ -11,6 +11,7 @@ import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+from fastcore.basics import patch
 
 from .losses import GAN_MODES
 from .networks import DISCRIMINATORS, GENERATORS, INIT_TYPES, NORMS
@@ -230,6 +231,7 @@ class TrainOptions(BaseOptions):
     isTrain = True
 
     def initialize(self, parser):
+        "The shared flags plus the training ones (display, saving, epochs, learning rate, GAN loss)."
         parser = super().initialize(parser)
         a = parser.add_argument
         # HTML visualization parameters
@@ -261,6 +263,7 @@ class TestOptions(BaseOptions):
     isTrain = False
 
     def initialize(self, parser):
+        "The shared flags plus the testing ones (results folder, phase, `--eval`, `--num_test`)."
         parser = super().initialize(parser)
         a = parser.add_argument
         a('--results_dir', type=str, default='./results/', help='saves results here.')
@@ -302,8 +305,9 @@ def _relax_required(parser):
         for action in required: action.required = True
     return restore
 
-
-def _compose(self, args=None, trace=None, **overrides):
+# %% ../nbs/00_options.ipynb #9ba5bfbe
+@patch
+def compose(self: BaseOptions, args=None, trace=None, **overrides):
     "The composed parser and the full argument list for `args` plus keyword `overrides`."
     args = list(command_line_args() if args is None else args) + overrides_to_args(overrides)
     check_renamed_flags(args)
@@ -321,8 +325,6 @@ def _compose(self, args=None, trace=None, **overrides):
     restore()
     parser.add_argument('-h', '--help', action='help', help='show this help message and exit')
     return parser, args
-
-BaseOptions.compose = _compose
 
 # %% ../nbs/00_options.ipynb #7d0edce0
 AT_LEAST_ONE = ('input_nc', 'output_nc', 'ngf', 'ndf', 'batch_size', 'load_size', 'crop_size', 'max_dataset_size',
@@ -343,8 +345,9 @@ def check_option_values(opt, parser):
     if getattr(opt, 'n_epochs', 1) + getattr(opt, 'n_epochs_decay', 0) < 1:
         raise OptionError('--n_epochs 0 and --n_epochs_decay 0 leave nothing to train; give at least one epoch')
 
-
-def _gather(self, args=None, **overrides) -> argparse.Namespace:
+# %% ../nbs/00_options.ipynb #5195847e
+@patch
+def gather(self: BaseOptions, args=None, **overrides) -> argparse.Namespace:
     "The options namespace for `args` plus keyword `overrides`, without printing or saving anything."
     parser, args = self.compose(args, **overrides)
     opt = parser.parse_args(args)
@@ -360,8 +363,6 @@ def _gather(self, args=None, **overrides) -> argparse.Namespace:
     resolve_device(opt.device)
     self.parser = parser
     return opt
-
-BaseOptions.gather = _gather
 
 # %% ../nbs/00_options.ipynb #119cd9a1
 def format_options(opt: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
@@ -379,8 +380,9 @@ def options_file(opt) -> Path:
     "Where the options of a run are saved: `<checkpoints_dir>/<name>/<phase>_opt.txt`."
     return Path(opt.checkpoints_dir)/opt.name/f'{opt.phase}_opt.txt'
 
-
-def _print_options(self, opt):
+# %% ../nbs/00_options.ipynb #f937a0d5
+@patch
+def print_options(self: BaseOptions, opt):
     "Print the options and save them to `options_file(opt)`."
     message = format_options(opt, self.parser)
     print(message)
@@ -394,8 +396,9 @@ def _print_options(self, opt):
         raise OptionError(f'cannot write {path} ({e.strerror}); choose a writable --checkpoints_dir') from None
     return path
 
-
-def _parse(self, args=None, **overrides) -> argparse.Namespace:
+# %% ../nbs/00_options.ipynb #012c43d5
+@patch
+def parse(self: BaseOptions, args=None, **overrides) -> argparse.Namespace:
     "Gather the options from `args` (default: the command line) and keyword `overrides`; print and save them."
     from_command_line = args is None and not overrides and not in_ipython()
     try:
@@ -407,14 +410,13 @@ def _parse(self, args=None, **overrides) -> argparse.Namespace:
     self.opt = opt
     return opt
 
-
-def _usage_error(self, error):
+# %% ../nbs/00_options.ipynb #10264182
+@patch
+def usage_error(self: BaseOptions, error):
     "Report an option error the way command-line tools do: usage, the message, exit status 2."
     prog = Path(sys.argv[0]).name
     sys.stderr.write(f'usage: {prog} --dataroot DATAROOT [options] (see {prog} --help)\n{prog}: error: {error}\n')
     raise SystemExit(2)
-
-BaseOptions.print_options, BaseOptions.parse, BaseOptions.usage_error = _print_options, _parse, _usage_error
 
 # %% ../nbs/00_options.ipynb #cafb5ab9
 def error_line(error: BaseException) -> str:

@@ -5,9 +5,6 @@
 # %% auto #0
 __all__ = ['TestModel', 'ColorizationModel']
 
-# %% ../nbs/06a_test_models.ipynb #a6252f56
-import torch
-
 # %% ../nbs/06a_test_models.ipynb #fef44410
 from .options import register_model, OptionError
 from .networks import define_G
