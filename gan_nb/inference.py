@@ -104,7 +104,11 @@ def generator_options(state_dict) -> dict:
 
 # %% ../nbs/08_test.ipynb #42a663cd
 def load_generator(checkpoint,  # a `<epoch>_net_G.pth` file (or a state_dict)
-                   netG=None, ngf=None, norm=None, input_nc=None, output_nc=None,  # default: guessed from the file
+                   netG=None,  # the generator architecture (default: guessed from the file)
+                   ngf=None,  # filters in the last conv layer (default: guessed from the file)
+                   norm=None,  # `batch`, `instance` or `none` (default: guessed from the file)
+                   input_nc=None,  # input channels (default: guessed from the file)
+                   output_nc=None,  # output channels (default: guessed from the file)
                    no_dropout=None,  # U-Nets: default dropout on (pix2pix); ResNets: read from the file
                    device='auto',  # `--device` spelling: auto, cpu, cuda, cuda:N, mps
                    eval=False):  # eval mode (running batch-norm statistics, no dropout); False is the reference's default

@@ -40,7 +40,8 @@ class GANLoss(nn.Module):
 GP_TYPES = ('real', 'fake', 'mixed')
 
 def cal_gradient_penalty(netD,  # the critic (any callable on a batch)
-                         real_data, fake_data,  # batches of the same shape
+                         real_data,  # a batch of real images
+                         fake_data,  # a batch of generated images, the shape of `real_data`
                          device,  # where to draw the interpolation weights (`None`: `real_data`'s device)
                          type='mixed',  # one of `GP_TYPES`: where to evaluate the gradient
                          constant=1.0,  # the target gradient norm

@@ -216,7 +216,9 @@ def receptive_field(n_layers=3):  # `n_layers` of `NLayerDiscriminator`; 0 means
     for s in reversed(strides): rf = (rf - 1) * s + 4  # walk back from one output pixel to the input
     return rf
 
-def patchgan_output_size(size, n_layers=3):  # `size`: input height or width
+def patchgan_output_size(size,  # input height or width
+                         n_layers=3  # the PatchGAN's `--n_layers_D`
+                        ) -> int:
     "Height (or width) of an `n_layers` PatchGAN's output map for an input of height (or width) `size`."
     for _ in range(n_layers): size //= 2  # k4 s2 p1 halves (rounding down)
     return size - 2  # each k4 s1 p1 conv removes one
