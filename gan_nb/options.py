@@ -17,11 +17,11 @@ from .losses import GAN_MODES
 from .networks import DISCRIMINATORS, GENERATORS, INIT_TYPES, NORMS
 
 # %% auto #0
-__all__ = ['MODELS', 'DATASETS', 'register_model', 'register_dataset', 'DEVICE_PATTERN', 'RENAMED_FLAGS', 'REMOVED_FLAGS',
-           'PREPROCESS_NAMES', 'LR_POLICY_NAMES', 'AMP_MODES', 'AT_LEAST_ONE', 'NOT_NEGATIVE', 'POSITIVE',
-           'OptionError', 'OptionParser', 'find_model', 'find_dataset', 'device_name', 'resolve_device',
-           'check_renamed_flags', 'atomic_write', 'BaseOptions', 'TrainOptions', 'TestOptions', 'overrides_to_args',
-           'in_ipython', 'command_line_args', 'check_option_values', 'format_options', 'options_file', 'error_line',
+__all__ = ['MODELS', 'DATASETS', 'DEVICE_PATTERN', 'RENAMED_FLAGS', 'REMOVED_FLAGS', 'PREPROCESS_NAMES', 'LR_POLICY_NAMES',
+           'AMP_MODES', 'AT_LEAST_ONE', 'NOT_NEGATIVE', 'POSITIVE', 'OptionError', 'OptionParser', 'register_model',
+           'register_dataset', 'find_model', 'find_dataset', 'device_name', 'resolve_device', 'check_renamed_flags',
+           'atomic_write', 'BaseOptions', 'TrainOptions', 'TestOptions', 'overrides_to_args', 'in_ipython',
+           'command_line_args', 'check_option_values', 'format_options', 'options_file', 'error_line',
            'exit_with_error']
 
 # %% ../nbs/00_options.ipynb #dff56acc
@@ -45,22 +45,25 @@ MODELS: dict[str, type] = {}    # name -> model class, filled by `register_model
 DATASETS: dict[str, type] = {}  # name -> dataset class, filled by `register_dataset`
 
 
-def _registrar(registry, kind):
-    def register(name: str):
-        def decorate(cls):
-            if not callable(getattr(cls, 'modify_commandline_options', None)):
-                raise TypeError(f'{cls.__name__} needs a static modify_commandline_options(parser, is_train) '
-                                f'to be registered as a {kind}')
-            registry[name] = cls
-            return cls
-        return decorate
-    return register
+def _registrar(registry, kind, name):
+    "A class decorator that checks a class and registers it in `registry` as `name`."
+    def decorate(cls):
+        if not callable(getattr(cls, 'modify_commandline_options', None)):
+            raise TypeError(f'{cls.__name__} needs a static modify_commandline_options(parser, is_train) '
+                            f'to be registered as a {kind}')
+        registry[name] = cls
+        return cls
+    return decorate
 
 
-register_model = _registrar(MODELS, 'model')
-register_model.__doc__ = "Class decorator: make a model class available as `--model name`."
-register_dataset = _registrar(DATASETS, 'dataset')
-register_dataset.__doc__ = "Class decorator: make a dataset class available as `--dataset_mode name`."
+def register_model(name: str):
+    "Class decorator: make a model class available as `--model name`."
+    return _registrar(MODELS, 'model', name)
+
+
+def register_dataset(name: str):
+    "Class decorator: make a dataset class available as `--dataset_mode name`."
+    return _registrar(DATASETS, 'dataset', name)
 
 
 def _find(registry, kind, flag, name):
