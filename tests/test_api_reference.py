@@ -45,6 +45,10 @@ def _classes():
     "`(class, why it is here)` for every class the test covers."
     out = [(getattr(importlib.import_module(f'gan_nb.{mod}'), name), f'gan_nb.{mod}')
            for mod, names in CLASSES.items() for name in names]
+    import gan_nb  # registers every model and dataset: each registered class counts too
+    from gan_nb.options import DATASETS, MODELS
+    seen = {cls for cls, _ in out}
+    out += [(cls, cls.__module__) for cls in {**MODELS, **DATASETS}.values() if cls not in seen]
     for mod in _panel_modules():
         out += [(cls, mod.__name__) for name, cls in vars(mod).items()
                 if inspect.isclass(cls) and cls.__module__ == mod.__name__ and not name.startswith('_')]
