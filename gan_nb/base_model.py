@@ -35,6 +35,7 @@ class BaseModel:
         return parser
 
     def __init__(self, opt):  # the options namespace from `TrainOptions`/`TestOptions`
+        "Shared set-up: `opt`, the device, `save_dir`, the speed flags and the empty lists a subclass fills."
         self.opt = opt
         self.isTrain = opt.isTrain
         self.device = resolve_device(getattr(opt, 'device', 'auto'))
