@@ -148,7 +148,17 @@ def describe_network(self: BaseModel, name):
         return f"netD {o.netD} (ndf {o.ndf}, norm {o.norm})", '--netD/--ndf/--n_layers_D/--norm'
     return f'net{name}', "the model's options"
 
+# %% ../nbs/04_base_model.ipynb #01512733
+@patch
+def save_networks(self: BaseModel, epoch):  # 'latest', an epoch number or 'iter_<n>'
+    "Save each network in `model_names` to `<save_dir>/<epoch>_net_<name>.pth`, atomically, as a plain state_dict."
+    if torch.distributed.is_available() and torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
+        return  # under DDP every process holds the same weights: only the first one writes
+    for name, net in self.networks():
+        state = {k: v.detach().cpu() for k, v in unwrap_network(net).state_dict().items()}
+        with atomic_write(self.checkpoint_path(epoch, name), 'wb') as f: torch.save(state, f)
 
+# %% ../nbs/04_base_model.ipynb #618d102c
 def _some(keys, n=3):
     "At most `n` keys, then how many more."
     keys = sorted(keys)
@@ -166,17 +176,7 @@ def _mismatch(state_dict, net):
     if shapes: parts.append(f'other shapes (file vs network) {_some(shapes, 2)}')
     return '; '.join(parts)
 
-# %% ../nbs/04_base_model.ipynb #01512733
-@patch
-def save_networks(self: BaseModel, epoch):  # 'latest', an epoch number or 'iter_<n>'
-    "Save each network in `model_names` to `<save_dir>/<epoch>_net_<name>.pth`, atomically, as a plain state_dict."
-    if torch.distributed.is_available() and torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
-        return  # under DDP every process holds the same weights: only the first one writes
-    for name, net in self.networks():
-        state = {k: v.detach().cpu() for k, v in unwrap_network(net).state_dict().items()}
-        with atomic_write(self.checkpoint_path(epoch, name), 'wb') as f: torch.save(state, f)
 
-# %% ../nbs/04_base_model.ipynb #618d102c
 @patch
 def load_networks(self: BaseModel, epoch):  # 'latest', an epoch number or 'iter_<n>'
     "Load each network in `model_names` from `<save_dir>/<epoch>_net_<name>.pth`, strictly."
