@@ -20,8 +20,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 # %% ../nbs/08_test.ipynb #3794fed6
-from .options import TestOptions, OptionError, resolve_device, exit_with_error
-from .train import HTML, tensor2im, save_image
+from .core import HTML, resolve_device, save_image, tensor2im
 
 # %% ../nbs/08_test.ipynb #b9022e50
 TEST_OVERRIDES = dict(num_threads=0, batch_size=1, serial_batches=True, no_flip=True)  # what the test script forces
@@ -214,12 +213,9 @@ def translate(image,  # a PIL image or the path of an image file
 
 # %% ../nbs/08_test.ipynb #bd79bc27
 def main(args=None):  # command-line arguments (default: `sys.argv[1:]`)
-    "Entry point of `gan_nb_test`."
-    options = TestOptions()
-    try: opt = options.parse(args)
-    except OptionError as e: options.usage_error(e)
-    try: test(opt)  # nothing returned: console scripts exit with `main()`'s return value
-    except (OSError, ValueError) as e: exit_with_error(e)  # one line, exit status 1
+    "`gan_nb_test` (`gan_nb.cli.test_main`), also as `python -m gan_nb.inference`."
+    from gan_nb.cli import test_main
+    return test_main(args)
 
 
 if __name__ == '__main__' and '__file__' in globals(): main()  # run as a script (not in a notebook)

@@ -5,30 +5,20 @@
 # %% ../nbs/00_options.ipynb #d5e805ee
 from __future__ import annotations
 import argparse
-import os
-import re
 import sys
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 from fastcore.basics import patch
 
-from .losses import GAN_MODES
-from .networks import DISCRIMINATORS, GENERATORS, INIT_TYPES, NORMS
+from .core import (OptionError, atomic_write, device_name, in_ipython, resolve_device,
+                         DISCRIMINATORS, GAN_MODES, GENERATORS, INIT_TYPES, NORMS)
 
 # %% auto #0
-__all__ = ['MODELS', 'DATASETS', 'DEVICE_PATTERN', 'RENAMED_FLAGS', 'REMOVED_FLAGS', 'PREPROCESS_NAMES', 'LR_POLICY_NAMES',
-           'AMP_MODES', 'AT_LEAST_ONE', 'NOT_NEGATIVE', 'POSITIVE', 'OptionError', 'OptionParser', 'register_model',
-           'register_dataset', 'find_model', 'find_dataset', 'device_name', 'resolve_device', 'check_renamed_flags',
-           'atomic_write', 'BaseOptions', 'TrainOptions', 'TestOptions', 'overrides_to_args', 'in_ipython',
-           'command_line_args', 'check_option_values', 'format_options', 'options_file', 'error_line',
-           'exit_with_error']
+__all__ = ['MODELS', 'DATASETS', 'RENAMED_FLAGS', 'REMOVED_FLAGS', 'PREPROCESS_NAMES', 'LR_POLICY_NAMES', 'AMP_MODES',
+           'AT_LEAST_ONE', 'NOT_NEGATIVE', 'POSITIVE', 'OptionParser', 'register_model', 'register_dataset',
+           'find_model', 'find_dataset', 'check_renamed_flags', 'BaseOptions', 'TrainOptions', 'TestOptions',
+           'overrides_to_args', 'command_line_args', 'check_option_values', 'format_options', 'options_file']
 
 # %% ../nbs/00_options.ipynb #dff56acc
-class OptionError(ValueError):
-    "A bad option value or flag; the message says what to do."
-
-
 class OptionParser(argparse.ArgumentParser):
     "An `ArgumentParser` that raises `OptionError` instead of exiting the process."
     def error(self, message):
@@ -82,36 +72,6 @@ def find_dataset(name: str) -> type:
     "The dataset class registered as `name`."
     return _find(DATASETS, 'dataset', '--dataset_mode', name)
 
-# %% ../nbs/00_options.ipynb #2c3437be
-DEVICE_PATTERN = re.compile(r'auto|cpu|mps|cuda(:\d+)?')
-
-
-def device_name(value: str) -> str:
-    "argparse type for `--device`: validate the spelling."
-    value = value.strip().lower()
-    if not DEVICE_PATTERN.fullmatch(value):
-        raise argparse.ArgumentTypeError(f"'{value}' is not a device; use auto, cpu, cuda, cuda:N or mps")
-    return value
-
-
-def resolve_device(name: str = 'auto'):
-    "The `torch.device` for a `--device` value; `auto` picks CUDA, then MPS, then CPU."
-    import torch
-    name = device_name(name)
-    mps = getattr(torch.backends, 'mps', None)
-    has_mps = bool(mps and mps.is_available())
-    if name == 'auto':
-        name = 'cuda' if torch.cuda.is_available() else 'mps' if has_mps else 'cpu'
-    if name.startswith('cuda'):
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        index = int(name.split(':')[1]) if ':' in name else 0
-        if index >= count:
-            have = f'this machine has {count} CUDA device(s)' if count else 'CUDA is not available here'
-            raise OptionError(f'--device {name}: {have}; use --device auto or --device cpu')
-    if name == 'mps' and not has_mps:
-        raise OptionError('--device mps: MPS is not available here; use --device auto or --device cpu')
-    return torch.device(name)
-
 # %% ../nbs/00_options.ipynb #e8cee2b3
 RENAMED_FLAGS = {
     '--niter': '--n_epochs', '--niter_decay': '--n_epochs_decay', '--which_direction': '--direction',
@@ -135,34 +95,6 @@ def check_renamed_flags(args: list[str]):
             raise OptionError(f'{flag} was renamed to {RENAMED_FLAGS[flag]}')
         if flag in REMOVED_FLAGS:
             raise OptionError(f'{flag} was removed: {REMOVED_FLAGS[flag]}')
-
-# %% ../nbs/00_options.ipynb #0d97a75c
-def _umask() -> int:
-    "The process's file-creation mask (read without changing it where Linux allows)."
-    try:
-        for line in Path('/proc/self/status').read_text().splitlines():
-            if line.startswith('Umask:'): return int(line.split()[1], 8)
-    except OSError: pass
-    mask = os.umask(0o022); os.umask(mask)
-    return mask
-
-
-@contextmanager
-def atomic_write(path, mode: str = 'w', **open_kwargs):
-    "Open a temporary file for writing that replaces `path` only if the block finishes."
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would (0644 under umask 022)
-        with os.fdopen(fd, mode, **open_kwargs) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 # %% ../nbs/00_options.ipynb #40ba5e9a
 PREPROCESS_NAMES = ('resize_and_crop', 'crop', 'scale_width', 'scale_width_and_crop', 'none')
@@ -287,12 +219,6 @@ def overrides_to_args(overrides: dict) -> list[str]:
         if value is None or value is False: continue  # a flag given as False is simply not given
         args += [f'--{key}'] if value is True else [f'--{key}', str(value)]
     return args
-
-
-def in_ipython() -> bool:
-    "Whether this runs inside IPython or Jupyter (whose `sys.argv` belongs to the kernel)."
-    ipython = sys.modules.get('IPython')
-    return ipython is not None and ipython.get_ipython() is not None
 
 
 def command_line_args() -> list[str]:
@@ -420,18 +346,3 @@ def usage_error(self: BaseOptions, error):
     prog = Path(sys.argv[0]).name
     sys.stderr.write(f'usage: {prog} --dataroot DATAROOT [options] (see {prog} --help)\n{prog}: error: {error}\n')
     raise SystemExit(2)
-
-# %% ../nbs/00_options.ipynb #cafb5ab9
-def error_line(error: BaseException) -> str:
-    "A one-line message for `error`; for one re-raised from a DataLoader worker, the original error's message."
-    text = str(error).strip()
-    if 'Original Traceback' in text:  # torch.utils.data puts the worker's traceback into the message
-        last = text.splitlines()[-1]
-        text = last.split(': ', 1)[1] if ': ' in last else last
-    return text.splitlines()[0] if text else type(error).__name__
-
-
-def exit_with_error(error: BaseException, status: int = 1):
-    "Print `<tool>: error: <one line>` to stderr and exit with `status`."
-    print(f'{Path(sys.argv[0]).name}: error: {error_line(error)}', file=sys.stderr)
-    raise SystemExit(status)
