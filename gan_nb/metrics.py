@@ -29,8 +29,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image
 
-# %% ../nbs/08a_metrics.ipynb #289e915a
-from .options import atomic_write, resolve_device, exit_with_error
+# %% ../nbs/08a_metrics.ipynb #61dc70ba
+from .core import atomic_write, resolve_device, exit_with_error
 from .downloads import DownloadError, fetch, check_state_dict
 from .data import make_dataset, create_dataset
 
@@ -220,7 +220,9 @@ class InceptionFeatures(nn.Module):
             raise ValueError(f'{weights if not isinstance(weights, dict) else "the state_dict"} does not hold '
                              f'the Inception weights; get them from {INCEPTION_URL}') from None
 
-    def forward(self, x): return self.net(x)[0].double()
+    def forward(self, x):
+        "The (N, 2048) float64 features of uint8 (N, 3, H, W) images."
+        return self.net(x)[0].double()
 
 # %% ../nbs/08a_metrics.ipynb #0ea53520
 def image_features(images,  # image files, or (3, H, W) uint8 tensors
