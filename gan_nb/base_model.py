@@ -150,11 +150,14 @@ def describe_network(self: BaseModel, name):
 
 # %% ../nbs/04_base_model.ipynb #01512733
 @patch
-def save_networks(self: BaseModel, epoch):  # 'latest', an epoch number or 'iter_<n>'
+def save_networks(self: BaseModel,
+                  epoch,  # 'latest', an epoch number, 'iter_<n>' or 'best'
+                  names=None):  # only these networks, e.g. ['G'] (default: every name in `model_names`)
     "Save each network in `model_names` to `<save_dir>/<epoch>_net_<name>.pth`, atomically, as a plain state_dict."
     if torch.distributed.is_available() and torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
         return  # under DDP every process holds the same weights: only the first one writes
     for name, net in self.networks():
+        if names is not None and name not in names: continue
         state = {k: v.detach().cpu() for k, v in unwrap_network(net).state_dict().items()}
         with atomic_write(self.checkpoint_path(epoch, name), 'wb') as f: torch.save(state, f)
 

@@ -20,7 +20,7 @@ __all__ = ['METRICS_EXTRA', 'FID_RELIABLE_SIZE', 'INCEPTION_URL', 'INCEPTION_SHA
            'stored_inception_path', 'inception_weights_file', 'InceptionFeatures', 'image_features', 'results_images',
            'folder_images', 'gather_images', 'paired_scores', 'distribution_scores', 'choose_metrics', 'format_scores',
            'write_scores', 'evaluate', 'eval_parser', 'main', 'default_val_metric', 'validation_data',
-           'validation_score']
+           'validation_score', 'Validator']
 
 # %% ../nbs/08a_metrics.ipynb #f105c8b6
 import numpy as np
@@ -32,7 +32,7 @@ from PIL import Image
 # %% ../nbs/08a_metrics.ipynb #61dc70ba
 from .core import atomic_write, resolve_device, exit_with_error
 from .downloads import DownloadError, fetch, check_state_dict
-from .data import make_dataset, create_dataset
+from .data import make_dataset, create_dataset, resolve_dataroot
 
 # %% ../nbs/08a_metrics.ipynb #9932f409
 def read_rgb(path  # an image file
@@ -447,12 +447,13 @@ def validation_data(opt,  # training options
 
 # %% ../nbs/08a_metrics.ipynb #74387334
 def _to_255(x): return ((x.detach().float() + 1) * 127.5).clamp(0, 255)  # [-1, 1] tensors on the saved images' scale
+_SCORED = ('real_A', 'fake_B', 'real_B', 'rec_A', 'rec_B')  # the model's images a validation metric may read
 
 
 def _batch_scores(visuals, metric):
     "Per-image L1 (0..255) for 'l1' and 'cycle_l1', or the (fake, real) uint8 images for 'fid'."
     missing = [k for k in {'l1': ('fake_B', 'real_B'), 'fid': ('fake_B', 'real_B'), 'cycle_l1': ('rec_A', 'real_A')}[metric] if k not in visuals]
-    if missing: raise ValueError(f'validation metric {metric} needs the model\'s {missing[0]} images; this model has {", ".join(visuals)}')
+    if missing: raise ValueError(f'validation metric {metric} needs the model\'s {missing[0]} images; it has {", ".join(visuals)}')
     l1 = lambda a, b: (_to_255(visuals[a]) - _to_255(visuals[b])).abs().mean((1, 2, 3)).cpu()
     if metric == 'l1': return l1('fake_B', 'real_B')
     if metric == 'cycle_l1': return (l1('rec_A', 'real_A') + l1('rec_B', 'real_B')) / 2
@@ -476,7 +477,7 @@ def validation_score(model,  # a gan_nb model after `setup` (pix2pix, CycleGAN, 
             if max_images is not None and seen >= max_images: break
             model.set_input(batch)
             model.test()
-            out = _batch_scores({k: getattr(model, k) for k in model.visual_names if hasattr(model, k)}, metric)  # idt_* exist only in training
+            out = _batch_scores({k: getattr(model, k) for k in _SCORED if hasattr(model, k)}, metric)
             n = len(out[0]) if metric == 'fid' else len(out)
             keep = n if max_images is None else min(n, max_images - seen)
             scores.append([x[:keep] for x in out] if metric == 'fid' else out[:keep])
@@ -488,3 +489,23 @@ def validation_score(model,  # a gan_nb model after `setup` (pix2pix, CycleGAN, 
     network = inception if isinstance(inception, nn.Module) else InceptionFeatures(inception_weights_file(inception))
     fakes, reals = (list(torch.cat([s[i] for s in scores])) for i in (0, 1))
     return frechet_distance(image_features(fakes, network, device=model.device), image_features(reals, network, device=model.device))
+
+# %% ../nbs/08a_metrics.ipynb #f92a062a
+class Validator:
+    "What `--val_freq` needs: the metric, the validation split's loader and (for FID) the Inception network."
+    def __init__(self, opt,  # training options: val_metric, val_phase, inception_weights, dataroot...
+                 model):  # the model being trained: its images decide the default metric
+        weights = getattr(opt, 'inception_weights', None)
+        at_hand = weights is not None or stored_inception_path().is_file()
+        self.metric = default_val_metric(model, at_hand) if opt.val_metric == 'auto' else opt.val_metric
+        self.generators = [n for n in model.model_names if n.startswith('G')]  # what best_net_<name>.pth keeps
+        root, phase = Path(resolve_dataroot(opt.dataroot)), opt.val_phase
+        if not ((root/phase).is_dir() or (root/f'{phase}A').is_dir()):
+            raise FileNotFoundError(f'--val_freq needs a validation split: no folder {root/phase} (or {phase}A and '
+                                    f'{phase}B); make one, or name another with --val_phase')
+        self.data = validation_data(opt, phase)
+        self.inception = InceptionFeatures(inception_weights_file(weights)) if self.metric == 'fid' else None
+
+    def score(self, model):
+        "The generator's score on the validation split (lower is better)."
+        return validation_score(model, self.data, self.metric, inception=self.inception)
