@@ -131,3 +131,32 @@ def test_weights_download_from_a_local_server(tmp_path):
         assert list((tmp_path/'bad').iterdir()) == []  # nothing half-written
     finally:
         server.shutdown(); server.server_close()
+
+
+def test_train_with_validation_keeps_the_best_generator(tmp_path):
+    args = ['--dataroot', 'builtin:facades'] + TINY + ['--load_size', '36', '--crop_size', '32', '--num_threads', '0',
+                                                       '--max_dataset_size', '4', '--n_epochs', '2', '--n_epochs_decay', '0', '--val_freq', '1']
+    r = run('gan_nb_train', args, tmp_path)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert 'validation at epoch 2: l1 ' in r.stdout
+    run_dir = tmp_path/'checkpoints'/'tiny'
+    log = (run_dir/'loss_log.txt').read_text()
+    assert '(epoch: 1, iters: 4) val_l1: ' in log and '(epoch: 2, iters: 4) val_l1: ' in log
+    assert (run_dir/'best_net_G.pth').is_file() and not (run_dir/'best_net_D.pth').exists()
+    r = run('gan_nb_test', ['--dataroot', 'builtin:facades'] + TINY + ['--load_size', '32', '--crop_size', '32', '--num_test', '1',
+            '--epoch', 'best'], tmp_path)
+    assert r.returncode == 0 and (tmp_path/'results'/'tiny'/'test_best'/'index.html').is_file(), r.stderr[-2000:]
+
+
+def test_plateau_without_validation_is_refused_at_once(tmp_path):
+    r = run('gan_nb_train', ['--dataroot', 'builtin:facades', '--lr_policy', 'plateau'] + TINY, tmp_path)
+    errors = [line for line in r.stderr.splitlines() if 'error:' in line]
+    assert r.returncode == 2 and len(errors) == 1 and 'Traceback' not in r.stderr, r.stderr
+    assert '--lr_policy plateau lowers the learning rate when the validation score stops improving: add --val_freq N' in errors[0]
+    assert not (tmp_path/'datasets').exists()  # refused before any work
+
+
+def test_validation_without_a_split_is_one_line(tmp_path):
+    r = run('gan_nb_train', ['--dataroot', 'builtin:facades_unaligned', '--model', 'cycle_gan', '--netG', 'resnet_6blocks',
+            '--ngf', '8', '--ndf', '8', '--device', 'cpu', '--load_size', '32', '--crop_size', '32', '--val_freq', '1'], tmp_path)
+    assert '--val_freq needs a validation split: no folder' in one_error_line(r) and '(or valA and valB)' in one_error_line(r)
