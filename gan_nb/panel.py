@@ -170,7 +170,7 @@ def options_file_to_args(path, # a saved options file, or the experiment folder 
     return args
 
 # %% ../nbs/09_panel.ipynb #bce3c672
-_AT_LEAST_ONE = r'\w+_nc|ngf|ndf|n_layers_D|batch_size|load_size|crop_size|display_winsize|\w+_freq|lr_decay_iters|epoch_count|num_test'
+_AT_LEAST_ONE = r'\w+_nc|ngf|ndf|n_layers_D|batch_size|load_size|crop_size|display_winsize|(?!val_)\w+_freq|lr_decay_iters|epoch_count|num_test'  # --val_freq 0: no validation
 
 
 def widget_kind(action: argparse.Action) -> str:
@@ -389,14 +389,19 @@ def _png(fig) -> bytes:
 def render_losses(fig, # a reusable matplotlib Figure
                   history: LossHistory, # the points to draw
                   smoothing: float = 0.0, # EMA weight, 0 = raw
+                  validation: dict = None, # {name: (xs, scores)} of `--val_freq`, drawn on an axis of their own
                  ) -> bytes:
-    "PNG bytes of one curve per loss."
+    "PNG bytes of one curve per loss (and per validation metric, with its own scale on the right)."
     ax = fig.add_subplot()
     for name in history.series:
         xs, ys = history.points(name)
         ax.plot(xs, smooth(ys, smoothing), label=name, lw=1.2)
     ax.set_xlabel('images seen'); ax.set_ylabel('loss'); ax.grid(alpha=0.3)
     if history.series: ax.legend(loc='upper right', fontsize=8, ncol=2)
+    if validation:
+        right = ax.twinx()
+        for name, (xs, ys) in validation.items(): right.plot(xs, ys, 'ko-', lw=1.5, ms=4, label=name)
+        right.set_ylabel('validation'); right.legend(loc='upper left', fontsize=8)
     fig.tight_layout()
     return _png(fig)
 
@@ -428,6 +433,7 @@ class TrainingDashboard:
                 ):
         import ipywidgets as W
         self.history, self.min_interval = LossHistory(max_points), min_interval
+        self.validation = {}  # 'val_<metric>' -> ([images seen], [scores]) from `--val_freq`
         self._lock, self._last_draw, self.state, self.stop_requested = threading.RLock(), 0.0, None, False
         self._loss_fig, self._visual_fig = _new_figure(6.5, 3), _new_figure(7, 2.6)
         self._clock = None  # (time, images seen) at the last speed measurement
@@ -478,6 +484,13 @@ class TrainingDashboard:
             self.visuals_image.value = render_visuals(self._visual_fig, visuals)
             self.visuals_image.layout.display = None
 
+    def on_validation(self, state, metric, score):
+        "A validation score (`--val_freq`): a point on its own curve beside the losses."
+        with self._lock:
+            xs, ys = self.validation.setdefault(f'val_{metric}', ([], []))
+            xs.append(self._seen(state)); ys.append(float(score))
+        self.flush()
+
     def on_epoch_end(self, state):
         self._progress(state); self.flush()
 
@@ -504,8 +517,8 @@ class TrainingDashboard:
     def flush(self):
         "Draw the loss plot now."
         with self._lock:
-            self.loss_image.value = render_losses(self._loss_fig, self.history, self.smoothing.value)
-            self.loss_image.layout.display = None if self.history.series else 'none'
+            self.loss_image.value = render_losses(self._loss_fig, self.history, self.smoothing.value, self.validation)
+            self.loss_image.layout.display = None if self.history.series or self.validation else 'none'
             self._last_draw = time.monotonic()
 
     def say(self, message: str, error: bool = False):
