@@ -1,13 +1,17 @@
-"""Benchmark for gan_nb.metrics: FID and KID on 100 generated 256x256 images against 100 real ones.
+"""Benchmark for gan_nb.metrics: FID and KID on 100 generated 256x256 images, and what --val_freq 1 adds to an epoch.
 
-Times `evaluate(fake=..., real=..., metrics=['fid', 'kid'])` from PNG files on disk, after the Inception
-weights are present (loading them is timed apart), and the Frechet-distance step alone: gan_nb's (singular
-values of an N1 x N2 matrix) against torch-fidelity's (eigenvalues of the 2048 x 2048 product), with
-their values side by side.
+`--what fid`: times `evaluate(fake=..., real=..., metrics=['fid', 'kid'])` from PNG files on disk, after the
+Inception weights are present (loading them is timed apart), and the Frechet-distance step alone: gan_nb's
+(singular values of an N1 x N2 matrix) against torch-fidelity's (eigenvalues of the 2048 x 2048 product),
+with their values side by side.
+
+`--what validation`: the default pix2pix training (unet_256, ngf 64, 256x256, batch 1) on the built-in
+facades: seconds per training step against seconds per validation image (`validation_score`, L1), and so
+the share `--val_freq 1` adds to an epoch when the val split is a tenth of train.
 
     python benchmarks/bench_metrics.py                                   # stored weights, else a stand-in
     python benchmarks/bench_metrics.py --inception_weights weights-inception-2015-12-05-6726825d.pth
-    python benchmarks/bench_metrics.py --images 100 --threads 2
+    python benchmarks/bench_metrics.py --what validation --steps 5
 
 Without the real weights (no internet) the network is Inception v3 with random weights: the same
 architecture and sizes, so the same time; the scores are then meaningless, and the output says so.
@@ -64,8 +68,40 @@ def timed(fn):
     return out, time.perf_counter() - t0
 
 
+def bench_validation(steps: int, threads: int):
+    "Seconds per default pix2pix training step and per validation image; the overhead of --val_freq 1 at val = train / 10."
+    from gan_nb.base_model import create_model
+    from gan_nb.metrics import validation_data, validation_score
+    from gan_nb.options import TrainOptions
+    import gan_nb.pix2pix  # registers the model
+    with tempfile.TemporaryDirectory() as d, contextlib.redirect_stdout(io.StringIO()):
+        opt = TrainOptions().gather(['--dataroot', 'builtin:facades', '--model', 'pix2pix', '--direction', 'BtoA', '--device', 'cpu',
+                                     '--checkpoints_dir', str(Path(d)/'checkpoints'), '--num_threads', '0'])
+        from gan_nb.data import create_dataset, resolve_dataroot
+        opt.dataroot = resolve_dataroot(opt.dataroot, root=Path(d)/'datasets')
+        dataset, model = create_dataset(opt), create_model(opt)
+        model.setup(opt)
+        batches = iter(dataset)
+        times = []
+        for i in range(steps + 1):  # the first step warms up
+            model.set_input(next(batches))
+            t0 = time.perf_counter(); model.optimize_parameters(); times.append(time.perf_counter() - t0)
+        step = sorted(times[1:])[len(times[1:]) // 2]
+        val = validation_data(opt)
+        validation_score(model, val, max_images=1)  # warm-up
+        n = min(8, len(val))
+        _, t_val = timed(lambda: validation_score(model, val, max_images=n))
+    per_image = t_val / n
+    print(f'machine: {os.cpu_count()} CPU cores, torch {torch.__version__}, {threads} torch threads')
+    print(f'default pix2pix training step (unet_256, ngf 64, 256x256, batch 1): {step:.2f} s (median of {steps})')
+    print(f'validation, per image (eval-mode forward of G, L1; {n} images): {per_image:.3f} s')
+    print(f'--val_freq 1 with a val split a tenth of train adds {100 * per_image / (10 * step):.1f}% to an epoch')
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--what', choices=('fid', 'validation'), default='fid', help='what to time (see above)')
+    p.add_argument('--steps', type=int, default=3, help='training steps timed for --what validation')
     p.add_argument('--images', type=int, default=100, help='generated images (and as many real ones)')
     p.add_argument('--size', type=int, default=256, help='side of each image')
     p.add_argument('--threads', type=int, default=2, help='torch CPU threads (the target machine has 2 cores)')
@@ -73,6 +109,7 @@ def main():
     p.add_argument('--skip-library', action='store_true', help="skip timing torch-fidelity's own Frechet distance")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    if args.what == 'validation': return bench_validation(args.steps, args.threads)
     with tempfile.TemporaryDirectory() as d:
         fake, real = Path(d)/'fake', Path(d)/'real'
         write_images(fake, args.images, args.size, noise=12, seed=1)
