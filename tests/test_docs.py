@@ -213,9 +213,18 @@ def _exported_names(nb_path):
         if re.search(r'^\s*#\|\s*hide\s*$', src, re.M): continue
         try: tree = ast.parse(re.sub(r'^\s*[%!].*$', '', src, flags=re.M))
         except SyntaxError: continue
-        names += [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        names += [_api_name(n) for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
                   and not n.name.startswith('_')]
     return names
+
+
+def _api_name(node):
+    "A definition's entry name: `Class.method` for a method added with fastcore's `@patch` (`self: Class`), else its name."
+    patched = any(getattr(d, 'id', None) == 'patch' or getattr(getattr(d, 'func', None), 'id', None) == 'patch'
+                  for d in getattr(node, 'decorator_list', []))
+    args = getattr(node, 'args', None)
+    cls = getattr(args.args[0].annotation, 'id', None) if patched and args and args.args else None
+    return f'{cls}.{node.name}' if cls else node.name
 
 
 def test_api_reference_from_docstrings(site, demo):
