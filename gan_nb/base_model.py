@@ -18,7 +18,8 @@ import torch
 from torch.optim import lr_scheduler
 
 # %% ../nbs/04_base_model.ipynb #d517da51
-from .options import atomic_write, find_model, register_model, resolve_device, LR_POLICY_NAMES
+from .core import atomic_write, resolve_device
+from .options import find_model, register_model, LR_POLICY_NAMES
 from .networks import clean_state_dict, count_parameters, unwrap_network, load_state_dict_file
 
 # %% ../nbs/04_base_model.ipynb #dbe31576
