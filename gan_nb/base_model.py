@@ -28,6 +28,7 @@ def _to_float(value):
 
 class BaseModel:
     "Shared machinery of all models: subclasses fill `loss_names`, `model_names`, `visual_names` and `optimizers`."
+    learns_from_pairs = False  # True: a batch's A and B must belong together (pix2pix), so unaligned data is refused
     @staticmethod
     def modify_commandline_options(parser, is_train):
         "Add model-specific flags or change defaults; the base model changes nothing."
@@ -47,6 +48,15 @@ class BaseModel:
         self.loss_names, self.model_names, self.visual_names = [], [], []
         self.optimizers, self.schedulers, self.image_paths = [], [], []
         self.metric = 0  # what the `plateau` policy watches
+        self.check_pairs(opt)
+
+    def check_pairs(self, opt):
+        "Refuse to train a model that `learns_from_pairs` on the unaligned dataset's random pairs."
+        if not (self.learns_from_pairs and self.isTrain and getattr(opt, 'dataset_mode', None) == 'unaligned'
+                and not getattr(opt, 'serial_batches', False)): return
+        raise ValueError(f'--model {opt.model} learns from pairs, but --dataset_mode unaligned pairs A and B images at random; '
+                         f'for pairs in <dataroot>/{opt.phase}A and {opt.phase}B with the same file names use --dataset_mode template, '
+                         'for unpaired images use --model cycle_gan')
 
     def set_input(self, input):
         "Unpack a batch dict from the data loader and move its tensors to `self.device`."

@@ -112,6 +112,14 @@ def test_a_broken_image_read_by_a_worker_is_one_line(tmp_path):
     assert 'could not read image' in one_error_line(r) and '3.jpg' in one_error_line(r)
 
 
+def test_pix2pix_refuses_random_pairs(tmp_path):
+    "pix2pix pointed at a CycleGAN folder (trainA, trainB) with --dataset_mode unaligned: one line, not unpaired training."
+    r = run('gan_nb_train', ['--dataroot', 'builtin:facades_unaligned', '--dataset_mode', 'unaligned'] + TINY +
+            ['--load_size', '36', '--crop_size', '32', '--num_threads', '0', '--max_dataset_size', '2'], tmp_path)
+    assert '--model pix2pix learns from pairs, but --dataset_mode unaligned pairs A and B images at random' in one_error_line(r)
+    assert not list((tmp_path/'checkpoints'/'tiny').glob('*.pth'))
+
+
 def test_a_damaged_checkpoint_is_one_line(tmp_path):
     (tmp_path/'photos').mkdir()
     Image.new('RGB', (32, 32)).save(tmp_path/'photos'/'a.png')
