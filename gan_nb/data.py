@@ -608,7 +608,7 @@ class CustomDatasetDataLoader:
                                                       sampler=self.sampler, num_workers=workers, drop_last=False,
                                                       collate_fn=collate_same_size,
                                                       pin_memory=on_cuda,  # page-locked batches: asynchronous copies to the GPU
-                                                      persistent_workers=workers > 0)  # no worker start-up every epoch
+                                                      persistent_workers=workers > 0 and getattr(opt, 'seed', None) is None)
 
     def load_data(self): return self
 
