@@ -170,3 +170,38 @@ def test_a_nan_stop_is_a_line_of_its_own_in_a_log(root, tmp_path):
     args[args.index('--seed'):args.index('--seed') + 2] = ['--lr', '1e30']  # diverges at once
     line = one_error_line(train_command(args, tmp_path))
     assert 'became nan' in line or 'became inf' in line
+
+
+def test_an_unwritable_folder_mid_run_names_the_folder(root, tmp_path, monkeypatch):
+    "A checkpoint that cannot be written: one line naming the run folder (no staging or temporary file), the old set kept."
+    real_mkdir = Path.mkdir
+    def mkdir(self, *args, **kwargs):  # the folder turns read-only after the first checkpoint (as root, chmod would not)
+        if self.name == '.latest_checkpoint' and (self.parent/'latest_train_state.pth').exists():
+            raise PermissionError(13, 'Permission denied', str(self))
+        return real_mkdir(self, *args, **kwargs)
+    monkeypatch.setattr(Path, 'mkdir', mkdir)
+    with pytest.raises(OSError) as e: train(tiny_opt(root, tmp_path, **SAVES), progress=False)
+    assert str(e.value).startswith(f"cannot save checkpoint 'latest' in {tmp_path/'tiny'} (Permission denied); "
+                                   'the previous checkpoint is kept'), e.value
+    assert 'resume with --continue_train' in str(e.value) and '_checkpoint' not in str(e.value)
+    assert torch.load(train_state_path(tmp_path/'tiny', 'latest'), weights_only=True)['total_iters'] == 3
+
+
+@pytest.mark.skipif(not hasattr(os, 'geteuid') or os.geteuid() == 0, reason='root writes into read-only folders')
+def test_a_read_only_folder_mid_run_is_named(root, tmp_path):
+    class ReadOnly:
+        def on_iteration(self, state):
+            if state.total_iters == 2: os.chmod(state.save_dir, 0o555)
+    try:
+        with pytest.raises(OSError) as e: train(tiny_opt(root, tmp_path, **SAVES), callbacks=[ReadOnly()], progress=False)
+    finally: os.chmod(tmp_path/'tiny', 0o755)
+    assert f'in {tmp_path/"tiny"}' in str(e.value) and '.tmp' not in str(e.value), e.value
+
+
+def test_exact_at_an_epoch_boundary_with_loader_workers(root, tmp_path):
+    "With --seed, worker processes start afresh each epoch from the restored random state: the same crops."
+    full = train(tiny_opt(root, tmp_path/'full', num_threads=1, **SAVES), progress=False)
+    train(tiny_opt(root, tmp_path/'split', num_threads=1, **SAVES), callbacks=[StopAt(4)], progress=False)
+    train(tiny_opt(root, tmp_path/'split', num_threads=1, continue_train=True, **SAVES), progress=False)
+    assert full['total_iters'] == 8
+    assert_same_weights(saved_weights(tmp_path/'split'/'tiny'), saved_weights(tmp_path/'full'/'tiny'))
