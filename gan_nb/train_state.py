@@ -147,6 +147,7 @@ def commit_checkpoint(save_dir,  # the run's folder
                      ) -> Path:
     "Write checkpoint `label` so a reader finds all of the old set or all of the new one; return the state file's path."
     stage = checkpoint_stage(save_dir, label)
+    if (stage/train_state_path(save_dir, label).name).is_file(): move_into_place(save_dir, label)  # an interrupted move first
     try:
         shutil.rmtree(stage, ignore_errors=True)
         stage.mkdir(parents=True)
@@ -218,8 +219,10 @@ def load_train_state(path) -> dict:
         if e.filename is not None: raise  # missing or unreadable: the system's message names the file
         error = e
     except Exception as e: error = e  # cut short, overwritten, not a checkpoint, or a pickle that would run code
-    raise ValueError(f'cannot load the training state {path}: {unreadable_reason(path, error)}; delete it to resume '
-                     'from the weights alone, or resume from another checkpoint with --epoch') from None
+    reason = unreadable_reason(path, error)
+    if reason.startswith('it holds pickled'): reason += ' (gan_nb before version 2 of this file wrote NumPy objects there too)'
+    raise ValueError(f'cannot load the training state {path}: {reason}; delete it to resume from the weights alone, '
+                     'or resume from another checkpoint with --epoch') from None
 
 # %% ../nbs/07b_train_state.ipynb #49a4e0ff
 class RunLockedError(OSError):
