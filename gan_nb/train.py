@@ -85,8 +85,12 @@ class TrainingRun:
         self.earlier_run, self.steps = False, 0  # `steps`: optimisation steps taken by this process
         if opt.seed is not None: seed_everything(opt.seed)
         self.lock = RunLock(s.save_dir).acquire() if s.is_main else None  # one run per folder
-        for note in recover_checkpoints(s.save_dir) if s.is_main else []: print(f'note: {note}')
-        if self.info.enabled: dist.barrier()  # the others look at the checkpoints once they are whole
+        try:
+            for note in recover_checkpoints(s.save_dir) if s.is_main else []: print(f'note: {note}')
+            if self.info.enabled: dist.barrier()  # the others look at the checkpoints once they are whole
+        except BaseException:
+            self.release()
+            raise
 
     def say(self, *args):
         "Print on rank 0 only (one copy of each message under torchrun)."
