@@ -139,7 +139,7 @@ def test_a_crafted_training_state_runs_no_code(root, tmp_path):
 
 
 def test_a_second_run_with_the_same_name_is_refused(root, tmp_path):
-    args = tiny_train_args(root, tmp_path, epochs=(50, 0))
+    args = tiny_train_args(root, tmp_path, epochs=(1000, 0))  # still training when the second run starts
     first = subprocess.Popen([sys.executable, '-m', 'gan_nb.train'] + args, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, env=ENV, cwd=tmp_path)
     try:
