@@ -19,7 +19,8 @@ import torch.utils.data
 import torchvision.transforms as transforms
 from PIL import Image
 
-from .options import register_dataset, find_dataset, resolve_device
+from .core import resolve_device
+from .options import register_dataset, find_dataset
 
 # %% auto #0
 __all__ = ['IMG_EXTENSIONS', 'FACADE_CLASSES', 'BUILTIN_DATASETS', 'is_image_file', 'make_dataset', 'load_image', 'make_facade',

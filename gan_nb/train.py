@@ -23,7 +23,7 @@ from fastcore.basics import patch
 from tqdm.auto import tqdm
 
 # %% ../nbs/07_train.ipynb #99870fe7
-from .base_model import reuse_freed_memory
+from .base_model import ready_model, reuse_freed_memory
 from .callbacks import TrainState, fire, LossLog, ProgressBar, TrainingPage, WandbLogger
 from .core import resolve_device
 from .distributed import DistInfo, init_distributed, wrap_distributed, sync_buffers, _agree
@@ -116,10 +116,7 @@ def prepare(self: TrainingRun,
         from gan_nb.data import create_dataset
         dataset = create_dataset(opt)
     if opt.continue_train: self.choose_checkpoint(model)
-    if model is None:
-        from gan_nb.base_model import create_model
-        model = create_model(opt)
-        model.setup(opt)
+    model = ready_model(opt, model)
     self.dataset, self.model = dataset, model
     s.model = model
     if model.device.type == 'cpu': reuse_freed_memory()  # no page faults for each step's gradients
