@@ -163,14 +163,16 @@ def describe_network(self: BaseModel, name):
 # %% ../nbs/04_base_model.ipynb #01512733
 @patch
 def save_networks(self: BaseModel,
-                  epoch,  # 'latest', an epoch number or 'iter_<n>'
-                  folder=None  # where to write (default: `save_dir`); a checkpoint is assembled in a staging folder
+                  epoch,  # 'latest', an epoch number, 'iter_<n>' or 'best'
+                  folder=None,  # where to write (default: `save_dir`); a checkpoint is assembled in a staging folder
+                  names=None  # only these networks, e.g. ['G'] (default: every name in `model_names`)
                  ) -> list:
-    "Save each network in `model_names` to `<folder>/<epoch>_net_<name>.pth`, atomically, as a plain state_dict; return the paths."
+    "Save each network in `model_names` (or `names`) to `<folder>/<epoch>_net_<name>.pth`, atomically, as a plain state_dict; return the paths."
     if torch.distributed.is_available() and torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
         return []  # under DDP every process holds the same weights: only the first one writes
     paths = []
     for name, net in self.networks():
+        if names is not None and name not in names: continue
         state = {k: v.detach().cpu() for k, v in unwrap_network(net).state_dict().items()}
         path = self.checkpoint_path(epoch, name) if folder is None else Path(folder)/self.checkpoint_path(epoch, name).name
         with atomic_write(path, 'wb') as f: torch.save(state, f)

@@ -92,14 +92,19 @@ def _png(fig) -> bytes:
 def render_losses(fig, # a reusable matplotlib Figure
                   history: LossCurves, # the points to draw
                   smoothing: float = 0.0, # EMA weight, 0 = raw
+                  validation: dict = None, # {name: (xs, scores)} of `--val_freq`, drawn on an axis of their own
                  ) -> bytes:
-    "PNG bytes of one curve per loss."
+    "PNG bytes of one curve per loss (and per validation metric, with its own scale on the right)."
     ax = fig.add_subplot()
     for name in history.series:
         xs, ys = history.points(name)
         ax.plot(xs, smooth(ys, smoothing), label=name, lw=1.2)
     ax.set_xlabel('images seen'); ax.set_ylabel('loss'); ax.grid(alpha=0.3)
     if history.series: ax.legend(loc='upper right', fontsize=8, ncol=2)
+    if validation:
+        right = ax.twinx()
+        for name, (xs, ys) in validation.items(): right.plot(xs, ys, 'ko-', lw=1.5, ms=4, label=name)
+        right.set_ylabel('validation'); right.legend(loc='upper left', fontsize=8)
     fig.tight_layout()
     return _png(fig)
 
@@ -131,6 +136,7 @@ class TrainingDashboard(Callback):
                 ):
         import ipywidgets as W
         self.history, self.min_interval = LossCurves(max_points), min_interval
+        self.validation = {}  # 'val_<metric>' -> ([images seen], [scores]) from `--val_freq`
         self._lock, self._last_draw, self.state, self.stop_requested = threading.RLock(), 0.0, None, False
         self._loss_fig, self._visual_fig = _new_figure(6.5, 3), _new_figure(7, 2.6)
         self._clock, self.speed, self._last_progress = None, None, 0.0  # speed: images per second, smoothed
@@ -216,6 +222,15 @@ def on_train_end(self: TrainingDashboard, state):
     reason = state.stop_reason or ('stop requested' if self.stop_requested else None)
     self.say(f'stopped ({reason}) at {where}{saved}' if reason else f'finished at {where}{saved}')
 
+# %% ../nbs/09a_dashboard.ipynb #03fdb3c6
+@patch
+def on_validation(self: TrainingDashboard, state, metric, score):
+    "A validation score (`--val_freq`): a point on its own curve, on a scale of its own beside the losses."
+    with self._lock:
+        xs, ys = self.validation.setdefault(f'val_{metric}', ([], []))
+        xs.append(state.total_iters); ys.append(float(score))
+    self.flush()
+
 # %% ../nbs/09a_dashboard.ipynb #0e92ff12
 @patch
 def stop(self: TrainingDashboard):
@@ -230,8 +245,8 @@ def stop(self: TrainingDashboard):
 def flush(self: TrainingDashboard):
     "Draw the loss plot now."
     with self._lock:
-        self.loss_image.value = render_losses(self._loss_fig, self.history, self.smoothing.value)
-        self.loss_image.layout.display = None if self.history.series else 'none'
+        self.loss_image.value = render_losses(self._loss_fig, self.history, self.smoothing.value, self.validation)
+        self.loss_image.layout.display = None if self.history.series or self.validation else 'none'
         self._last_draw = time.monotonic()
 
 

@@ -229,6 +229,11 @@ class TrainOptions(BaseOptions):
         a('--pool_size', type=int, default=50, help='the size of image buffer that stores previously generated images')
         a('--lr_policy', type=str, default='linear', choices=LR_POLICY_NAMES, help='learning rate policy.')
         a('--lr_decay_iters', type=int, default=50, help='multiply by a gamma every lr_decay_iters iterations')
+        # validation (gan_nb: not in the reference)
+        a('--val_freq', type=int, default=0, help='score the generator on the validation split every N epochs (0: never); keeps best_net_G*.pth')
+        a('--val_phase', type=str, default='val', help='the validation split: <dataroot>/<val_phase> (or <val_phase>A and B)')
+        a('--val_metric', type=str, default='auto', choices=('auto', 'l1', 'cycle_l1', 'fid'), help='auto: l1 for paired models; fid for unpaired ones when Inception weights are at hand, else cycle_l1')
+        a('--inception_weights', type=str, default=None, help='the FID Inception weights file for --val_metric fid (default: the stored download)')
         return parser
 
 
@@ -306,7 +311,7 @@ def check_name(name: str) -> str:
 AT_LEAST_ONE = ('input_nc', 'output_nc', 'ngf', 'ndf', 'batch_size', 'load_size', 'crop_size', 'max_dataset_size',
                 'display_winsize', 'display_freq', 'update_html_freq', 'print_freq', 'save_latest_freq',
                 'save_epoch_freq', 'epoch_count', 'lr_decay_iters', 'num_test')  # counts and sizes: 0 divides or breaks
-NOT_NEGATIVE = ('num_threads', 'load_iter', 'n_epochs', 'n_epochs_decay', 'pool_size', 'init_gain')
+NOT_NEGATIVE = ('num_threads', 'load_iter', 'n_epochs', 'n_epochs_decay', 'pool_size', 'init_gain', 'val_freq')
 POSITIVE = ('lr', 'aspect_ratio')
 
 
@@ -320,6 +325,9 @@ def check_option_values(opt, parser):
                 raise OptionError(f'--{name} {value}: must be {rule} (default: {parser.get_default(name)})')
     if getattr(opt, 'n_epochs', 1) + getattr(opt, 'n_epochs_decay', 0) < 1:
         raise OptionError('--n_epochs 0 and --n_epochs_decay 0 leave nothing to train; give at least one epoch')
+    if getattr(opt, 'lr_policy', None) == 'plateau' and not getattr(opt, 'val_freq', 0):
+        raise OptionError('--lr_policy plateau lowers the learning rate when the validation score stops improving: '
+                          'add --val_freq N to score the generator every N epochs')
 
 # %% ../nbs/00_options.ipynb #5195847e
 @patch

@@ -81,7 +81,7 @@ class TrainingRun:
             raise ValueError('--norm syncbatch shares batch statistics between GPUs and needs CUDA under torchrun; '
                              'on the CPU use --norm batch')
         self.progress = ProgressBar(progress and s.is_main)
-        self.model = self.dataset = self.saved = self.epoch_rng = self.interrupted = None
+        self.model = self.dataset = self.saved = self.epoch_rng = self.interrupted = self.validator = None
         self.earlier_run, self.steps = False, 0  # `steps`: optimisation steps taken by this process
         if opt.seed is not None: seed_everything(opt.seed)
         self.lock = RunLock(s.save_dir).acquire() if s.is_main else None  # one run per folder
@@ -123,6 +123,7 @@ def prepare(self: TrainingRun,
     s.dataset_size = math.ceil(len(dataset) / s.world_size)
     self.saved = resume_train_state(model, opt, s) if opt.continue_train else None
     if self.saved is None: s.epoch, s.epoch_iter = opt.epoch_count, 0
+    if getattr(opt, 'val_freq', 0): self.prepare_validation()
     self.note_earlier_run()
     if opt.seed is not None and s.world_size > 1 and self.saved is None:
         seed_everything(opt.seed + s.rank)  # same initial weights (DDP copies rank 0's anyway), different crops
@@ -195,6 +196,7 @@ def one_epoch(self: TrainingRun, epoch) -> bool:
     if s.stop_requested and s.epoch_iter < s.dataset_size:  # inside the epoch
         self.stop_early()
         return False
+    if self.validator is not None and epoch % self.opt.val_freq == 0: self.validate(epoch)
     self.end_epoch(epoch)
     if s.stop_requested: self.stop_early(epoch_done=True)  # in its last iteration: the epoch is complete first
     return not s.stop_requested
@@ -269,7 +271,8 @@ def end_epoch(self: TrainingRun, epoch):
     s, opt = self.state, self.opt
     with warnings.catch_warnings():  # a resume at an epoch's very end steps the schedule before any optimizer step
         warnings.filterwarnings('ignore', message=re.escape('Detected call of `lr_scheduler.step()` before'))
-        self.model.update_learning_rate()
+        if opt.lr_policy != 'plateau' or (self.validator is not None and epoch % opt.val_freq == 0):
+            self.model.update_learning_rate()  # plateau steps on each fresh validation score only
     s.epoch_iter = 0
     if epoch % opt.save_epoch_freq == 0:
         self.say(f'saving the model at the end of epoch {epoch}, iters {s.total_iters}')
@@ -288,6 +291,30 @@ def stop_early(self: TrainingRun, epoch_done=False):  # True: stopped once the e
     self.checkpoint('latest', epoch_done=epoch_done)
     where = f'at the end of epoch {s.epoch}' if epoch_done else f'at epoch {s.epoch}, {s.epoch_iter} images into it'
     self.say(f'training stopped ({s.stop_reason}) {where}; checkpoint: {s.last_checkpoint}; resume with --continue_train')
+
+# %% ../nbs/07_train.ipynb #ac829513
+@patch
+def prepare_validation(self: TrainingRun):
+    "Build the `Validator` for `--val_freq` (the split is checked now, not after the first epoch)."
+    from gan_nb.metrics import Validator
+    s = self.state
+    self.validator = Validator(self.opt, self.model)
+    if s.best is not None and s.best.get('metric') != self.validator.metric:  # scores of another metric do not compare
+        self.say(f"note: the best so far was scored with {s.best.get('metric')}; this run scores with {self.validator.metric} and starts afresh")
+        s.best = None
+
+
+@patch
+def validate(self: TrainingRun, epoch):
+    "Score the generator, feed the plateau policy, keep the best generator as `best_net_G*.pth`, tell the observers."
+    s, v = self.state, self.validator
+    score = v.score(self.model)
+    self.model.metric = score  # what --lr_policy plateau steps on
+    if s.best is None or score < s.best['score']:
+        s.best = dict(epoch=epoch, score=score, metric=v.metric)
+        self.model.save_networks('best', names=v.generators)
+    self.say(f"validation at epoch {epoch}: {v.metric} {score:.4f} (best {s.best['score']:.4f}, epoch {s.best['epoch']})")
+    self.notify('on_validation', v.metric, score)
 
 # %% ../nbs/07_train.ipynb #3ac35690
 @patch

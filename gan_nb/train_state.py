@@ -207,6 +207,7 @@ def save_train_state(model, state: TrainState, label, epoch_rng=None, epoch_done
         optimizers=[o.state_dict() for o in model.optimizers],
         schedulers=[s.state_dict() for s in model.schedulers],
         rng=rng_state(), epoch_rng=epoch_rng, metric=getattr(model, 'metric', 0), pools=image_pools(model),
+        best=state.best,  # the best validation (`--val_freq`): a resume keeps comparing against it
         fingerprint=weights_fingerprint(model), batch_size=state.opt.batch_size, options=_plain_options(state.opt),
         scaler=model.scaler.state_dict() if getattr(model, 'scaler', None) is not None else None)  # --amp fp16
     return commit_checkpoint(state.save_dir, label, lambda folder: model.save_networks(label, folder), payload)
@@ -331,6 +332,7 @@ def resume_train_state(model,  # the model, its weights loaded by `setup`
     if saved.get('scaler') and getattr(model, 'scaler', None) is not None: model.scaler.load_state_dict(saved['scaler'])
     for sch, s in zip(model.schedulers, saved['schedulers']): sch.load_state_dict(s)
     model.metric = saved.get('metric', 0)
+    state.best = saved.get('best')
     restore_image_pools(model, saved.get('pools'))
     opt.epoch_count = saved['epoch_count']  # the schedule's formula counts from the run's first epoch
     state.total_iters = saved['total_iters']
