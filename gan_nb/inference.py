@@ -12,7 +12,7 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['TEST_OVERRIDES', 'save_images', 'results_dir', 'test', 'generator_options', 'load_generator', 'size_multiple',
-           'reflect_pad', 'fit_size', 'translate', 'main']
+           'reflect_pad', 'fit_size', 'tile_starts', 'blend_ramp', 'translate_tiles', 'translate', 'pad_to_fit', 'main']
 
 # %% ../nbs/08_test.ipynb #acf8c970
 import torch
@@ -66,9 +66,11 @@ def test(opt,  # options from `TestOptions().parse(...)` or `.gather(...)`
     n = 0
     for i, data in enumerate(dataset):
         if i >= opt.num_test: break
+        if opt.preprocess == 'none': data, (h, w) = pad_to_fit(data, model)  # any size: mirror-pad, crop back below
         model.set_input(data)
         model.test()
         visuals = model.get_current_visuals()
+        if opt.preprocess == 'none': visuals = {k: v[..., :h, :w] for k, v in visuals.items()}
         paths = model.get_image_paths()
         if i % 5 == 0: print(f'processing ({i:04d})-th image... {paths}')
         save_images(webpage, visuals, paths, aspect_ratio=opt.aspect_ratio, width=opt.display_winsize)
@@ -111,7 +113,7 @@ def load_generator(checkpoint,  # a `<epoch>_net_G.pth` file (or a state_dict)
                    eval=False):  # eval mode (running batch-norm statistics, no dropout); False is the reference's default
     "A generator built to fit `checkpoint`, with its weights loaded."
     from gan_nb.networks import (UnetGenerator, ResnetGenerator, get_norm_layer, clean_state_dict, strip_wrapper_prefixes,
-                                 load_state_dict_file)
+                                 load_state_dict_file, UNET_DEPTHS)
     state = checkpoint if isinstance(checkpoint, dict) else load_state_dict_file(checkpoint)
     state = strip_wrapper_prefixes(state)  # a file saved from a DDP or compiled network
     guess = generator_options(state)
@@ -120,7 +122,7 @@ def load_generator(checkpoint,  # a `<epoch>_net_G.pth` file (or a state_dict)
     use_dropout = guess.get('use_dropout', True) if no_dropout is None else not no_dropout
     norm_layer = get_norm_layer(norm)
     if netG.startswith('unet'):
-        depth = guess.get('num_downs') if netG == guess['netG'] else {'unet_128': 7, 'unet_256': 8}[netG]
+        depth = guess.get('num_downs') if netG == guess['netG'] else UNET_DEPTHS[netG]
         net = UnetGenerator(input_nc, output_nc, depth, ngf, norm_layer=norm_layer, use_dropout=use_dropout)
     else:
         n = guess.get('n_blocks') if netG == guess['netG'] else {'resnet_9blocks': 9, 'resnet_6blocks': 6}[netG]
@@ -160,6 +162,55 @@ def fit_size(h, w, multiple, mode='pad'):
     if mode == 'resize': return max(multiple, round(h / multiple) * multiple), max(multiple, round(w / multiple) * multiple)
     raise ValueError(f"mode must be 'pad' or 'resize', not {mode!r}")
 
+# %% ../nbs/08_test.ipynb #3dbb5fff
+def tile_starts(size,  # the image side, in pixels
+                tile,  # the tile side
+                overlap  # at least this many pixels shared by neighbouring tiles
+               ) -> list:
+    "Offsets of the tiles covering `size` pixels; the last one ends at the edge."
+    if size <= tile: return [0]
+    return list(range(0, size - tile, tile - overlap)) + [size - tile]
+
+
+def blend_ramp(n, overlap, rise, fall):
+    "Weights along one side of an `n`-pixel tile: rising over `overlap` pixels if a tile precedes (`rise`), falling if one follows."
+    w = torch.ones(n)
+    k = min(overlap, n // 2)
+    edge = torch.arange(1, k + 1, dtype=torch.float32) / (k + 1)  # never 0: every pixel keeps some weight
+    if rise and k: w[:k] = edge
+    if fall and k: w[n - k:] = edge.flip(0)
+    return w
+
+# %% ../nbs/08_test.ipynb #200fec14
+def translate_tiles(generator,  # an image-to-image network
+                    x,  # a (1, C, H, W) tensor in [-1, 1], any size, on any device
+                    tile=512,  # tile side: a multiple of `size_multiple(generator)`
+                    overlap=64  # pixels shared by neighbouring tiles, blended (at most tile / 2)
+                   ) -> torch.Tensor:
+    "`generator(x)` computed tile by tile with blended seams: a (1, C_out, H, W) float tensor on the CPU."
+    from gan_nb.networks import unwrap_network
+    m = size_multiple(generator)
+    if tile < m or tile % m: raise ValueError(f'tile {tile} is not a multiple of {m}, the size this generator needs; use tile={max(m, tile // m * m)}')
+    if not 0 <= overlap <= tile // 2: raise ValueError(f'overlap {overlap} must be between 0 and tile / 2 ({tile // 2})')
+    h, w = x.shape[-2:]
+    smallest = getattr(unwrap_network(generator), 'min_side', 1)
+    H, W = (s if s >= tile else max(smallest, fit_size(s, s, m)[0]) for s in (h, w))  # a side shorter than a tile: pad it
+    x = reflect_pad(x, H - h, W - w)
+    th, tw = min(tile, H), min(tile, W)
+    ys, xs = tile_starts(H, th, overlap), tile_starts(W, tw, overlap)
+    device = next(generator.parameters()).device
+    out, total = None, torch.zeros(H, W)
+    with torch.no_grad():
+        for i, y0 in enumerate(ys):
+            wy = blend_ramp(th, overlap, i > 0, i < len(ys) - 1)
+            for j, x0 in enumerate(xs):
+                weight = wy[:, None] * blend_ramp(tw, overlap, j > 0, j < len(xs) - 1)[None]
+                y = generator(x[..., y0:y0 + th, x0:x0 + tw].to(device)).float().cpu()
+                if out is None: out = torch.zeros(1, y.shape[1], H, W)
+                out[..., y0:y0 + th, x0:x0 + tw] += y * weight
+                total[y0:y0 + th, x0:x0 + tw] += weight
+    return (out / total)[..., :h, :w]
+
 # %% ../nbs/08_test.ipynb #ef7793a1
 def _to_tensor(image, channels):
     "A PIL image as a (1, C, H, W) tensor in [-1, 1]."
@@ -184,6 +235,8 @@ def _image_channels(net):
 def translate(image,  # a PIL image or the path of an image file
               generator,  # a network, or a checkpoint file for `load_generator`
               mode='pad',  # 'pad' (mirror, then crop back) or 'resize' (resize, then back) to the sizes the generator takes
+              tile=None,  # translate in tiles of this side, blended (`translate_tiles`): bounded memory for large images
+              overlap=64,  # pixels shared by neighbouring tiles
               **load_kwargs):  # passed to `load_generator` when `generator` is a file
     "Run `generator` on one image of any size; return a PIL image of the same size."
     from gan_nb.data import image_to_colorization, colorization_to_rgb
@@ -200,14 +253,29 @@ def translate(image,  # a PIL image or the path of an image file
     from gan_nb.networks import unwrap_network
     smallest = getattr(unwrap_network(generator), 'min_side', 1)  # a ResNet needs 8x8: pad tiny images up to it
     H, W = max(H, smallest), max(W, smallest)
+    if tile and mode != 'pad': raise ValueError("tile works with mode='pad' only: tiles keep the image's scale")
     with torch.no_grad():
-        if mode == 'pad':
+        if tile: y = translate_tiles(generator, x, tile, overlap)
+        elif mode == 'pad':
             y = generator(reflect_pad(x, H - h, W - w))[..., :h, :w]
         else:
             y = generator(F.interpolate(x, size=(H, W), mode='bicubic', align_corners=False).clamp(-1, 1))
             y = F.interpolate(y, size=(h, w), mode='bicubic', align_corners=False).clamp(-1, 1)
     if colorize: return _to_image(colorization_to_rgb(x.cpu(), y.float().cpu()) * 2 - 1, 3)  # the image's lightness, the predicted colour
     return _to_image(y, out_nc)
+
+# %% ../nbs/08_test.ipynb #0c7c6ef0
+def pad_to_fit(data,  # a batch dict from the dataset: (N, C, H, W) tensors
+               model  # a model whose `model_names` starting with G are its generators
+              ) -> tuple:
+    "The batch with its images mirror-padded to a size all the generators take, and the original (height, width)."
+    from gan_nb.networks import unwrap_network
+    nets = [getattr(model, 'net' + name) for name in model.model_names if name.startswith('G')]
+    m = max(size_multiple(net) for net in nets)
+    smallest = max(getattr(unwrap_network(net), 'min_side', 1) for net in nets)
+    h, w = next(v for v in data.values() if torch.is_tensor(v)).shape[-2:]
+    H, W = (max(smallest, s) for s in fit_size(h, w, m))
+    return {k: reflect_pad(v, H - h, W - w) if torch.is_tensor(v) else v for k, v in data.items()}, (h, w)
 
 # %% ../nbs/08_test.ipynb #bd79bc27
 def main(args=None):  # command-line arguments (default: `sys.argv[1:]`)

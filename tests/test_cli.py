@@ -54,7 +54,7 @@ def test_train_then_test_on_builtin_data(tmp_path):
 
 
 @pytest.mark.parametrize('name,args,message', [
-    ('gan_nb_train', ['--dataroot', 'd', '--netG', 'unet_512'], "argument --netG: invalid choice: 'unet_512'"),
+    ('gan_nb_train', ['--dataroot', 'd', '--netG', 'unet_2048'], "argument --netG: invalid choice: 'unet_2048'"),
     ('gan_nb_train', ['--dataroot', 'd', '--niter', '5'], '--niter was renamed to --n_epochs'),
     ('gan_nb_test', ['--dataroot', 'd', '--no_such_flag'], 'unrecognized arguments: --no_such_flag'),
     ('gan_nb_train', [], 'the following arguments are required: --dataroot'),
