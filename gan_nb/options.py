@@ -18,7 +18,7 @@ from .networks import DISCRIMINATORS, GENERATORS, INIT_TYPES, NORMS
 # %% auto #0
 __all__ = ['MODELS', 'DATASETS', 'register_model', 'register_dataset', 'DEVICE_PATTERN', 'RENAMED_FLAGS', 'REMOVED_FLAGS',
            'PREPROCESS_NAMES', 'LR_POLICY_NAMES', 'AMP_MODES', 'AT_LEAST_ONE', 'NOT_NEGATIVE', 'POSITIVE',
-           'OptionError', 'OptionParser', 'find_model', 'find_dataset', 'device_name', 'resolve_device',
+           'OptionError', 'OptionParser', 'find_model', 'find_dataset', 'device_name', 'resolve_device', 'value_range',
            'check_renamed_flags', 'atomic_write', 'BaseOptions', 'TrainOptions', 'TestOptions', 'overrides_to_args',
            'in_ipython', 'command_line_args', 'check_option_values', 'format_options', 'options_file', 'error_line',
            'exit_with_error']
@@ -108,6 +108,14 @@ def resolve_device(name: str = 'auto'):
         raise OptionError('--device mps: MPS is not available here; use --device auto or --device cpu')
     return torch.device(name)
 
+# %% ../nbs/00_options.ipynb #51170fa4
+def value_range(value: str) -> tuple:
+    "argparse type for `--value_range`: `lo,hi`, two numbers with lo < hi."
+    try: lo, hi = (float(v) for v in value.split(','))
+    except ValueError: raise argparse.ArgumentTypeError(f"'{value}' is not lo,hi (two numbers, e.g. 0,4095)") from None
+    if not lo < hi: raise argparse.ArgumentTypeError(f"'{value}': lo must be less than hi")
+    return lo, hi
+
 # %% ../nbs/00_options.ipynb #e8cee2b3
 RENAMED_FLAGS = {
     '--niter': '--n_epochs', '--niter_decay': '--n_epochs_decay', '--which_direction': '--direction',
@@ -185,8 +193,8 @@ class BaseOptions:
         a('--device', type=device_name, default='auto', help='auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps')
         # model parameters
         a('--model', type=str, default='cycle_gan', choices=_registered(MODELS, 'cycle_gan'), help='chooses which model to use')
-        a('--input_nc', type=int, default=3, help='# of input image channels: 3 for RGB and 1 for grayscale')
-        a('--output_nc', type=int, default=3, help='# of output image channels: 3 for RGB and 1 for grayscale')
+        a('--input_nc', type=int, default=3, help='# of input image channels: 3 for RGB and 1 for grayscale (any number: files must have it)')
+        a('--output_nc', type=int, default=3, help='# of output image channels: 3 for RGB and 1 for grayscale (any number: files must have it)')
         a('--ngf', type=int, default=64, help='# of gen filters in the last conv layer')
         a('--ndf', type=int, default=64, help='# of discrim filters in the first conv layer')
         a('--netD', type=str, default='basic', choices=DISCRIMINATORS, help='specify discriminator architecture. The basic model is a 70x70 PatchGAN. n_layers allows you to specify the layers in the discriminator')
@@ -202,6 +210,7 @@ class BaseOptions:
         a('--serial_batches', action='store_true', help='if true, takes images in order to make batches, otherwise takes them randomly')
         a('--num_threads', default=4, type=int, help='# threads for loading data')
         a('--batch_size', type=int, default=1, help='input batch size')
+        a('--value_range', type=value_range, default=None, help='lo,hi: the values mapped to -1 and 1 (default: the file type\'s range, e.g. 0,65535 for 16-bit; 0,4095 for 12-bit data)')
         a('--load_size', type=int, default=286, help='scale images to this size')
         a('--crop_size', type=int, default=256, help='then crop to this size')
         a('--max_dataset_size', type=int, default=float('inf'), help='Maximum number of samples allowed per dataset. If the dataset directory contains more than max_dataset_size, only a subset is loaded.')
