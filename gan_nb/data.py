@@ -151,7 +151,7 @@ def load_array(path, channels,  # the file and the channels the flags say it has
     "(tensor, StoredAs): `path` as a (C, H, W) tensor in [-1, 1], and how its values were stored."
     a = read_array(path)
     if a.shape[-1] != channels:
-        raise ValueError(f'{path} has {a.shape[-1]} channel(s) but {flag} is {channels}: set {flag} {a.shape[-1]}, or convert the file')
+        raise ValueError(f'{path} has {a.shape[-1]} channel(s) but {flag} is {channels}; make them agree (or convert the file)')
     lo, hi = value_range or dtype_range(a.dtype)
     if a.size and (a.min() < lo or a.max() > hi):
         raise ValueError(f'{path} has values {a.min():g}..{a.max():g}, outside {lo:g}..{hi:g}: give --value_range lo,hi to cover them')

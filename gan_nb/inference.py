@@ -11,8 +11,9 @@ import sys
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['TEST_OVERRIDES', 'save_images', 'results_dir', 'test', 'generator_options', 'load_generator', 'size_multiple',
-           'reflect_pad', 'fit_size', 'tile_starts', 'blend_ramp', 'translate_tiles', 'translate', 'pad_to_fit', 'main']
+__all__ = ['TEST_OVERRIDES', 'save_images', 'results_dir', 'test', 'visual_domain', 'result_formats', 'generator_options',
+           'load_generator', 'size_multiple', 'reflect_pad', 'fit_size', 'tile_starts', 'blend_ramp', 'translate_tiles',
+           'translate', 'pad_to_fit', 'main']
 
 # %% ../nbs/08_test.ipynb #acf8c970
 import torch
@@ -28,15 +29,20 @@ from .train import HTML, tensor2im, save_image
 TEST_OVERRIDES = dict(num_threads=0, batch_size=1, serial_batches=True, no_flip=True)  # what the test script forces
 
 
-def save_images(webpage: HTML, visuals, image_path, aspect_ratio=1.0, width=256):
+def save_images(webpage: HTML, visuals, image_path, aspect_ratio=1.0, width=256,
+                formats=None):  # label -> `StoredAs` for results kept in their files' type and channels (`result_formats`)
     "Save one batch's `visuals` as `images/<name>_<label>.png` and add a row to `webpage` (the reference's layout)."
+    from gan_nb.data import save_array, tensor_to_array
     image_dir = webpage.get_image_dir()
     name = os.path.splitext(ntpath.basename(image_path[0]))[0]
     webpage.add_header(name)
     ims, txts, links = [], [], []
     for label, image in visuals.items():
-        file = f'{name}_{label}.png'
-        save_image(tensor2im(image), image_dir/file, aspect_ratio=aspect_ratio)
+        stored = (formats or {}).get(label)
+        if stored: file = save_array(tensor_to_array(image, *stored), image_dir/f'{name}_{label}').name  # PNG, TIFF or .npy
+        else:
+            file = f'{name}_{label}.png'
+            save_image(tensor2im(image), image_dir/file, aspect_ratio=aspect_ratio)
         ims.append(file); txts.append(label); links.append(file)
     webpage.add_images(ims, txts, links, width=width)
 
@@ -73,10 +79,29 @@ def test(opt,  # options from `TestOptions().parse(...)` or `.gather(...)`
         if opt.preprocess == 'none': visuals = {k: v[..., :h, :w] for k, v in visuals.items()}
         paths = model.get_image_paths()
         if i % 5 == 0: print(f'processing ({i:04d})-th image... {paths}')
-        save_images(webpage, visuals, paths, aspect_ratio=opt.aspect_ratio, width=opt.display_winsize)
+        save_images(webpage, visuals, paths, aspect_ratio=opt.aspect_ratio, width=opt.display_winsize,
+                    formats=result_formats(opt, data, visuals))
         n += 1
     page = webpage.save()
     return dict(web_dir=str(web_dir), index=str(page), images=n)
+
+# %% ../nbs/08_test.ipynb #5b1f0428
+def visual_domain(label) -> str:
+    "'A' or 'B': the domain of a visual's images (`idt_A` = G_A(real_B) is a B image); a test model's `real` and `fake`: 'A'."
+    if label.startswith('idt_'): return 'B' if label.endswith('A') else 'A'
+    return label[-1] if label[-1] in 'AB' else 'A'
+
+
+def result_formats(opt, data, visuals) -> dict:
+    "label -> `StoredAs` of the file of its domain (None: the reference's 8-bit PNG)."
+    from gan_nb.data import stored_as
+    out = {}
+    for label, image in visuals.items():
+        side = visual_domain(label)
+        if label[-1] in 'AB' and opt.direction == 'BtoA': side = 'B' if side == 'A' else 'A'  # the model's A is the data's B
+        paths = data.get(f'{side}_paths') or data.get('A_paths')
+        out[label] = stored_as(paths[0], image.shape[-3], getattr(opt, 'value_range', None)) if paths else None
+    return out
 
 # %% ../nbs/08_test.ipynb #64a71d92
 def generator_options(state_dict) -> dict:
@@ -237,18 +262,22 @@ def translate(image,  # a PIL image or the path of an image file
               mode='pad',  # 'pad' (mirror, then crop back) or 'resize' (resize, then back) to the sizes the generator takes
               tile=None,  # translate in tiles of this side, blended (`translate_tiles`): bounded memory for large images
               overlap=64,  # pixels shared by neighbouring tiles
+              value_range=None,  # (lo, hi) stored values for -1 and 1 of a file read losslessly (default: its type's range)
               **load_kwargs):  # passed to `load_generator` when `generator` is a file
-    "Run `generator` on one image of any size; return a PIL image of the same size."
-    from gan_nb.data import image_to_colorization, colorization_to_rgb
+    "Run `generator` on one image of any size: a PIL image of the same size, or for a 16-bit, multi-channel or array file, an array of its type."
+    from gan_nb.data import image_to_colorization, colorization_to_rgb, is_plain_image, load_array, tensor_to_array
     if isinstance(generator, (str, os.PathLike)): generator = load_generator(generator, **load_kwargs)
+    in_nc, out_nc = _image_channels(generator)
+    stored = None
     if not isinstance(image, Image.Image):
         if not Path(image).is_file(): raise FileNotFoundError(f'{image} is not an image file')
-        image = Image.open(image)
-    w, h = image.size
-    in_nc, out_nc = _image_channels(generator)
+        if value_range is None and in_nc in (1, 3) and is_plain_image(image): image = Image.open(image)
+        else: x, stored = load_array(image, in_nc, value_range, "the generator's input")
+    h, w = x.shape[-2:] if stored else image.size[::-1]
     device = next(generator.parameters()).device
-    colorize = (in_nc, out_nc) == (1, 2)  # a colorization generator: Lab lightness in, ab colour out
-    x = (image_to_colorization(image)[0][None] if colorize else _to_tensor(image, in_nc)).to(device)
+    colorize = (in_nc, out_nc) == (1, 2) and not stored  # a colorization generator: Lab lightness in, ab colour out
+    if not stored: x = image_to_colorization(image)[0] if colorize else _to_tensor(image, in_nc)[0]
+    x = x[None].to(device)
     H, W = fit_size(h, w, size_multiple(generator), mode)
     from gan_nb.networks import unwrap_network
     smallest = getattr(unwrap_network(generator), 'min_side', 1)  # a ResNet needs 8x8: pad tiny images up to it
@@ -262,7 +291,7 @@ def translate(image,  # a PIL image or the path of an image file
             y = generator(F.interpolate(x, size=(H, W), mode='bicubic', align_corners=False).clamp(-1, 1))
             y = F.interpolate(y, size=(h, w), mode='bicubic', align_corners=False).clamp(-1, 1)
     if colorize: return _to_image(colorization_to_rgb(x.cpu(), y.float().cpu()) * 2 - 1, 3)  # the image's lightness, the predicted colour
-    return _to_image(y, out_nc)
+    return tensor_to_array(y, *stored) if stored else _to_image(y, out_nc)
 
 # %% ../nbs/08_test.ipynb #0c7c6ef0
 def pad_to_fit(data,  # a batch dict from the dataset: (N, C, H, W) tensors
