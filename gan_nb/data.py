@@ -25,8 +25,8 @@ from .options import register_dataset, find_dataset, resolve_device, atomic_writ
 # %% auto #0
 __all__ = ['IMG_EXTENSIONS', 'FACADE_CLASSES', 'BUILTIN_DATASETS', 'is_image_file', 'make_dataset', 'load_image', 'read_array',
            'dtype_range', 'array_to_tensor', 'tensor_to_array', 'StoredAs', 'is_plain_image', 'load_array', 'load_side',
-           'stored_as', 'save_array', 'make_facade', 'make_facades', 'resolve_dataroot', 'get_params', 'ResizeTo',
-           'ScaleWidth', 'check_crop_fits', 'CropAt', 'RandomSquareCrop', 'MakeMultipleOf', 'HFlip',
+           'stored_as', 'save_array', 'make_facade', 'make_facades', 'resolve_dataroot', 'get_params', 'image_size',
+           'ResizeTo', 'ScaleWidth', 'check_crop_fits', 'CropAt', 'RandomSquareCrop', 'MakeMultipleOf', 'HFlip',
            'ToNormalizedTensor', 'get_transform', 'rgb_to_lab', 'lab_to_rgb', 'BaseDataset', 'channel_flag',
            'image_channels', 'require_images', 'AlignedDataset', 'UnalignedDataset', 'SingleDataset',
            'image_to_colorization', 'ColorizationDataset', 'colorization_to_rgb', 'collate_same_size',
@@ -421,8 +421,8 @@ def _pil_method(method):
     return method
 
 
-def _size(img):
-    "(width, height) of a PIL image or a (C, H, W) tensor."
+def image_size(img) -> tuple:
+    "(width, height) of a PIL image or a (C, H, W) tensor: what the preprocessing steps need of either."
     return (img.shape[-1], img.shape[-2]) if torch.is_tensor(img) else img.size
 
 
@@ -437,7 +437,7 @@ def _resize(img, size, method):
 class ResizeTo:
     "Resize a PIL image or a (C, H, W) tensor to `size` = (width, height)."
     def __init__(self, size, method=Image.BICUBIC): self.size, self.method = tuple(size), _pil_method(method)
-    def __call__(self, img): return img if _size(img) == self.size else _resize(img, self.size, self.method)
+    def __call__(self, img): return img if image_size(img) == self.size else _resize(img, self.size, self.method)
     def __repr__(self): return f'ResizeTo(size={self.size})'
 
 
@@ -446,7 +446,7 @@ class ScaleWidth:
     def __init__(self, target_size, crop_size, method=Image.BICUBIC):
         self.target_size, self.crop_size, self.method = target_size, crop_size, _pil_method(method)
     def __call__(self, img):
-        ow, oh = _size(img)
+        ow, oh = image_size(img)
         if ow == self.target_size and oh >= self.crop_size: return img
         h = int(max(self.target_size * oh / ow, self.crop_size))
         return _resize(img, (self.target_size, h), self.method)
@@ -455,7 +455,7 @@ class ScaleWidth:
 
 def check_crop_fits(img, size):
     "Raise a one-line error if the PIL image (or tensor) `img` is smaller than a `size` x `size` crop."
-    ow, oh = _size(img)
+    ow, oh = image_size(img)
     if ow < size or oh < size:
         raise ValueError(f'an image of {ow}x{oh} is smaller than --crop_size {size}; use a smaller '
                          '--crop_size or a --preprocess that resizes first (resize_and_crop)')
@@ -467,7 +467,7 @@ class CropAt:
     def __call__(self, img):
         check_crop_fits(img, self.size)
         x, y = self.pos
-        if _size(img) == (self.size, self.size): return img
+        if image_size(img) == (self.size, self.size): return img
         return img[..., y:y + self.size, x:x + self.size] if torch.is_tensor(img) else img.crop((x, y, x + self.size, y + self.size))
     def __repr__(self): return f'CropAt(pos={self.pos}, size={self.size})'
 
@@ -483,7 +483,7 @@ class MakeMultipleOf:
     "Resize a PIL image (or tensor) so both sides are multiples of `base` (rounded to the nearest)."
     def __init__(self, base=4, method=Image.BICUBIC): self.base, self.method = base, _pil_method(method)
     def __call__(self, img):
-        ow, oh = _size(img)
+        ow, oh = image_size(img)
         w, h = max(self.base, round(ow / self.base) * self.base), max(self.base, round(oh / self.base) * self.base)
         return img if (w, h) == (ow, oh) else _resize(img, (w, h), self.method)
     def __repr__(self): return f'MakeMultipleOf(base={self.base})'
@@ -642,11 +642,11 @@ class AlignedDataset(BaseDataset):
         path = self.AB_paths[index]
         AB = load_side(path, self.input_nc, channel_flag(self.opt, 'A'), getattr(self.opt, 'value_range', None),
                        other=(self.output_nc, channel_flag(self.opt, 'B')))
-        w, h = _size(AB)
+        w, h = image_size(AB)
         self._check_pair(path, w, h)
         if torch.is_tensor(AB): A, B = AB[..., :w // 2], AB[..., w // 2:]
         else: A, B = AB.crop((0, 0, w // 2, h)), AB.crop((w // 2, 0, w, h))
-        params = get_params(self.opt, _size(A))  # one draw for both halves: they stay pixel-aligned
+        params = get_params(self.opt, image_size(A))  # one draw for both halves: they stay pixel-aligned
         A = get_transform(self.opt, params, grayscale=self.input_nc == 1)(A)
         B = get_transform(self.opt, params, grayscale=self.output_nc == 1)(B)
         return {'A': A, 'B': B, 'A_paths': path, 'B_paths': path}
