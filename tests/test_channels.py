@@ -91,3 +91,16 @@ def test_tiff_and_npy_without_tifffile(tmp_path, monkeypatch):
     assert path.suffix == '.npy' and np.array_equal(read_array(path), seven)
     Image.fromarray(np.arange(20, dtype=np.uint16).reshape(4, 5) * 3000).save(tmp_path/'grey16.tif')  # Pillow reads this one exactly
     assert read_array(tmp_path/'grey16.tif').dtype == np.uint16
+
+
+def test_unet_512_trains_on_512_crops(tmp_path):
+    (tmp_path/'data'/'train').mkdir(parents=True)
+    Image.fromarray(np.random.default_rng(2).integers(0, 256, (512, 1024, 3)).astype(np.uint8)).save(tmp_path/'data'/'train'/'0.png')
+    r = run('gan_nb_train', ['--dataroot', str(tmp_path/'data'), '--name', 'big', '--model', 'pix2pix', '--netG', 'unet_512',
+                             '--ngf', '4', '--ndf', '4', '--device', 'cpu', '--num_threads', '0', '--load_size', '512',
+                             '--crop_size', '512', '--n_epochs', '1', '--n_epochs_decay', '0'], tmp_path)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    import torch
+    from gan_nb.inference import generator_options
+    state = torch.load(tmp_path/'checkpoints'/'big'/'latest_net_G.pth', weights_only=True)
+    assert generator_options(state)['netG'] == 'unet_512'
