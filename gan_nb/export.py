@@ -22,7 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 # %% ../nbs/08b_export.ipynb #e453b52b
-from .options import atomic_write, exit_with_error
+from .core import atomic_write, exit_with_error
 from .inference import load_generator, generator_options, size_multiple
 from .networks import unwrap_network
 
