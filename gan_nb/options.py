@@ -167,6 +167,7 @@ class BaseOptions:
         a('--fused_adam', action='store_true', help="Adam's fused kernel: fastest update, equal to the default up to float round-off")
         # wandb parameters
         a('--use_wandb', action='store_true', help='if specified, then init wandb logging')
+        a('--use_tensorboard', action='store_true', help='write losses, learning rates and images for TensorBoard to <checkpoints_dir>/<name>/tensorboard')
         a('--wandb_project_name', type=str, default='CycleGAN-and-pix2pix', help='specify wandb project name')
         return parser
 
