@@ -8,7 +8,7 @@ Each pass runs in a subprocess of its own, so its peak resident memory (`getrusa
 counts what torch allocates outside Python's heap; `tracemalloc` does not) belongs to it alone; a baseline
 subprocess that sets up the same network and image without running it is subtracted. The whole-image pass
 is measured at a quarter and at half the pixels and extrapolated (activation memory grows with the pixel
-count), or run at full size with --whole.
+count the network sees, padded to its size multiple), or run at full size with --whole.
 """
 from __future__ import annotations
 import argparse
@@ -46,6 +46,14 @@ def child(args):
                           cuda_peak_mb=torch.cuda.max_memory_allocated(device) / 2 ** 20 if device.type == 'cuda' else None)))
 
 
+def padded_pixels(args, scale):
+    "Pixels the network sees for the image at `scale` of the pixels: each side padded up to the U-Net's multiple."
+    from gan_nb.core import UNET_DEPTHS
+    m = 2 ** UNET_DEPTHS[args.netG] if args.netG in UNET_DEPTHS else 4
+    w, h = (round(s * scale ** 0.5) for s in (args.width, args.height))
+    return -(-w // m) * m * (-(-h // m) * m)
+
+
 def measure(args, kind, scale=1.0):
     "Run one measurement in a fresh interpreter."
     cmd = [sys.executable, __file__, '--child', kind, '--scale', str(scale)] + \
@@ -74,10 +82,12 @@ def main():
     rows = [('tiles', f'tile {args.tile}, overlap {args.overlap}', measure(args, 'tiled'))]
     parts = [(s, measure(args, 'whole', s ** 0.5)) for s in (0.25, 0.5)]
     (s1, a), (s2, b) = parts
-    slope = (b['maxrss_mb'] - a['maxrss_mb']) / (s2 - s1)  # MB per full image's worth of pixels
-    estimate = a['maxrss_mb'] - base['maxrss_mb'] + slope * (1 - s1)
+    p1, p2, p = (padded_pixels(args, s) for s in (s1, s2, 1.0))  # the network sees the image padded to its multiple
+    slope = (b['maxrss_mb'] - a['maxrss_mb']) / (p2 - p1)  # MB per padded pixel
+    estimate = a['maxrss_mb'] - base['maxrss_mb'] + slope * (p - p1)
     for s, r in parts: rows.append(('whole image', f'{s:.0%} of the pixels', r))
-    if args.whole: rows.append(('whole image', 'full size', measure(args, 'whole')))
+    whole = measure(args, 'whole') if args.whole else None
+    if whole: rows.append(('whole image', 'full size', whole))
     print(f"\n| pass | size | seconds | peak memory above baseline (MB) |{' peak CUDA (MB) |' if args.device != 'cpu' else ''}")
     print(f"|---|---|---|---|{'---|' if args.device != 'cpu' else ''}")
     for name, what, r in rows:
@@ -85,8 +95,10 @@ def main():
         print(f"| {name} | {what} | {r['seconds']:.1f} | {r['maxrss_mb'] - base['maxrss_mb']:.0f} |{cuda}")
     print(f"\nbaseline (interpreter, torch, network, image): {base['maxrss_mb']:.0f} MB")
     print(f"whole image at full size, extrapolated from the two smaller passes: {estimate:.0f} MB above baseline")
-    print(f"tiles need {rows[0][2]['maxrss_mb'] - base['maxrss_mb']:.0f} MB above baseline: "
-          f"{(rows[0][2]['maxrss_mb'] - base['maxrss_mb']) / estimate:.0%} of the whole-image pass")
+    need = whole['maxrss_mb'] - base['maxrss_mb'] if whole else estimate
+    tiles = rows[0][2]['maxrss_mb'] - base['maxrss_mb']
+    print(f"tiles need {tiles:.0f} MB above baseline: {tiles / need:.0%} of the whole-image pass "
+          f"({'measured' if whole else 'extrapolated'}: {need:.0f} MB)")
 
 
 if __name__ == '__main__':
