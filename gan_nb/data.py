@@ -144,7 +144,8 @@ def is_plain_image(path) -> bool:
     except (OSError, Image.DecompressionBombError): return True  # load_image names the broken file
 
 
-def load_array(path, channels,  # the file and the channels the flags say it has
+def load_array(path,  # an image or .npy file
+               channels,  # the channels the flags say it has
                value_range=None,  # (lo, hi) for -1 and 1; default: the range of the file's type
                flag='--input_nc'  # the flag that set `channels`, for the error
               ) -> tuple:
@@ -158,7 +159,10 @@ def load_array(path, channels,  # the file and the channels the flags say it has
     return array_to_tensor(a, lo, hi), StoredAs(a.dtype, lo, hi)
 
 
-def load_side(path, channels, flag='--input_nc', value_range=None,
+def load_side(path,  # an image or .npy file
+              channels,  # the channels the flags say it has
+              flag='--input_nc',  # the flag that set `channels`, for errors
+              value_range=None,  # (lo, hi) for -1 and 1, or None for the file type's range
               other=None  # (channels, flag) of the other half of an aligned A|B file: one file, one channel count
              ):
     "What a dataset transforms: a PIL RGB image (plain 8-bit files for 1 or 3 channels: the reference's path, exactly), else a (C, H, W) tensor in [-1, 1]."
@@ -170,7 +174,10 @@ def load_side(path, channels, flag='--input_nc', value_range=None,
     return x
 
 
-def stored_as(path, channels, value_range=None):
+def stored_as(path,  # the file a result's domain was read from
+              channels,  # the result's channels
+              value_range=None  # `--value_range`, if given
+             ):
     "How `path` stored its values (`StoredAs`), or None for a plain 8-bit file on the reference's path."
     if value_range is None and channels in (1, 3) and is_plain_image(path): return None
     a = read_array(path)

@@ -163,7 +163,11 @@ def sample_image(channels,  # channels the generator takes
     return rgb[[i % 3 for i in range(channels)]][None] if channels != 1 else rgb.mean(0, keepdim=True)[None]
 
 # %% ../nbs/08b_export.ipynb #4916491f
-def checkpoint_path(name, checkpoints_dir='./checkpoints', epoch='latest', network='G') -> Path:
+def checkpoint_path(name,  # the experiment: a folder in `checkpoints_dir`
+                    checkpoints_dir='./checkpoints',
+                    epoch='latest',  # `latest` or an epoch number
+                    network='G'  # G, G_A or G_B
+                   ) -> Path:
     "`<checkpoints_dir>/<name>/<epoch>_net_<network>.pth`, or a one-line error listing the generators that are there."
     path = Path(checkpoints_dir)/name/f'{epoch}_net_{network}.pth'
     if path.is_file(): return path

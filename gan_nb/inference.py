@@ -84,13 +84,17 @@ def test(opt,  # options from `TestOptions().parse(...)` or `.gather(...)`
     return dict(web_dir=str(web_dir), index=str(page), images=n)
 
 # %% ../nbs/08_test.ipynb #5b1f0428
-def visual_domain(label) -> str:
+def visual_domain(label  # a visual's name: real_A, fake_B, rec_A, idt_B, real, fake...
+                 ) -> str:
     "'A' or 'B': the domain of a visual's images (`idt_A` = G_A(real_B) is a B image); a test model's `real` and `fake`: 'A'."
     if label.startswith('idt_'): return 'B' if label.endswith('A') else 'A'
     return label[-1] if label[-1] in 'AB' else 'A'
 
 
-def result_formats(opt, data, visuals) -> dict:
+def result_formats(opt,  # test options: direction, value_range
+                   data,  # the batch the visuals come from: its A_paths (and B_paths)
+                   visuals  # {label: image tensor}
+                  ) -> dict:
     "label -> `StoredAs` of the file of its domain (None: the reference's 8-bit PNG)."
     from gan_nb.data import stored_as
     out = {}
@@ -199,7 +203,11 @@ def tile_starts(size,  # the image side, in pixels
     return list(range(0, size - tile, tile - overlap)) + [size - tile]
 
 
-def blend_ramp(n, overlap, rise, fall):
+def blend_ramp(n,  # the tile's side, in pixels
+               overlap,  # pixels shared with a neighbour
+               rise,  # a tile precedes on this side: ramp up at the start
+               fall  # a tile follows: ramp down at the end
+              ) -> torch.Tensor:
     "Weights along one side of an `n`-pixel tile: rising over `overlap` pixels if a tile precedes (`rise`), falling if one follows."
     w = torch.ones(n)
     k = min(overlap, n // 2)
