@@ -14,9 +14,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['DEVICE_PATTERN', 'GENERATORS', 'DISCRIMINATORS', 'NORMS', 'INIT_TYPES', 'GAN_MODES', 'OptionError', 'error_line',
-           'exit_with_error', 'in_ipython', 'atomic_write', 'device_name', 'resolve_device', 'tensor2im', 'save_image',
-           'HTML']
+__all__ = ['DEVICE_PATTERN', 'GENERATORS', 'UNET_DEPTHS', 'DISCRIMINATORS', 'NORMS', 'INIT_TYPES', 'GAN_MODES', 'OptionError',
+           'error_line', 'exit_with_error', 'in_ipython', 'atomic_write', 'device_name', 'resolve_device', 'tensor2im',
+           'save_image', 'HTML']
 
 # %% ../nbs/00_core.ipynb #5a220dca
 class OptionError(ValueError):
@@ -107,7 +107,8 @@ def resolve_device(name: str = 'auto'):
     return torch.device(name)
 
 # %% ../nbs/00_core.ipynb #27cf5b84
-GENERATORS = ('resnet_9blocks', 'resnet_6blocks', 'unet_256', 'unet_128')
+GENERATORS = ('resnet_9blocks', 'resnet_6blocks', 'unet_256', 'unet_128', 'unet_512', 'unet_1024')
+UNET_DEPTHS = {'unet_128': 7, 'unet_256': 8, 'unet_512': 9, 'unet_1024': 10}  # U-Net name -> num_downs: the name is 2**num_downs
 DISCRIMINATORS = ('basic', 'n_layers', 'pixel')
 NORMS = ('instance', 'batch', 'none', 'syncbatch')
 INIT_TYPES = ('normal', 'xavier', 'kaiming', 'orthogonal')

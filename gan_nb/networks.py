@@ -18,7 +18,7 @@ import torch.nn as nn
 from torch.nn import init
 
 # %% ../nbs/01_networks.ipynb #67dd262b
-from .core import GENERATORS, DISCRIMINATORS, NORMS, INIT_TYPES
+from .core import GENERATORS, DISCRIMINATORS, NORMS, INIT_TYPES, UNET_DEPTHS
 
 # %% ../nbs/01_networks.ipynb #7596c724
 def _unknown(kind, name, known):
@@ -270,8 +270,7 @@ def define_G(input_nc, output_nc, ngf,
     norm_layer = get_norm_layer(norm)
     if netG == 'resnet_9blocks': net = ResnetGenerator(input_nc, output_nc, ngf, norm_layer=norm_layer, use_dropout=use_dropout, n_blocks=9)
     elif netG == 'resnet_6blocks': net = ResnetGenerator(input_nc, output_nc, ngf, norm_layer=norm_layer, use_dropout=use_dropout, n_blocks=6)
-    elif netG == 'unet_128': net = UnetGenerator(input_nc, output_nc, 7, ngf, norm_layer=norm_layer, use_dropout=use_dropout)
-    elif netG == 'unet_256': net = UnetGenerator(input_nc, output_nc, 8, ngf, norm_layer=norm_layer, use_dropout=use_dropout)
+    elif netG in UNET_DEPTHS: net = UnetGenerator(input_nc, output_nc, UNET_DEPTHS[netG], ngf, norm_layer=norm_layer, use_dropout=use_dropout)
     else: raise _unknown('netG', netG, GENERATORS)
     return init_net(net, init_type, init_gain)
 

@@ -17,8 +17,8 @@ from .core import (OptionError, atomic_write, device_name, in_ipython, resolve_d
 # %% auto #0
 __all__ = ['MODELS', 'DATASETS', 'RENAMED_FLAGS', 'SWITCHED_FLAGS', 'IGNORED_FLAGS', 'REMOVED_FLAGS', 'PREPROCESS_NAMES',
            'LR_POLICY_NAMES', 'AMP_MODES', 'AT_LEAST_ONE', 'NOT_NEGATIVE', 'POSITIVE', 'OptionParser', 'register_model',
-           'register_dataset', 'find_model', 'find_dataset', 'translate_old_flags', 'BaseOptions', 'TrainOptions',
-           'TestOptions', 'overrides_to_args', 'command_line_args', 'relax_required', 'check_name',
+           'register_dataset', 'find_model', 'find_dataset', 'translate_old_flags', 'value_range', 'BaseOptions',
+           'TrainOptions', 'TestOptions', 'overrides_to_args', 'command_line_args', 'relax_required', 'check_name',
            'check_option_values', 'smallest_value', 'format_options', 'options_file']
 
 # %% ../nbs/00_options.ipynb #dff56acc
@@ -135,6 +135,14 @@ def translate_old_flags(args: list[str],  # command-line tokens
         out += ['--device', device]
     return out
 
+# %% ../nbs/00_options.ipynb #9bcfc1f0
+def value_range(value: str) -> tuple:
+    "argparse type for `--value_range`: `lo,hi`, two numbers with lo < hi."
+    try: lo, hi = (float(v) for v in value.split(','))
+    except ValueError: raise argparse.ArgumentTypeError(f"'{value}' is not lo,hi (two numbers, e.g. 0,4095)") from None
+    if not lo < hi: raise argparse.ArgumentTypeError(f"'{value}': lo must be less than hi")
+    return lo, hi
+
 # %% ../nbs/00_options.ipynb #40ba5e9a
 PREPROCESS_NAMES = ('resize_and_crop', 'crop', 'scale_width', 'scale_width_and_crop', 'none')
 LR_POLICY_NAMES = ('linear', 'step', 'plateau', 'cosine')
@@ -160,8 +168,8 @@ class BaseOptions:
         a('--device', type=device_name, default='auto', help='auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps')
         # model parameters
         a('--model', type=str, default='cycle_gan', choices=_registered(MODELS, 'cycle_gan'), help='chooses which model to use')
-        a('--input_nc', type=int, default=3, help='# of input image channels: 3 for RGB and 1 for grayscale')
-        a('--output_nc', type=int, default=3, help='# of output image channels: 3 for RGB and 1 for grayscale')
+        a('--input_nc', type=int, default=3, help='# of input image channels: 3 for RGB and 1 for grayscale (any number: files must have it)')
+        a('--output_nc', type=int, default=3, help='# of output image channels: 3 for RGB and 1 for grayscale (any number: files must have it)')
         a('--ngf', type=int, default=64, help='# of gen filters in the last conv layer')
         a('--ndf', type=int, default=64, help='# of discrim filters in the first conv layer')
         a('--netD', type=str, default='basic', choices=DISCRIMINATORS, help='specify discriminator architecture. The basic model is a 70x70 PatchGAN. n_layers allows you to specify the layers in the discriminator')
@@ -177,6 +185,7 @@ class BaseOptions:
         a('--serial_batches', action='store_true', help='if true, takes images in order to make batches, otherwise takes them randomly')
         a('--num_threads', default=4, type=int, help='# threads for loading data')
         a('--batch_size', type=int, default=1, help='input batch size')
+        a('--value_range', type=value_range, default=None, help='lo,hi: the values mapped to -1 and 1 (default: the file type\'s range, e.g. 0,65535 for 16-bit; 0,4095 for 12-bit data)')
         a('--load_size', type=int, default=286, help='scale images to this size')
         a('--crop_size', type=int, default=256, help='then crop to this size')
         a('--max_dataset_size', type=int, default=float('inf'), help='Maximum number of samples allowed per dataset. If the dataset directory contains more than max_dataset_size, only a subset is loaded.')
@@ -196,6 +205,7 @@ class BaseOptions:
         a('--fused_adam', action='store_true', help="Adam's fused kernel: fastest update, equal to the default up to float round-off")
         # wandb parameters
         a('--use_wandb', action='store_true', help='if specified, then init wandb logging')
+        a('--use_tensorboard', action='store_true', help='write losses, learning rates and images for TensorBoard to <checkpoints_dir>/<name>/tensorboard')
         a('--wandb_project_name', type=str, default='CycleGAN-and-pix2pix', help='specify wandb project name')
         return parser
 

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 # %% ../nbs/07_train.ipynb #99870fe7
 from .base_model import ready_model, reuse_freed_memory
-from .callbacks import TrainState, fire, LossLog, ProgressBar, TrainingPage, WandbLogger
+from .callbacks import TrainState, fire, LossLog, ProgressBar, TrainingPage, WandbLogger, TensorBoardLogger
 from .core import resolve_device
 from .distributed import DistInfo, init_distributed, wrap_distributed, sync_buffers, _agree
 from .train_state import (seed_everything, rng_state, set_rng_state, save_train_state, resume_train_state,
@@ -77,6 +77,7 @@ class TrainingRun:
         if s.is_main: check_writable(s.save_dir)
         self.callbacks = list(callbacks)
         if opt.use_wandb and s.is_main: self.callbacks.append(WandbLogger(opt))  # fails now if wandb is missing
+        if getattr(opt, 'use_tensorboard', False) and s.is_main: self.callbacks.append(TensorBoardLogger(s.save_dir/'tensorboard'))
         if self.info.enabled and getattr(opt, 'norm', None) == 'syncbatch' and resolve_device(opt.device).type == 'cpu':
             raise ValueError('--norm syncbatch shares batch statistics between GPUs and needs CUDA under torchrun; '
                              'on the CPU use --norm batch')

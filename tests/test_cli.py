@@ -17,7 +17,8 @@ TINY = ['--name', 'tiny', '--model', 'pix2pix', '--direction', 'BtoA', '--netG',
 def command(name):
     "The console script if installed (`pip install -e .`), else the module."
     script = BIN/name
-    module = {'gan_nb_train': 'gan_nb.train', 'gan_nb_test': 'gan_nb.inference', 'gan_nb_eval': 'gan_nb.metrics'}[name]
+    module = {'gan_nb_train': 'gan_nb.train', 'gan_nb_test': 'gan_nb.inference', 'gan_nb_eval': 'gan_nb.metrics',
+              'gan_nb_export': 'gan_nb.export'}[name]
     return [str(script)] if script.exists() else [sys.executable, '-m', module]
 
 
@@ -54,7 +55,7 @@ def test_train_then_test_on_builtin_data(tmp_path):
 
 
 @pytest.mark.parametrize('name,args,message', [
-    ('gan_nb_train', ['--dataroot', 'd', '--netG', 'unet_512'], "argument --netG: invalid choice: 'unet_512'"),
+    ('gan_nb_train', ['--dataroot', 'd', '--netG', 'unet_2048'], "argument --netG: invalid choice: 'unet_2048'"),
     ('gan_nb_train', ['--dataroot', 'd', '--use_dropout'], '--use_dropout was removed: dropout is on by default now'),
     ('gan_nb_train', ['--dataroot', 'd', '--gpu_ids', '0,1'], 'run: torchrun --nproc_per_node=2 -m gan_nb.train --dataroot d'),
     ('gan_nb_train', ['--dataroot', 'd', '--name', '../../x'], "--name '../../x': the run's folder inside --checkpoints_dir"),
