@@ -31,6 +31,7 @@ def _to_float(value):
 
 class BaseModel:
     "Shared machinery of all models: subclasses fill `loss_names`, `model_names`, `visual_names` and `optimizers`."
+    learns_from_pairs = False  # True: a batch's A and B must belong together (pix2pix), so unaligned data is refused
     @staticmethod
     def modify_commandline_options(parser, is_train):
         "Add model-specific flags or change defaults; the base model changes nothing."
@@ -51,6 +52,15 @@ class BaseModel:
         self.loss_names, self.model_names, self.visual_names = [], [], []
         self.optimizers, self.schedulers, self.image_paths = [], [], []
         self.metric = 0  # what the `plateau` policy watches
+        self.check_pairs(opt)
+
+    def check_pairs(self, opt):
+        "Refuse to train a model that `learns_from_pairs` on the unaligned dataset's random pairs."
+        if not (self.learns_from_pairs and self.isTrain and getattr(opt, 'dataset_mode', None) == 'unaligned'
+                and not getattr(opt, 'serial_batches', False)): return
+        raise ValueError(f'--model {opt.model} learns from pairs, but --dataset_mode unaligned pairs A and B images at random; '
+                         f'for pairs in <dataroot>/{opt.phase}A and {opt.phase}B with the same file names use --dataset_mode template, '
+                         'for unpaired images use --model cycle_gan')
 
     def set_input(self, input):
         "Unpack a batch dict from the data loader and move its tensors to `self.device`."
@@ -154,14 +164,20 @@ def describe_network(self: BaseModel, name):
 @patch
 def save_networks(self: BaseModel,
                   epoch,  # 'latest', an epoch number, 'iter_<n>' or 'best'
-                  names=None):  # only these networks, e.g. ['G'] (default: every name in `model_names`)
-    "Save each network in `model_names` to `<save_dir>/<epoch>_net_<name>.pth`, atomically, as a plain state_dict."
+                  folder=None,  # where to write (default: `save_dir`); a checkpoint is assembled in a staging folder
+                  names=None  # only these networks, e.g. ['G'] (default: every name in `model_names`)
+                 ) -> list:
+    "Save each network in `model_names` (or `names`) to `<folder>/<epoch>_net_<name>.pth`, atomically, as a plain state_dict; return the paths."
     if torch.distributed.is_available() and torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
-        return  # under DDP every process holds the same weights: only the first one writes
+        return []  # under DDP every process holds the same weights: only the first one writes
+    paths = []
     for name, net in self.networks():
         if names is not None and name not in names: continue
         state = {k: v.detach().cpu() for k, v in unwrap_network(net).state_dict().items()}
-        with atomic_write(self.checkpoint_path(epoch, name), 'wb') as f: torch.save(state, f)
+        path = self.checkpoint_path(epoch, name) if folder is None else Path(folder)/self.checkpoint_path(epoch, name).name
+        with atomic_write(path, 'wb') as f: torch.save(state, f)
+        paths.append(path)
+    return paths
 
 # %% ../nbs/04_base_model.ipynb #618d102c
 def _some(keys, n=3):
