@@ -22,7 +22,7 @@ from .options import options_file
 
 # %% ../nbs/07a_callbacks.ipynb #0ac01b73
 EVENTS = ('on_train_begin', 'on_epoch_begin', 'on_iteration', 'on_losses', 'on_visuals', 'on_checkpoint',
-          'on_batches_end', 'on_epoch_end', 'on_train_end')
+          'on_batches_end', 'on_validation', 'on_epoch_end', 'on_train_end')
 
 
 class Callback:
@@ -34,6 +34,7 @@ class Callback:
     def on_visuals(self, state, visuals): pass
     def on_checkpoint(self, state, path): pass
     def on_batches_end(self, state): pass
+    def on_validation(self, state, metric, score): pass  # `--val_freq`: the metric's name and the generator's score
     def on_epoch_end(self, state): pass
     def on_train_end(self, state): pass
 
@@ -54,6 +55,7 @@ class TrainState:
     save_dir: Path = None  # `<checkpoints_dir>/<name>`
     last_checkpoint: Path = None  # the last training-state file written
     stop_reason: str = None  # why training stopped early (None: it ran to the end)
+    best: dict = None  # the best validation so far (`--val_freq`): {'epoch', 'score', 'metric'}
     rank: int = 0  # process rank under torchrun (0 otherwise)
     world_size: int = 1
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -121,6 +123,12 @@ class LossLog(Callback):
     def on_losses(self, state, losses):
         if not self.enabled: return
         line = format_losses(state.epoch, state.epoch_iter, losses, state.iter_time, state.data_time)
+        tqdm.write(line)
+        self.write(line)
+
+    def on_validation(self, state, metric, score):
+        if not self.enabled: return
+        line = f'(epoch: {state.epoch}, iters: {state.epoch_iter}) val_{metric}: {score:.4f} '  # `read_loss_log` reads it too
         tqdm.write(line)
         self.write(line)
 
@@ -194,6 +202,9 @@ class WandbLogger(Callback):
 
     def on_losses(self, state, losses):
         self.run.log({**losses, 'epoch': state.epoch}, step=state.total_iters)
+
+    def on_validation(self, state, metric, score):
+        self.run.log({f'val_{metric}': score, 'epoch': state.epoch}, step=state.total_iters)
 
     def on_visuals(self, state, visuals):
         self.run.log({label: self.wandb.Image(tensor2im(image)) for label, image in visuals.items()}, step=state.total_iters)

@@ -58,8 +58,13 @@ def _umask() -> int:
 def atomic_write(path, mode: str = 'w', **open_kwargs):
     "Open a temporary file for writing that replaces `path` only if the block finishes."
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    except OSError as e:  # name the folder: the temporary file's name would only puzzle
+        error = type(e)(f'cannot write {path.name} in {path.parent} ({e.strerror or e}); make the folder writable or choose another')
+        error.strerror = e.strerror
+        raise error from None
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would (0644 under umask 022)
         with os.fdopen(fd, mode, **open_kwargs) as f:

@@ -20,7 +20,8 @@ import torch.utils.data
 import torchvision.transforms as transforms
 from PIL import Image
 
-from .options import register_dataset, find_dataset, resolve_device, atomic_write
+from .core import resolve_device, atomic_write
+from .options import register_dataset, find_dataset
 
 # %% auto #0
 __all__ = ['IMG_EXTENSIONS', 'FACADE_CLASSES', 'BUILTIN_DATASETS', 'is_image_file', 'make_dataset', 'load_image', 'read_array',
@@ -37,8 +38,15 @@ IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.tif', '.tiff', '.we
 
 
 def is_image_file(filename: str) -> bool:
-    "Whether `filename` has an image extension (any letter case)."
-    return str(filename).lower().endswith(IMG_EXTENSIONS)
+    "Whether `filename` has an image extension (any letter case) and is not hidden (macOS's `._x.jpg`)."
+    return not os.path.basename(str(filename)).startswith('.') and str(filename).lower().endswith(IMG_EXTENSIONS)
+
+
+def _walk_visible(dir):
+    "`os.walk` that skips hidden folders and macOS's `__MACOSX`."
+    for root, dirs, files in os.walk(dir):
+        dirs[:] = [d for d in dirs if not d.startswith('.') and d != '__MACOSX']
+        yield root, files
 
 
 def make_dataset(dir,  # folder to scan, recursively
@@ -47,7 +55,7 @@ def make_dataset(dir,  # folder to scan, recursively
     "Sorted paths of all image files under `dir`."
     if not os.path.isdir(dir):
         raise FileNotFoundError(f'{dir} is not a folder; check --dataroot (and --phase)')
-    images = sorted(os.path.join(root, f) for root, _, files in os.walk(dir) for f in files if is_image_file(f))
+    images = sorted(os.path.join(root, f) for root, files in _walk_visible(dir) for f in files if is_image_file(f))
     return images[:int(min(max_dataset_size, len(images)))]
 
 # %% ../nbs/03_data.ipynb #8033332c
@@ -629,8 +637,8 @@ class AlignedDataset(BaseDataset):
         super().__init__(opt)
         self.dir_AB = os.path.join(opt.dataroot, opt.phase)
         if not os.path.isdir(self.dir_AB) and os.path.isdir(self.dir_AB + 'A'):
-            raise FileNotFoundError(f'{self.dir_AB} is not a folder, but {self.dir_AB}A is: for A and B in separate folders use '
-                                    '--dataset_mode unaligned (unpaired) or template (pairs with the same file names)')
+            raise FileNotFoundError(f'{self.dir_AB} is not a folder, but {self.dir_AB}A is: for pairs kept in two folders under '
+                                    'the same file names use --dataset_mode template; for unpaired images use --dataset_mode unaligned with --model cycle_gan')
         self.AB_paths = require_images(make_dataset(self.dir_AB, opt.max_dataset_size), self.dir_AB,
             f'the aligned dataset expects <dataroot>/{opt.phase}/*.jpg (or .png ...), each image A|B side by side')
         if opt.preprocess == 'resize_and_crop' and opt.crop_size > opt.load_size:
@@ -780,7 +788,7 @@ class CustomDatasetDataLoader:
                                                       sampler=self.sampler, num_workers=workers, drop_last=False,
                                                       collate_fn=collate_same_size,
                                                       pin_memory=on_cuda,  # page-locked batches: asynchronous copies to the GPU
-                                                      persistent_workers=workers > 0)  # no worker start-up every epoch
+                                                      persistent_workers=workers > 0 and getattr(opt, 'seed', None) is None)
 
     def load_data(self):
         "The loader itself (the reference's `create_dataset(opt).load_data()` idiom)."

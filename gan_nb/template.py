@@ -20,6 +20,7 @@ from .data import (BaseDataset, make_dataset, load_side, image_size, get_params,
 @register_model('template')
 class TemplateModel(BaseModel):
     "The starting point for a new model: an L1 regression `G(A) ~ B` on aligned data (the reference's template)."
+    learns_from_pairs = True  # G(A) is compared with B: refuse --dataset_mode unaligned (random pairs)
     @staticmethod
     def modify_commandline_options(parser, is_train=True):
         "Default `--dataset_mode aligned`; training adds `--lambda_regression`."
