@@ -234,9 +234,10 @@ class TensorBoardLogger(Callback):
     def on_visuals(self, state, visuals):
         for label, image in visuals.items(): self.writer.add_image(label, tensor2im(image), state.total_iters, dataformats='HWC')
 
-    def on_epoch_end(self, state):
-        for name, value in (getattr(state, 'metrics', None) or {}).items(): self.writer.add_scalar(f'val/{name}', value, state.total_iters)
-        self.writer.flush()
+    def on_validation(self, state, metric, score):  # `--val_freq`: the generator's score on the validation split
+        self.writer.add_scalar(f'val/{metric}', score, state.total_iters)
+
+    def on_epoch_end(self, state): self.writer.flush()
 
     def on_train_end(self, state): self.writer.close()
 

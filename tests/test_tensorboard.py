@@ -21,11 +21,12 @@ def scalars(log_dir):
 
 @needs_tensorboard
 def test_scalars_load_back_and_continue_across_a_resume(tmp_path):
-    r = run('gan_nb_train', ['--dataroot', 'builtin:facades'] + TINY + ['--n_epochs', '1'], tmp_path)
+    r = run('gan_nb_train', ['--dataroot', 'builtin:facades'] + TINY + ['--n_epochs', '1', '--val_freq', '1'], tmp_path)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     log_dir = tmp_path/'checkpoints'/'tiny'/'tensorboard'
     first = scalars(log_dir)
-    assert {'loss/G_GAN', 'loss/G_L1', 'loss/D_real', 'loss/D_fake', 'lr/G', 'lr/D', 'epoch'} <= set(first), sorted(first)
+    assert {'loss/G_GAN', 'loss/G_L1', 'loss/D_real', 'loss/D_fake', 'lr/G', 'lr/D', 'epoch', 'val/l1'} <= set(first), sorted(first)
+    assert [s for s, _ in first['val/l1']] == [4]  # the validation score at the end of epoch 1
     assert [s for s, _ in first['loss/G_GAN']] == [2, 4]
     assert first['lr/G'][0][1] == pytest.approx(2e-4)
     r = run('gan_nb_train', ['--dataroot', 'builtin:facades'] + TINY + ['--n_epochs', '2', '--continue_train'], tmp_path)
