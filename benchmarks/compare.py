@@ -340,13 +340,16 @@ def bench_threads(a, device):
     if device.type != 'cpu': return
     ta = copy.copy(a)
     choices = hardware.thread_choices()
-    table_head(f'Contention: pix2pix step ({a.netG}, ngf {a.ngf}, {a.size} px) quiet and beside one competing CPU-bound '
-               f'process; threads {choices}')
+    print(f'\nContention: pix2pix step ({a.netG}, ngf {a.ngf}, {a.size} px), quiet and beside one competing CPU-bound '
+          f'process, each thread count in turn\n')
+    print('| threads | quiet: median s/step | with one competing process: median s/step | busy / quiet default | load |')
+    print('|---|---|---|---|---|')
     m, _ = gan_nb_model(ta, 'pix2pix', ['--cpu_threads', str(choices[0])], device)
     batch = random_batch(ta)
     runs = {n: Contender(f'{n} threads', m, batch, n, True, device) for n in choices}
     alternate(list(runs.values()), a.steps, a.warmup)
     quiet = {n: statistics.median(c.times) for n, c in runs.items()}
+    quiet_load = load()
     other = spin()
     try:
         time.sleep(0.5)
@@ -354,13 +357,13 @@ def bench_threads(a, device):
         for c in runs.values(): c.times = []
         alternate(list(runs.values()), a.steps, 1)
         busy = {n: statistics.median(c.times) for n, c in runs.items()}
+        busy_load = load()
     finally:
         other.kill(); other.wait()
     for n in choices:
-        print(f'| contention | {n} threads: quiet {quiet[n]:.3f} s, busy {busy[n]:.3f} s | | | busy/quiet **{busy[n] / quiet[choices[0]]:.2f}x** '
-              f'the quiet default | | {load():.2f} |')
-    print(f'| contention | adaptive: `pick_threads` chose {chosen} ({", ".join(f"{n}: {t * 1000:.0f} ms" for n, t in probe.items())}) '
-          f'| | {busy[chosen]:.3f} | busy/quiet **{busy[chosen] / quiet[choices[0]]:.2f}x** (target <= 1.8x) | | {load():.2f} |')
+        print(f'| {n} (fixed) | {quiet[n]:.3f} | {busy[n]:.3f} | {busy[n] / quiet[choices[0]]:.2f}x | {quiet_load:.2f} / {busy_load:.2f} |')
+    print(f'| adaptive: `pick_threads` chose {chosen} ({", ".join(f"{n}: {t * 1000:.0f} ms" for n, t in probe.items())}) '
+          f'| {quiet[choices[0]]:.3f} | {busy[chosen]:.3f} | **{busy[chosen] / quiet[choices[0]]:.2f}x** (target <= 1.8x) | {busy_load:.2f} |')
 
 
 def epoch_args(a, d, name):

@@ -288,24 +288,25 @@ def choose_speed_flags(opt,  # options with `fast` (the chosen flags are set on 
         + (f'one step: {timing} (probe {time.perf_counter() - start:.0f} s)' if times else 'chosen without timing under torchrun'))
     return chosen
 
-# %% ../nbs/10a_hardware.ipynb #e5bcfa05
+# %% ../nbs/10a_hardware.ipynb #173ca500
 _resolved = {}  # id(options) -> a weak reference to them: the options objects whose flags are resolved
-_picked_threads = None  # the thread count `pick_threads` chose for this process
+_threads = {'picked': None, 'set': None}  # what `pick_threads` chose for this process; what was set last
 
 
 def set_cpu_threads(requested: int = 0,  # `--cpu_threads`: a count, or 0 to choose
                     say=print) -> int:
-    "Set PyTorch's CPU threads: `requested`, or the faster of all and fewer (chosen once per process); return the count."
-    global _picked_threads
-    if requested: torch.set_num_threads(requested); return requested
-    if _picked_threads is None:
-        _picked_threads, times = pick_threads()
-        if _picked_threads != thread_choices()[0]:
-            say(f'threads: {_picked_threads}, the machine is busy (' + ', '.join(f'{n}: {t * 1000:.0f} ms' for n, t in times.items()) + ')')
-    torch.set_num_threads(_picked_threads)
-    return _picked_threads
+    "Set PyTorch's CPU threads: `requested`, or the faster of all and fewer (timed once per process); return the count."
+    current = torch.get_num_threads()
+    if not requested and current not in (DEFAULT_THREADS, _threads['set']): return current  # set by hand: left alone
+    if not requested and _threads['picked'] is None:
+        _threads['picked'], times = pick_threads()
+        if _threads['picked'] != thread_choices()[0]:
+            say(f"threads: {_threads['picked']}, the machine is busy (" + ', '.join(f'{n}: {t * 1000:.0f} ms' for n, t in times.items()) + ')')
+    n = _threads['set'] = requested or _threads['picked']
+    torch.set_num_threads(n)
+    return n
 
-# %% ../nbs/10a_hardware.ipynb #8d50bda7
+# %% ../nbs/10a_hardware.ipynb #2ee6dc3a
 def apply_speed_settings(opt,  # options from `TrainOptions`/`TestOptions` (ones built by hand may lack the speed flags)
                          say=print  # where the one-line notes go
                         ) -> dict:
