@@ -156,15 +156,17 @@ def pick_threads(choices: tuple = None,  # thread counts, all threads first (def
     set_threads(best)
     return best, times
 
-# %% ../nbs/10a_hardware.ipynb #5272849a
+# %% ../nbs/10a_hardware.ipynb #7c8e9505
 class ThreadTuner:
-    "Keep the faster of all and fewer CPU threads, timing real training steps in turn at the start of each epoch."
+    "Keep the faster of all and fewer CPU threads, timing real training steps in turn: at the start, and after an epoch that ran slower."
     def __init__(self, choices: tuple = None,  # thread counts, all first (default: `thread_choices()`)
-                 trials: int = 3,  # timed steps of each count per comparison
+                 trials: int = 2,  # timed steps of each count per comparison
+                 slower: float = 1.25,  # compare again after an epoch whose median step took this much longer
                  timer=time.perf_counter, set_threads=torch.set_num_threads,  # the clock; how a count is applied
                  say=print):  # where a change of count is reported
-        self.choices, self.trials, self.timer, self.set_threads, self.say = choices or thread_choices(), trials, timer, set_threads, say
-        self.threads, self.history = self.choices[0], []  # history: one `{count: seconds}` per comparison
+        self.choices, self.trials, self.slower = choices or thread_choices(), trials, slower
+        self.timer, self.set_threads, self.say = timer, set_threads, say
+        self.threads, self.baseline, self.recent, self.history = self.choices[0], None, [], []
         self._start()
 
     def _start(self):
@@ -173,9 +175,11 @@ class ThreadTuner:
         self.times, self.running, self.last = {n: [] for n in self.choices}, None, None
 
     def on_iteration(self, state=None):
-        "After each step: record how long the step took, then set the count for the next one."
+        "After each step: record its time; while comparing, set the count for the next step."
         now = self.timer()
-        if self.running is not None and self.last is not None: self.times[self.running].append(now - self.last)
+        took = None if self.last is None else now - self.last
+        if self.running is not None and took is not None: self.times[self.running].append(took)
+        elif took is not None: self.recent.append(took)
         if self.plan: self.running = self.plan.pop(0); self.set_threads(self.running)
         elif self.running is not None: self._decide()
         self.last = self.timer()
@@ -186,10 +190,14 @@ class ThreadTuner:
         self.history.append(times)
         if best != self.threads:
             self.say(f'threads: {best} (' + ', '.join(f'{n}: {t:.3f} s/step' for n, t in times.items()) + ')')
-        self.threads, self.running = best, None
+        self.threads, self.running, self.baseline, self.recent = best, None, times[best], []
         self.set_threads(best)
 
-    def on_epoch_end(self, state=None): self._start()
+    def on_epoch_end(self, state=None):
+        "Compare again on fewer threads (the load may have gone) or after a slower epoch; a quiet run is left alone."
+        slowed = self.recent and sorted(self.recent)[len(self.recent) // 2] > self.slower * (self.baseline or float('inf'))
+        if self.running is None and (self.threads != self.choices[0] or slowed): self._start()
+        self.recent, self.last = [], None  # the pause between epochs (saving) is not a step
 
 # %% ../nbs/10a_hardware.ipynb #74258655
 def low_precisions(device,  # the training device
