@@ -270,13 +270,13 @@ def probe_speed(opt,  # the run's options
 def _timed(step, timer):
     start = timer(); step(); return timer() - start
 
-# %% ../nbs/10a_hardware.ipynb #9d929f0d
+# %% ../nbs/10a_hardware.ipynb #89376afe
 def choose_speed_flags(opt,  # options with `fast` (the chosen flags are set on it)
                        say=print,  # where the choice is reported
                        **probe_kw  # passed to `probe_speed` (runner, timer, steps)
                       ) -> dict:
     "Resolve `--fast` into concrete `--amp`, `--channels_last` and `--fused_adam` on `opt`, by a probe; return them."
-    from gan_nb.options import resolve_device
+    from gan_nb.core import resolve_device
     if not getattr(opt, 'fast', False): return {}
     kept = {k: v for k in ('amp', 'channels_last', 'fused_adam') if (v := getattr(opt, k, False)) not in (False, 'off')}
     candidates = {}
@@ -314,12 +314,12 @@ def set_cpu_threads(requested: int = 0,  # `--cpu_threads`: a count, or 0 to cho
     torch.set_num_threads(n)
     return n
 
-# %% ../nbs/10a_hardware.ipynb #2ee6dc3a
+# %% ../nbs/10a_hardware.ipynb #5b5917af
 def apply_speed_settings(opt,  # options from `TrainOptions`/`TestOptions` (ones built by hand may lack the speed flags)
                          say=print  # where the one-line notes go
                         ) -> dict:
     "Threads and memory reuse for this process; `--amp` checked and `--fast` resolved on `opt`, once."
-    from gan_nb.options import resolve_device
+    from gan_nb.core import resolve_device
     from gan_nb.base_model import reuse_freed_memory
     device = resolve_device(getattr(opt, 'device', 'auto'))
     fixed = getattr(opt, 'cpu_threads', 0) or (DEFAULT_THREADS if getattr(opt, 'seed', None) is not None else 0)
@@ -336,7 +336,7 @@ def apply_speed_settings(opt,  # options from `TrainOptions`/`TestOptions` (ones
 
 def speed_callbacks(opt) -> list:  # the run's options
     "Training observers that keep the speed up: a `ThreadTuner` on a CPU with more than one thread, unless `--cpu_threads` or `--seed` is set."
-    from gan_nb.options import resolve_device
+    from gan_nb.core import resolve_device
     fixed = getattr(opt, 'cpu_threads', 0) or getattr(opt, 'seed', None) is not None  # a seeded run repeats bit for bit
     if resolve_device(getattr(opt, 'device', 'auto')).type != 'cpu' or fixed: return []
     return [ThreadTuner()] if len(thread_choices()) > 1 else []

@@ -25,7 +25,7 @@ from .options import (OptionError, OptionParser, TrainOptions, TestOptions, MODE
 __all__ = ['OPTION_GROUPS', 'GROUP_NAMES', 'PHASES', 'option_group', 'option_actions', 'phase_options', 'compose_for',
            'flag_sources', 'group_options', 'option_tokens', 'command_line', 'read_options_file',
            'options_file_to_args', 'widget_kind', 'widget_value', 'make_option_widget', 'OptionsPanel', 'smooth',
-           'LossHistory', 'render_losses', 'render_visuals', 'TrainingDashboard', 'TrainingPanel']
+           'LossHistory', 'render_losses', 'render_visuals', 'BackgroundDrawer', 'TrainingDashboard', 'TrainingPanel']
 
 # %% ../nbs/09_panel.ipynb #427c2fc2
 OPTION_GROUPS = (  # (group, pattern a flag's name must fully match); the first match wins, the rest go to 'other'
@@ -413,6 +413,44 @@ def render_visuals(fig, # a reusable matplotlib Figure
     fig.tight_layout()
     return _png(fig)
 
+# %% ../nbs/09_panel.ipynb #b7d3a1e1
+class BackgroundDrawer:
+    "Call `draw` on a thread of its own when asked: requests made meanwhile are merged, and drawing takes at most `share` of the time."
+    def __init__(self, draw, # the drawing function (no arguments)
+                 min_interval: float = 0.5, # seconds from one drawing to the next, at least
+                 share: float = 0.05, # the largest part of the time that drawing may take
+                ):
+        self.draw, self.min_interval, self.share = draw, min_interval, share
+        self.cost, self.draws = 0.0, 0  # seconds the last drawing took; drawings so far
+        self._wanted, self._idle, self._lock, self._thread = threading.Event(), threading.Event(), threading.Lock(), None
+        self._idle.set()
+
+    def request(self):
+        "Ask for a drawing; returns at once."
+        with self._lock:
+            self._idle.clear(); self._wanted.set()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name='gan_nb-draw', daemon=True)
+                self._thread.start()
+
+    def _run(self):
+        while True:
+            if not self._wanted.wait(timeout=10):
+                with self._lock:  # nothing asked for a while: end the thread (a new request starts another)
+                    if not self._wanted.is_set(): self._thread = None; self._idle.set(); return
+                continue
+            self._wanted.clear()
+            start = time.monotonic()
+            try: self.draw()
+            except Exception: pass  # a display problem must not stop training
+            self.cost, self.draws = time.monotonic() - start, self.draws + 1
+            if not self._wanted.is_set(): self._idle.set()
+            time.sleep(max(self.min_interval, self.cost / self.share - self.cost))
+
+    def wait(self, timeout: float = 10): # seconds to wait at most
+        "Wait until every drawing asked for so far is done; True if it is."
+        return self._idle.wait(timeout)
+
 # %% ../nbs/09_panel.ipynb #f091fd0c
 def _fmt_time(seconds):
     seconds = int(max(seconds, 0))
@@ -423,13 +461,14 @@ def _fmt_time(seconds):
 class TrainingDashboard:
     "Live loss curves, images, progress and a Stop button: an observer for `gan_nb.train.train(callbacks=...)`."
     def __init__(self, max_points: int = 1000, # loss history kept per loss (older points are averaged together)
-                 min_interval: float = 0.5, # seconds between redraws of the loss plot
+                 min_interval: float = 0.5, # seconds between redraws, at least (drawing also takes at most 5% of the time)
                  log_lines: int = 200, # lines of training output kept (see `TrainingPanel`)
                 ):
         import ipywidgets as W
         self.history, self.min_interval = LossHistory(max_points), min_interval
         self._lock, self._last_draw, self.state, self.stop_requested = threading.RLock(), 0.0, None, False
         self._loss_fig, self._visual_fig = _new_figure(6.5, 3), _new_figure(7, 2.6)
+        self._drawer, self._new_visuals, self._new_losses = BackgroundDrawer(self._draw_new, min_interval), None, False
         self._clock = None  # (time, images seen) at the last speed measurement
         self._epoch = self._epoch_size = None; self._epoch_max, self._last_progress = 0, 0.0  # the epoch's size is learnt
         self.speed = None  # images per second, smoothed
@@ -469,23 +508,23 @@ class TrainingDashboard:
     def on_losses(self, state, losses: dict):
         with self._lock:
             self.history.add(self._seen(state), losses)
+            self._new_losses = True
         self.losses_text.value = ' · '.join(f'{k} {float(v):.3f}' for k, v in losses.items())
         self._progress(state)
-        if time.monotonic() - self._last_draw >= self.min_interval: self.flush()
+        self._drawer.request()  # drawn on the drawing thread, not here
 
     def on_visuals(self, state, visuals: dict):
-        with self._lock:
-            self.visuals_image.value = render_visuals(self._visual_fig, visuals)
-            self.visuals_image.layout.display = None
+        with self._lock: self._new_visuals = {k: v.detach() for k, v in visuals.items()}  # the newest only
+        self._drawer.request()
 
     def on_epoch_end(self, state):
-        self._progress(state); self.flush()
+        self._progress(state); self._drawer.request()
 
     def on_checkpoint(self, state, path):
         self.say(f'training... saved {Path(str(path)).name} (epoch {getattr(state, "epoch", "?")})')
 
     def on_train_end(self, state):
-        self.flush(); self._progress(state); self._show_log()
+        self._draw_new(); self.flush()  # the final pictures, now; self._progress(state); self._show_log()
         self.stop_button.disabled = True
         where = f'epoch {getattr(state, "epoch", "?")}, {self._seen(state)} images'
         saved = getattr(state, 'last_checkpoint', None)
@@ -507,6 +546,15 @@ class TrainingDashboard:
             self.loss_image.value = render_losses(self._loss_fig, self.history, self.smoothing.value)
             self.loss_image.layout.display = None if self.history.series else 'none'
             self._last_draw = time.monotonic()
+
+    def _draw_new(self):
+        "Draw what arrived since the last drawing: the newest images, the loss plot."
+        with self._lock:
+            visuals, self._new_visuals = self._new_visuals, None
+            if visuals:
+                self.visuals_image.value = render_visuals(self._visual_fig, visuals)
+                self.visuals_image.layout.display = None
+            if self._new_losses: self._new_losses = False; self.flush()
 
     def say(self, message: str, error: bool = False):
         "Show `message` in the status line (red for an error)."
