@@ -63,7 +63,7 @@ def native_fp16(flags: set | None = None  # CPU flags (default: this CPU's)
     flags = cpu_flags() if flags is None else flags
     return bool(flags & {'avx512_fp16', 'amx_fp16'}) if flags else _onednn_says('_is_mkldnn_fp16_supported')
 
-# %% ../nbs/10a_hardware.ipynb #7e9022db
+# %% ../nbs/10a_hardware.ipynb #25cac870
 _NEEDS = {'bf16': ('bfloat16', 'AVX512_BF16 or AMX', 'native_bf16'), 'fp16': ('float16', 'AVX512_FP16 or AMX_FP16', 'native_fp16')}
 
 
@@ -77,8 +77,8 @@ def check_amp(amp: str,  # `--amp`: off, bf16 or fp16
     if amp not in _NEEDS: return amp
     name, needs, native = _NEEDS[amp]
     if device.type == 'cpu' and not globals()[native](flags):
-        say(f'note: --amp {amp} ignored: this CPU has no native {name} ({needs}), so it would run tens of times '
-            f'slower than float32; training in float32 (--amp off)')
+        say(f'note: --amp {amp} ignored: this CPU has no native {name} ({needs}); emulated, it runs several to fifty '
+            f'times slower than float32; training in float32 (--amp off)')
         return 'off'
     if device.type == 'cuda' and amp == 'bf16' and not torch.cuda.is_bf16_supported():
         say('note: --amp bf16 ignored: this GPU has no bfloat16 units; training in float32 (try --amp fp16)')
