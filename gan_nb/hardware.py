@@ -98,7 +98,7 @@ def data_workers(requested: int,  # `--num_threads`
     "Data-loader worker processes: `--num_threads`, at most one per core."
     return max(0, min(int(requested), cores or usable_cores()))
 
-# %% ../nbs/10a_hardware.ipynb #fc88b277
+# %% ../nbs/10a_hardware.ipynb #74b5ae81
 def time_alternately(runs: dict,  # {name: a function that does one unit of work}
                      rounds: int = 2,  # timed calls of each, taken in turn
                      warmup: int = 1,  # untimed calls of each first (allocation, kernel choice)
@@ -122,7 +122,7 @@ def fastest(times: dict,  # {name: seconds}
     best = min(times, key=times.get)
     return best if times[best] < (1 - margin) * times[default] else default
 
-# %% ../nbs/10a_hardware.ipynb #d8ef14f9
+# %% ../nbs/10a_hardware.ipynb #b0c24a2c
 DEFAULT_THREADS = torch.get_num_threads()  # PyTorch's own choice (physical cores, or OMP_NUM_THREADS) before anyone changes it
 
 
@@ -156,7 +156,7 @@ def pick_threads(choices: tuple = None,  # thread counts, all threads first (def
     set_threads(best)
     return best, times
 
-# %% ../nbs/10a_hardware.ipynb #7c8e9505
+# %% ../nbs/10a_hardware.ipynb #0a33052b
 class ThreadTuner:
     "Keep the faster of all and fewer CPU threads, timing real training steps in turn: at the start, and after an epoch that ran slower."
     def __init__(self, choices: tuple = None,  # thread counts, all first (default: `thread_choices()`)
@@ -199,7 +199,7 @@ class ThreadTuner:
         if self.running is None and (self.threads != self.choices[0] or slowed): self._start()
         self.recent, self.last = [], None  # the pause between epochs (saving) is not a step
 
-# %% ../nbs/10a_hardware.ipynb #74258655
+# %% ../nbs/10a_hardware.ipynb #375b98b9
 def low_precisions(device,  # the training device
                    flags: set | None = None  # CPU flags (default: this CPU's)
                   ) -> list:
@@ -218,7 +218,7 @@ def speed_candidates(device,  # the training device
     for amp in low_precisions(device, flags): candidates[f'{amp}, channels-last, fused Adam'] = {'amp': amp, 'channels_last': True, 'fused_adam': True}
     return candidates
 
-# %% ../nbs/10a_hardware.ipynb #cd8e9057
+# %% ../nbs/10a_hardware.ipynb #2e4bda23
 def probe_batch(opt):  # options: batch_size, crop_size, input_nc, output_nc
     "Random A and B images shaped like the run's batches: what the probe trains on."
     images = lambda channels: torch.rand(opt.batch_size, channels, opt.crop_size, opt.crop_size) * 2 - 1
@@ -248,7 +248,7 @@ def _unseen():
         with torch.random.fork_rng(), contextlib.redirect_stdout(io.StringIO()): yield
     finally: random.setstate(state)
 
-# %% ../nbs/10a_hardware.ipynb #91bc0d9b
+# %% ../nbs/10a_hardware.ipynb #02d45cf9
 def probe_speed(opt,  # the run's options
                 candidates: dict,  # `{label: flags}`, the default first
                 steps: int = 2,  # timed steps of each (after one warm-up step)
@@ -270,7 +270,7 @@ def probe_speed(opt,  # the run's options
 def _timed(step, timer):
     start = timer(); step(); return timer() - start
 
-# %% ../nbs/10a_hardware.ipynb #89376afe
+# %% ../nbs/10a_hardware.ipynb #82a77f3f
 def choose_speed_flags(opt,  # options with `fast` (the chosen flags are set on it)
                        say=print,  # where the choice is reported
                        **probe_kw  # passed to `probe_speed` (runner, timer, steps)
@@ -296,7 +296,7 @@ def choose_speed_flags(opt,  # options with `fast` (the chosen flags are set on 
         + (f'one step: {timing} (probe {time.perf_counter() - start:.0f} s)' if times else 'chosen without timing under torchrun'))
     return chosen
 
-# %% ../nbs/10a_hardware.ipynb #173ca500
+# %% ../nbs/10a_hardware.ipynb #8eed2d90
 _resolved = {}  # id(options) -> a weak reference to them: the options objects whose flags are resolved
 _threads = {'picked': None, 'set': None}  # what `pick_threads` chose for this process; what was set last
 
@@ -314,7 +314,7 @@ def set_cpu_threads(requested: int = 0,  # `--cpu_threads`: a count, or 0 to cho
     torch.set_num_threads(n)
     return n
 
-# %% ../nbs/10a_hardware.ipynb #5b5917af
+# %% ../nbs/10a_hardware.ipynb #c038fb6f
 def apply_speed_settings(opt,  # options from `TrainOptions`/`TestOptions` (ones built by hand may lack the speed flags)
                          say=print  # where the one-line notes go
                         ) -> dict:
