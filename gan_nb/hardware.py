@@ -15,9 +15,10 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['CPU_FEATURES', 'DEFAULT_THREADS', 'cpu_flags', 'describe_cpu', 'native_bf16', 'native_fp16', 'check_amp',
-           'usable_cores', 'data_workers', 'time_alternately', 'fastest', 'thread_choices', 'convolution_work',
-           'pick_threads', 'ThreadTuner', 'low_precisions', 'speed_candidates', 'probe_batch', 'step_runner',
-           'probe_speed', 'choose_speed_flags', 'set_cpu_threads', 'apply_speed_settings', 'speed_callbacks']
+           'usable_cores', 'data_workers', 'time_alternately', 'fastest', 'use_threads', 'thread_choices',
+           'convolution_work', 'pick_threads', 'ThreadTuner', 'low_precisions', 'speed_candidates', 'probe_batch',
+           'step_runner', 'probe_speed', 'choose_speed_flags', 'set_cpu_threads', 'apply_speed_settings',
+           'speed_callbacks']
 
 # %% ../nbs/10a_hardware.ipynb #5156b480
 import torch
@@ -122,8 +123,15 @@ def fastest(times: dict,  # {name: seconds}
     best = min(times, key=times.get)
     return best if times[best] < (1 - margin) * times[default] else default
 
-# %% ../nbs/10a_hardware.ipynb #b0c24a2c
+# %% ../nbs/10a_hardware.ipynb #500fa5aa
 DEFAULT_THREADS = torch.get_num_threads()  # PyTorch's own choice (physical cores, or OMP_NUM_THREADS) before anyone changes it
+_threads = {'picked': None, 'set': None}  # what `pick_threads` chose for this process; the count gan_nb set last
+
+
+def use_threads(n: int):  # a thread count
+    "`torch.set_num_threads(n)`, remembered (a count gan_nb set is gan_nb's to change; one set by hand is not)."
+    _threads['set'] = n
+    torch.set_num_threads(n)
 
 
 def thread_choices(n: int = DEFAULT_THREADS  # all the threads
@@ -145,7 +153,7 @@ def pick_threads(choices: tuple = None,  # thread counts, all threads first (def
                  work=None,  # the workload to time (default: `convolution_work()`)
                  rounds: int = 3,  # timed runs of each count, in turn
                  timer=time.perf_counter,  # the clock
-                 set_threads=torch.set_num_threads  # how a count is applied
+                 set_threads=use_threads  # how a count is applied
                 ) -> tuple:
     "The faster thread count for this machine now, and `{count: seconds}`; all threads unless fewer are clearly faster."
     choices, work = choices or thread_choices(), work or convolution_work()
@@ -156,13 +164,13 @@ def pick_threads(choices: tuple = None,  # thread counts, all threads first (def
     set_threads(best)
     return best, times
 
-# %% ../nbs/10a_hardware.ipynb #0a33052b
+# %% ../nbs/10a_hardware.ipynb #d439c3d0
 class ThreadTuner:
     "Keep the faster of all and fewer CPU threads, timing real training steps in turn: at the start, and after an epoch that ran slower."
     def __init__(self, choices: tuple = None,  # thread counts, all first (default: `thread_choices()`)
                  trials: int = 2,  # timed steps of each count per comparison
                  slower: float = 1.25,  # compare again after an epoch whose median step took this much longer
-                 timer=time.perf_counter, set_threads=torch.set_num_threads,  # the clock; how a count is applied
+                 timer=time.perf_counter, set_threads=use_threads,  # the clock; how a count is applied
                  say=print):  # where a change of count is reported
         self.choices, self.trials, self.slower = choices or thread_choices(), trials, slower
         self.timer, self.set_threads, self.say = timer, set_threads, say
@@ -296,9 +304,8 @@ def choose_speed_flags(opt,  # options with `fast` (the chosen flags are set on 
         + (f'one step: {timing} (probe {time.perf_counter() - start:.0f} s)' if times else 'chosen without timing under torchrun'))
     return chosen
 
-# %% ../nbs/10a_hardware.ipynb #8eed2d90
+# %% ../nbs/10a_hardware.ipynb #1d6245b6
 _resolved = {}  # id(options) -> a weak reference to them: the options objects whose flags are resolved
-_threads = {'picked': None, 'set': None}  # what `pick_threads` chose for this process; what was set last
 
 
 def set_cpu_threads(requested: int = 0,  # `--cpu_threads`: a count, or 0 to choose
@@ -310,9 +317,8 @@ def set_cpu_threads(requested: int = 0,  # `--cpu_threads`: a count, or 0 to cho
         _threads['picked'], times = pick_threads()
         if _threads['picked'] != thread_choices()[0]:
             say(f"threads: {_threads['picked']}, the machine is busy (" + ', '.join(f'{n}: {t * 1000:.0f} ms' for n, t in times.items()) + ')')
-    n = _threads['set'] = requested or _threads['picked']
-    torch.set_num_threads(n)
-    return n
+    use_threads(requested or _threads['picked'])
+    return _threads['set']
 
 # %% ../nbs/10a_hardware.ipynb #c038fb6f
 def apply_speed_settings(opt,  # options from `TrainOptions`/`TestOptions` (ones built by hand may lack the speed flags)
