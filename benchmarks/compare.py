@@ -313,18 +313,19 @@ def bench_data(a, device):
     print(f'\nData loader: builtin:facades, 286 resize, 256 crop, flip, batch 1, --num_threads 4 on {hardware.usable_cores()} usable cores; epochs in turn\n')
     print('| what | contender | images/s (median of epochs) | ratio to plain | load |')
     print('|---|---|---|---|---|')
-    opt = TrainOptions().gather(['--dataroot', 'builtin:facades', '--model', 'pix2pix', '--device', str(device), '--num_threads', '4'])
-    with contextlib.redirect_stdout(io.StringIO()): ours = gan_nb.data.create_dataset(opt)
-    plain = torch.utils.data.DataLoader(ours.dataset, batch_size=1, shuffle=True, num_workers=4)  # the reference's loader
-    rates = {'plain (4 workers, restarted every epoch)': [], f'gan_nb ({ours.dataloader.num_workers} persistent workers)': []}
     import warnings
-    with warnings.catch_warnings():
+    with tempfile.TemporaryDirectory() as d, warnings.catch_warnings():
         warnings.simplefilter('ignore')  # PyTorch warns about 4 workers on fewer cores: that is the point
+        opt = TrainOptions().gather(['--dataroot', facades(d), '--model', 'pix2pix', '--device', str(device), '--num_threads', '4'])
+        with contextlib.redirect_stdout(io.StringIO()): ours = gan_nb.data.create_dataset(opt)
+        plain = torch.utils.data.DataLoader(ours.dataset, batch_size=1, shuffle=True, num_workers=4)  # the reference's loader
+        rates = {'plain (4 workers, restarted every epoch)': [], f'gan_nb ({ours.dataloader.num_workers} persistent workers)': []}
         for epoch in range(a.data_epochs + 1):
             for (name, rs), loader in zip(rates.items(), (plain, ours)):
                 t, n = time.perf_counter(), 0
                 for batch in loader: n += len(batch['A'])
                 if epoch: rs.append(n / (time.perf_counter() - t))  # the first epoch starts the workers: a warm-up
+        del ours, plain
     base = statistics.median(next(iter(rates.values())))
     for name, rs in rates.items():
         print(f'| data loader | {name} | {statistics.median(rs):.1f} | {statistics.median(rs) / base:.2f}x | {load():.2f} |')
@@ -366,8 +367,13 @@ def bench_threads(a, device):
           f'| {quiet[choices[0]]:.3f} | {busy[chosen]:.3f} | **{busy[chosen] / quiet[choices[0]]:.2f}x** (target <= 1.8x) | {busy_load:.2f} |')
 
 
+def facades(d):
+    "The built-in facades generated once in `d` (not timed), as an absolute path."
+    with contextlib.redirect_stdout(io.StringIO()): return str(Path(gan_nb.data.resolve_dataroot('builtin:facades', root=Path(d)/'datasets')).resolve())
+
+
 def epoch_args(a, d, name):
-    return ['--dataroot', 'builtin:facades', '--model', 'pix2pix', '--direction', 'BtoA', '--device', a.device,
+    return ['--dataroot', facades(d), '--model', 'pix2pix', '--direction', 'BtoA', '--device', a.device,
             '--n_epochs', '1', '--n_epochs_decay', '0', '--checkpoints_dir', d, '--name', name, '--no_html',
             '--max_dataset_size', str(a.epoch_images), '--print_freq', '100', '--display_freq', '400']
 
@@ -394,12 +400,13 @@ def bench_epoch(a, device):
     times = {'plain loop (reference-style)': [], 'gan_nb_train (python -m gan_nb.train)': []}
     env = {**os.environ, 'PYTHONPATH': str(ROOT)}
     with tempfile.TemporaryDirectory() as d:
+        facades(d)
         for i in range(a.epoch_pairs):
             for name in times:
                 cmd = ([sys.executable, __file__, '--plain-epoch', '--'] if name.startswith('plain')
                        else [sys.executable, '-m', 'gan_nb.train']) + epoch_args(a, d, f'e{i}{len(times[name])}')
                 t = time.perf_counter()
-                subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                subprocess.run(cmd, check=True, env=env, cwd=d, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 times[name].append(time.perf_counter() - t)
     base = statistics.median(times['plain loop (reference-style)'])
     for name, ts in times.items():
@@ -419,6 +426,8 @@ def bench_panel(a, device):
     print('|---|---|---|---|---|---|')
     times = {'command line (train)': [], 'panel (TrainingPanel, live dashboard)': []}
     with tempfile.TemporaryDirectory() as d:
+        warm = epoch_args(a, d, 'warm-up') + ['--max_dataset_size', '2']  # first model, thread choice, data: not timed
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()): train(TrainOptions().gather(warm))
         for i in range(a.epoch_pairs):
             for name in times:
                 args = epoch_args(a, d, f'p{i}{len(times[name])}') + ['--display_freq', '1', '--print_freq', '1']
@@ -427,7 +436,8 @@ def bench_panel(a, device):
                     panel = TrainingPanel(args); panel.start(); panel.join()
                     if panel.error: raise panel.error
                 else:
-                    with contextlib.redirect_stdout(io.StringIO()): train(TrainOptions().gather(args), progress=False)
+                    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                        train(TrainOptions().gather(args))  # as gan_nb_train runs it: a tqdm bar, lines printed
                 times[name].append(time.perf_counter() - t)
     cli = statistics.median(times['command line (train)'])
     for name, ts in times.items():
