@@ -320,7 +320,7 @@ def set_cpu_threads(requested: int = 0,  # `--cpu_threads`: a count, or 0 to cho
     use_threads(requested or _threads['picked'])
     return _threads['set']
 
-# %% ../nbs/10a_hardware.ipynb #c038fb6f
+# %% ../nbs/10a_hardware.ipynb #b3b0f50d
 def apply_speed_settings(opt,  # options from `TrainOptions`/`TestOptions` (ones built by hand may lack the speed flags)
                          say=print  # where the one-line notes go
                         ) -> dict:
@@ -340,9 +340,11 @@ def apply_speed_settings(opt,  # options from `TrainOptions`/`TestOptions` (ones
                 fused_adam=getattr(opt, 'fused_adam', False))
 
 
-def speed_callbacks(opt) -> list:  # the run's options
+def speed_callbacks(opt,  # the run's options
+                    say=print  # where the tuner reports a change of thread count (`tqdm.write` under a progress bar)
+                   ) -> list:
     "Training observers that keep the speed up: a `ThreadTuner` on a CPU with more than one thread, unless `--cpu_threads` or `--seed` is set."
     from gan_nb.core import resolve_device
     fixed = getattr(opt, 'cpu_threads', 0) or getattr(opt, 'seed', None) is not None  # a seeded run repeats bit for bit
     if resolve_device(getattr(opt, 'device', 'auto')).type != 'cpu' or fixed: return []
-    return [ThreadTuner()] if len(thread_choices()) > 1 else []
+    return [ThreadTuner(say=say)] if len(thread_choices()) > 1 else []

@@ -419,8 +419,9 @@ class BackgroundDrawer:
     def __init__(self, draw, # the drawing function (no arguments)
                  min_interval: float = 0.5, # seconds from one drawing to the next, at least
                  share: float = 0.05, # the largest part of the time that drawing may take
+                 max_interval: float = 10.0, # seconds from one drawing to the next, at most (when asked)
                 ):
-        self.draw, self.min_interval, self.share = draw, min_interval, share
+        self.draw, self.min_interval, self.share, self.max_interval = draw, min_interval, share, max_interval
         self.cost, self.draws = 0.0, 0  # seconds the last drawing took; drawings so far
         self._wanted, self._idle, self._lock, self._thread = threading.Event(), threading.Event(), threading.Lock(), None
         self._idle.set()
@@ -445,7 +446,7 @@ class BackgroundDrawer:
             except Exception: pass  # a display problem must not stop training
             self.cost, self.draws = time.monotonic() - start, self.draws + 1
             if not self._wanted.is_set(): self._idle.set()
-            time.sleep(max(self.min_interval, self.cost / self.share - self.cost))
+            time.sleep(min(max(self.min_interval, self.cost / self.share - self.cost), self.max_interval))
 
     def wait(self, timeout: float = 10): # seconds to wait at most
         "Wait until every drawing asked for so far is done; True if it is."

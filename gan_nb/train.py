@@ -120,7 +120,8 @@ def prepare(self: TrainingRun,
     wrap_distributed(model, self.info)
     self.say(f'The number of training images = {len(dataset)}' + (f' (x{s.world_size} processes)' if s.world_size > 1 else ''))
     self.callbacks = [self.progress, LossLog(s.save_dir/'loss_log.txt', enabled=s.is_main),
-                      TrainingPage(s.save_dir/'web', enabled=s.is_main and not opt.no_html)] + speed_callbacks(opt) + self.callbacks
+                      TrainingPage(s.save_dir/'web', enabled=s.is_main and not opt.no_html)] + self.callbacks
+    self.callbacks += speed_callbacks(opt, say=tqdm.write)  # the thread count follows the load (CPU)
     self.notify('on_train_begin')
     return self
 
