@@ -87,7 +87,7 @@ class PlainPix2Pix:
         (self.loss_G_GAN + self.loss_G_L1).backward()
         self.optimizer_G.step()
 
-    def losses(self): return {k: float(getattr(self, 'loss_' + k)) for k in ('G_GAN', 'G_L1', 'D_real', 'D_fake')}
+    def losses(self): return {k: float(getattr(self, 'loss_' + k).detach()) for k in ('G_GAN', 'G_L1', 'D_real', 'D_fake')}
     def nets(self): return {'G': self.netG, 'D': self.netD}
 
 
@@ -134,7 +134,7 @@ class PlainCycleGAN:
         self.optimizer_D.step()
 
     def losses(self):
-        return {k: float(getattr(self, 'loss_' + k)) for k in ('D_A', 'G_A', 'cycle_A', 'idt_A', 'D_B', 'G_B', 'cycle_B', 'idt_B')}
+        return {k: float(getattr(self, 'loss_' + k).detach()) for k in ('D_A', 'G_A', 'cycle_A', 'idt_A', 'D_B', 'G_B', 'cycle_B', 'idt_B')}
     def nets(self): return {n: getattr(self, 'net' + n) for n in ('G_A', 'G_B', 'D_A', 'D_B')}
 
 
