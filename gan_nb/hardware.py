@@ -207,7 +207,7 @@ class ThreadTuner:
         if self.running is None and (self.threads != self.choices[0] or slowed): self._start()
         self.recent, self.last = [], None  # the pause between epochs (saving) is not a step
 
-# %% ../nbs/10a_hardware.ipynb #375b98b9
+# %% ../nbs/10a_hardware.ipynb #5140701a
 def low_precisions(device,  # the training device
                    flags: set | None = None  # CPU flags (default: this CPU's)
                   ) -> list:
@@ -223,7 +223,8 @@ def speed_candidates(device,  # the training device
                     ) -> dict:
     "`{label: {flag: value}}` for `--fast` to try, the default first."
     candidates = {'default': {}, 'fused Adam': {'fused_adam': True}}
-    for amp in low_precisions(device, flags): candidates[f'{amp}, channels-last, fused Adam'] = {'amp': amp, 'channels_last': True, 'fused_adam': True}
+    for amp in low_precisions(device, flags):
+        candidates[f'{amp}, channels-last, fused Adam'] = {'amp': amp, 'channels_last': True, 'fused_adam': True}
     return candidates
 
 # %% ../nbs/10a_hardware.ipynb #2e4bda23
@@ -304,23 +305,26 @@ def choose_speed_flags(opt,  # options with `fast` (the chosen flags are set on 
         + (f'one step: {timing} (probe {time.perf_counter() - start:.0f} s)' if times else 'chosen without timing under torchrun'))
     return chosen
 
-# %% ../nbs/10a_hardware.ipynb #1d6245b6
+# %% ../nbs/10a_hardware.ipynb #1223eb36
 _resolved = {}  # id(options) -> a weak reference to them: the options objects whose flags are resolved
 
 
 def set_cpu_threads(requested: int = 0,  # `--cpu_threads`: a count, or 0 to choose
+                    adapt: bool = True,  # choose by timing (False: all threads, for a run that must repeat)
                     say=print) -> int:
     "Set PyTorch's CPU threads: `requested`, or the faster of all and fewer (timed once per process); return the count."
+    if requested: use_threads(requested); return requested
     current = torch.get_num_threads()
-    if not requested and current not in (DEFAULT_THREADS, _threads['set']): return current  # set by hand: left alone
-    if not requested and _threads['picked'] is None:
+    if current not in (DEFAULT_THREADS, _threads['set']): return current  # set by hand: left alone
+    if not adapt: use_threads(DEFAULT_THREADS); return DEFAULT_THREADS
+    if _threads['picked'] is None:
         _threads['picked'], times = pick_threads()
         if _threads['picked'] != thread_choices()[0]:
             say(f"threads: {_threads['picked']}, the machine is busy (" + ', '.join(f'{n}: {t * 1000:.0f} ms' for n, t in times.items()) + ')')
-    use_threads(requested or _threads['picked'])
-    return _threads['set']
+    use_threads(_threads['picked'])
+    return _threads['picked']
 
-# %% ../nbs/10a_hardware.ipynb #b3b0f50d
+# %% ../nbs/10a_hardware.ipynb #a7e9ee55
 def apply_speed_settings(opt,  # options from `TrainOptions`/`TestOptions` (ones built by hand may lack the speed flags)
                          say=print  # where the one-line notes go
                         ) -> dict:
@@ -328,13 +332,14 @@ def apply_speed_settings(opt,  # options from `TrainOptions`/`TestOptions` (ones
     from gan_nb.core import resolve_device
     from gan_nb.base_model import reuse_freed_memory
     device = resolve_device(getattr(opt, 'device', 'auto'))
-    fixed = getattr(opt, 'cpu_threads', 0) or (DEFAULT_THREADS if getattr(opt, 'seed', None) is not None else 0)
-    threads = set_cpu_threads(fixed, say) if device.type == 'cpu' else torch.get_num_threads()
+    seeded = getattr(opt, 'seed', None) is not None  # a seeded run repeats bit for bit: all threads, not timed
+    threads = set_cpu_threads(getattr(opt, 'cpu_threads', 0), not seeded, say) if device.type == 'cpu' else torch.get_num_threads()
     if device.type == 'cpu': reuse_freed_memory()
     ref = _resolved.get(id(opt))
     if ref is None or ref() is not opt:
         if getattr(opt, 'amp', 'off') in _NEEDS: opt.amp = check_amp(opt.amp, device, say=say)
         choose_speed_flags(opt, say)
+        for key in [k for k, r in _resolved.items() if r() is None]: del _resolved[key]  # options gone since
         _resolved[id(opt)] = weakref.ref(opt)
     return dict(threads=threads, amp=getattr(opt, 'amp', 'off'), channels_last=getattr(opt, 'channels_last', False),
                 fused_adam=getattr(opt, 'fused_adam', False))
