@@ -417,7 +417,7 @@ def bench_epoch(a, device):
 def bench_panel(a, device):
     "Training from the panel (dashboard drawing) against `train` as the command line runs it: images/s, in turn."
     try:
-        from gan_nb.panel import TrainingPanel
+        from gan_nb.dashboard import TrainingPanel
         from gan_nb.train import train
     except Exception as e:
         print(f'\npanel: skipped ({type(e).__name__}: {e})'); return

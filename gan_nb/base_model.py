@@ -10,7 +10,8 @@ from collections import OrderedDict
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['AMP_DTYPES', 'BaseModel', 'get_scheduler', 'CheckpointError', 'create_model', 'adam_kwargs', 'reuse_freed_memory']
+__all__ = ['AMP_DTYPES', 'BaseModel', 'get_scheduler', 'CheckpointError', 'create_model', 'ready_model', 'adam_kwargs',
+           'reuse_freed_memory']
 
 # %% ../nbs/04_base_model.ipynb #1e9e3bda
 import torch
@@ -18,7 +19,8 @@ from fastcore.basics import patch
 from torch.optim import lr_scheduler
 
 # %% ../nbs/04_base_model.ipynb #d517da51
-from .options import atomic_write, find_model, resolve_device, LR_POLICY_NAMES
+from .core import atomic_write, resolve_device
+from .options import find_model, LR_POLICY_NAMES
 from .networks import clean_state_dict, count_parameters, unwrap_network, load_state_dict_file
 from .hardware import apply_speed_settings
 
@@ -234,6 +236,16 @@ def create_model(opt):  # options with `model` naming a registered model class
     apply_speed_settings(opt)  # threads, memory reuse, --amp checked, --fast resolved: see the hardware chapter
     model = find_model(opt.model)(opt)
     print(f'model [{type(model).__name__}] was created')
+    return model
+
+# %% ../nbs/04_base_model.ipynb #0b0eca3d
+def ready_model(opt,  # options naming the model (`--model`) and how to set it up
+                model=None,  # a model built already: used as it is
+               ):
+    "`model` if given, else `create_model(opt)` after its `setup(opt)` (schedulers, checkpoints to load)."
+    if model is not None: return model
+    model = create_model(opt)
+    model.setup(opt)
     return model
 
 # %% ../nbs/04_base_model.ipynb #762833cf

@@ -19,7 +19,8 @@ import torch.utils.data
 import torchvision.transforms as transforms
 from PIL import Image
 
-from .options import register_dataset, find_dataset, resolve_device
+from .core import resolve_device
+from .options import register_dataset, find_dataset
 from .hardware import data_workers
 
 # %% auto #0

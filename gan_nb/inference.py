@@ -51,10 +51,8 @@ def test(opt,  # options from `TestOptions().parse(...)` or `.gather(...)`
     opt = argparse.Namespace(**{**vars(opt), **TEST_OVERRIDES})
     from gan_nb.data import create_dataset
     dataset = create_dataset(opt)
-    if model is None:
-        from gan_nb.base_model import create_model
-        model = create_model(opt)
-        model.setup(opt)
+    from gan_nb.base_model import ready_model
+    model = ready_model(opt, model)
     web_dir = results_dir(opt)
     print(f'creating web directory {web_dir}')
     try: webpage = HTML(web_dir, f'Experiment = {opt.name}, Phase = {opt.phase}, Epoch = {opt.epoch}')

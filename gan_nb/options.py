@@ -16,7 +16,8 @@ from .core import (OptionError, atomic_write, device_name, in_ipython, resolve_d
 __all__ = ['MODELS', 'DATASETS', 'RENAMED_FLAGS', 'REMOVED_FLAGS', 'PREPROCESS_NAMES', 'LR_POLICY_NAMES', 'AMP_MODES',
            'AT_LEAST_ONE', 'NOT_NEGATIVE', 'POSITIVE', 'OptionParser', 'register_model', 'register_dataset',
            'find_model', 'find_dataset', 'check_renamed_flags', 'BaseOptions', 'TrainOptions', 'TestOptions',
-           'overrides_to_args', 'command_line_args', 'check_option_values', 'format_options', 'options_file']
+           'overrides_to_args', 'command_line_args', 'relax_required', 'check_option_values', 'smallest_value',
+           'format_options', 'options_file']
 
 # %% ../nbs/00_options.ipynb #dff56acc
 class OptionParser(argparse.ArgumentParser):
@@ -228,8 +229,8 @@ def command_line_args() -> list[str]:
     return [] if in_ipython() else sys.argv[1:]
 
 # %% ../nbs/00_options.ipynb #47f10de7
-def _relax_required(parser):
-    "Make every flag optional (for the partial passes); return a function that restores them."
+def relax_required(parser):
+    "Make every flag of `parser` optional (for a partial parse); return a function that restores them."
     required = [action for action in parser._actions if action.required]
     for action in required: action.required = False
     def restore():
@@ -245,7 +246,7 @@ def compose(self: BaseOptions, args=None, trace=None, **overrides):
     passes = [a for a in args if a not in ('-h', '--help')]
     parser = self.initialize(OptionParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter, add_help=False,
                                           description=f'gan_nb {type(self).__name__}'))
-    restore = _relax_required(parser)
+    restore = relax_required(parser)
     opt, _ = parser.parse_known_args(passes)                      # pass 1: which model?
     if trace is not None: trace.append(('base', parser, opt))
     parser = find_model(opt.model).modify_commandline_options(parser, self.isTrain)
@@ -294,6 +295,11 @@ def gather(self: BaseOptions, args=None, **overrides) -> argparse.Namespace:
     resolve_device(opt.device)
     self.parser = parser
     return opt
+
+# %% ../nbs/00_options.ipynb #da98570c
+def smallest_value(dest: str):  # an option's name, e.g. 'batch_size'
+    "The smallest integer `check_option_values` accepts for option `dest`, or None if it sets none."
+    return 1 if dest in AT_LEAST_ONE else 0 if dest in NOT_NEGATIVE else None
 
 # %% ../nbs/00_options.ipynb #119cd9a1
 def format_options(opt: argparse.Namespace, parser: argparse.ArgumentParser) -> str:

@@ -23,6 +23,7 @@ from fastcore.basics import patch
 from tqdm.auto import tqdm
 
 # %% ../nbs/07_train.ipynb #99870fe7
+from .base_model import ready_model
 from .hardware import apply_speed_settings, speed_callbacks
 from .callbacks import TrainState, fire, LossLog, ProgressBar, TrainingPage, WandbLogger
 from .core import resolve_device
@@ -104,10 +105,7 @@ def prepare(self: TrainingRun,
     if dataset is None:
         from gan_nb.data import create_dataset
         dataset = create_dataset(opt)
-    if model is None:
-        from gan_nb.base_model import create_model
-        model = create_model(opt)
-        model.setup(opt)
+    model = ready_model(opt, model)
     self.dataset, self.model = dataset, model
     s.model = model
     apply_speed_settings(opt)  # as create_model and setup do (a model passed in may come from elsewhere)
