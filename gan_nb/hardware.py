@@ -64,7 +64,7 @@ def native_fp16(flags: set | None = None  # CPU flags (default: this CPU's)
     flags = cpu_flags() if flags is None else flags
     return bool(flags & {'avx512_fp16', 'amx_fp16'}) if flags else _onednn_says('_is_mkldnn_fp16_supported')
 
-# %% ../nbs/10a_hardware.ipynb #25cac870
+# %% ../nbs/10a_hardware.ipynb #bd8e10a9
 _NEEDS = {'bf16': ('bfloat16', 'AVX512_BF16 or AMX', 'native_bf16'), 'fp16': ('float16', 'AVX512_FP16 or AMX_FP16', 'native_fp16')}
 
 
@@ -73,12 +73,16 @@ def check_amp(amp: str,  # `--amp`: off, bf16 or fp16
               flags: set | None = None,  # CPU flags (default: this CPU's)
               say=print  # where the one-line note goes
              ) -> str:
-    "The precision to train in: `amp`, or `'off'` (with one line saying why) where this hardware would emulate it slowly."
+    "The precision to train in: `amp`, or for bf16 `'off'` (saying why in one line) where this hardware would emulate it."
     device = torch.device(device)
     if amp not in _NEEDS: return amp
     name, needs, native = _NEEDS[amp]
     if device.type == 'cpu' and not globals()[native](flags):
-        say(f'note: --amp {amp} ignored: this CPU has no native {name} ({needs}); emulated, it runs several to fifty '
+        if amp == 'fp16':  # kept (its gradient scaler is what one tests on a CPU), but never silently slow
+            say(f'note: --amp fp16 on this CPU (no {needs}) is emulated and runs several times slower than '
+                f'float32; --amp off{" or bf16" if native_bf16(flags) else ""} is faster here')
+            return amp
+        say(f'note: --amp bf16 ignored: this CPU has no native bfloat16 ({needs}); emulated, it runs up to fifty '
             f'times slower than float32; training in float32 (--amp off)')
         return 'off'
     if device.type == 'cuda' and amp == 'bf16' and not torch.cuda.is_bf16_supported():
