@@ -22,6 +22,7 @@ from torch.optim import lr_scheduler
 from .core import atomic_write, resolve_device
 from .options import find_model, LR_POLICY_NAMES
 from .networks import clean_state_dict, count_parameters, unwrap_network, load_state_dict_file
+from .hardware import apply_speed_settings
 
 # %% ../nbs/04_base_model.ipynb #dbe31576
 def _to_float(value):
@@ -239,7 +240,9 @@ def print_networks(self: BaseModel, verbose=False):  # also print each network's
 # %% ../nbs/04_base_model.ipynb #0211176e
 @patch
 def setup(self: BaseModel, opt):
-    "Create schedulers when training; load networks when testing or resuming; print the networks."
+    "Apply the speed settings; create schedulers when training; load networks when testing or resuming; print the networks."
+    apply_speed_settings(opt)  # threads, memory reuse, a precision this hardware runs natively (models built by hand too)
+    if self.amp != 'off' and opt.amp == 'off': self.amp, self.scaler = 'off', None  # built before the check: float32
     if self.isTrain: self.schedulers = [get_scheduler(optimizer, opt) for optimizer in self.optimizers]
     if not self.isTrain or getattr(opt, 'continue_train', False):
         self.load_networks(f'iter_{opt.load_iter}' if opt.load_iter > 0 else opt.epoch)
@@ -248,7 +251,8 @@ def setup(self: BaseModel, opt):
 
 
 def create_model(opt):  # options with `model` naming a registered model class
-    "The model registered as `opt.model`, built from `opt`."
+    "The model registered as `opt.model`, built from `opt` once the speed settings are applied (they decide how it is built)."
+    apply_speed_settings(opt)  # threads, memory reuse, --amp checked, --fast resolved: see the hardware chapter
     model = find_model(opt.model)(opt)
     print(f'model [{type(model).__name__}] was created')
     return model

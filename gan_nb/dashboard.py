@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['smooth', 'LossCurves', 'render_losses', 'render_visuals', 'TrainingDashboard', 'TrainingPanel']
+__all__ = ['smooth', 'LossCurves', 'render_losses', 'render_visuals', 'BackgroundDrawer', 'TrainingDashboard', 'TrainingPanel']
 
 # %% ../nbs/09a_dashboard.ipynb #6118e380
 from fastcore.basics import patch
@@ -121,6 +121,45 @@ def render_visuals(fig, # a reusable matplotlib Figure
     fig.tight_layout()
     return _png(fig)
 
+# %% ../nbs/09a_dashboard.ipynb #b7d3a1e1
+class BackgroundDrawer:
+    "Call `draw` on a thread of its own when asked: requests made meanwhile are merged, and drawing takes at most `share` of the time."
+    def __init__(self, draw, # the drawing function (no arguments)
+                 min_interval: float = 0.5, # seconds from one drawing to the next, at least
+                 share: float = 0.05, # the largest part of the time that drawing may take
+                 max_interval: float = 10.0, # seconds from one drawing to the next, at most (when asked)
+                ):
+        self.draw, self.min_interval, self.share, self.max_interval = draw, min_interval, share, max_interval
+        self.cost, self.draws = 0.0, 0  # seconds the last drawing took; drawings so far
+        self._wanted, self._idle, self._lock, self._thread = threading.Event(), threading.Event(), threading.Lock(), None
+        self._idle.set()
+
+    def request(self):
+        "Ask for a drawing; returns at once."
+        with self._lock:
+            self._idle.clear(); self._wanted.set()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name='gan_nb-draw', daemon=True)
+                self._thread.start()
+
+    def _run(self):
+        while True:
+            if not self._wanted.wait(timeout=10):
+                with self._lock:  # nothing asked for a while: end the thread (a new request starts another)
+                    if not self._wanted.is_set(): self._thread = None; self._idle.set(); return
+                continue
+            self._wanted.clear()
+            start = time.monotonic()
+            try: self.draw()
+            except Exception: pass  # a display problem must not stop training
+            self.cost, self.draws = time.monotonic() - start, self.draws + 1
+            if not self._wanted.is_set(): self._idle.set()
+            time.sleep(min(max(self.min_interval, self.cost / self.share - self.cost), self.max_interval))
+
+    def wait(self, timeout: float = 10): # seconds to wait at most
+        "Wait until every drawing asked for so far is done; True if it is."
+        return self._idle.wait(timeout)
+
 # %% ../nbs/09a_dashboard.ipynb #05434b94
 def _fmt_time(seconds):
     seconds = int(max(seconds, 0))
@@ -131,7 +170,7 @@ def _fmt_time(seconds):
 class TrainingDashboard(Callback):
     "Live loss curves, images, progress and a Stop button: an observer for `gan_nb.train.train(callbacks=...)`."
     def __init__(self, max_points: int = 1000, # loss history kept per loss (older points are averaged together)
-                 min_interval: float = 0.5, # seconds between redraws of the loss plot
+                 min_interval: float = 0.5, # seconds between redraws, at least (drawing also takes at most 5% of the time)
                  log_lines: int = 200, # lines of training output kept (see `TrainingPanel`)
                 ):
         import ipywidgets as W
@@ -139,6 +178,7 @@ class TrainingDashboard(Callback):
         self.validation = {}  # 'val_<metric>' -> ([images seen], [scores]) from `--val_freq`
         self._lock, self._last_draw, self.state, self.stop_requested = threading.RLock(), 0.0, None, False
         self._loss_fig, self._visual_fig = _new_figure(6.5, 3), _new_figure(7, 2.6)
+        self._drawer, self._new_visuals, self._new_losses = BackgroundDrawer(self._draw_new, min_interval), None, False
         self._clock, self.speed, self._last_progress = None, None, 0.0  # speed: images per second, smoothed
         # hidden until there is something to show (an empty Image shows a broken-image icon)
         self.loss_image = W.Image(format='png', layout=W.Layout(max_width='600px', display='none')).add_class('gan-nb-loss-plot')
@@ -185,25 +225,24 @@ def on_iteration(self: TrainingDashboard, state):
 
 @patch
 def on_losses(self: TrainingDashboard, state, losses: dict):
-    "Add the losses to the curves and the text; redraw the plot at most every `min_interval` seconds."
-    with self._lock: self.history.add(state.total_iters, losses)
+    "Add the losses to the curves and the text; the plot is redrawn on the drawing thread."
+    with self._lock: self.history.add(state.total_iters, losses); self._new_losses = True
     self.losses_text.value = ' · '.join(f'{k} {float(v):.3f}' for k, v in losses.items())
     self._progress(state)
-    if time.monotonic() - self._last_draw >= self.min_interval: self.flush()
+    self._drawer.request()
 
 
 @patch
 def on_visuals(self: TrainingDashboard, state, visuals: dict):
-    "Show the current images side by side."
-    with self._lock:
-        self.visuals_image.value = render_visuals(self._visual_fig, visuals)
-        self.visuals_image.layout.display = None
+    "Keep the newest images (detached) for the drawing thread, which shows them side by side."
+    with self._lock: self._new_visuals = {k: v.detach() for k, v in visuals.items()}
+    self._drawer.request()
 
 
 @patch
 def on_epoch_end(self: TrainingDashboard, state):
-    "Redraw the progress and the plot."
-    self._progress(state); self.flush()
+    "Redraw the progress; ask for the plot."
+    self._progress(state); self._drawer.request()
 
 
 @patch
@@ -215,7 +254,7 @@ def on_checkpoint(self: TrainingDashboard, state, path):
 @patch
 def on_train_end(self: TrainingDashboard, state):
     "Draw everything a last time and say how training ended and where it saved."
-    self.flush(); self._progress(state); self._show_log()
+    self._draw_new(); self.flush(); self._progress(state); self._show_log()  # the final pictures, now
     self.stop_button.disabled = True
     where = f'epoch {state.epoch}, {state.total_iters} images'
     saved = f'; saved {state.last_checkpoint}' if state.last_checkpoint else ''
@@ -248,6 +287,17 @@ def flush(self: TrainingDashboard):
         self.loss_image.value = render_losses(self._loss_fig, self.history, self.smoothing.value, self.validation)
         self.loss_image.layout.display = None if self.history.series or self.validation else 'none'
         self._last_draw = time.monotonic()
+
+
+@patch
+def _draw_new(self: TrainingDashboard):
+    "Draw what arrived since the last drawing: the newest images, the loss plot (on the drawing thread)."
+    with self._lock:
+        visuals, self._new_visuals = self._new_visuals, None
+        if visuals:
+            self.visuals_image.value = render_visuals(self._visual_fig, visuals)
+            self.visuals_image.layout.display = None
+        if self._new_losses: self._new_losses = False; self.flush()
 
 
 @patch
