@@ -14,10 +14,11 @@ __all__ = ['AMP_DTYPES', 'BaseModel', 'get_scheduler', 'CheckpointError', 'creat
 
 # %% ../nbs/04_base_model.ipynb #1e9e3bda
 import torch
+from fastcore.basics import patch
 from torch.optim import lr_scheduler
 
 # %% ../nbs/04_base_model.ipynb #d517da51
-from .options import atomic_write, find_model, register_model, resolve_device, LR_POLICY_NAMES
+from .options import atomic_write, find_model, resolve_device, LR_POLICY_NAMES
 from .networks import clean_state_dict, count_parameters, unwrap_network, load_state_dict_file
 
 # %% ../nbs/04_base_model.ipynb #dbe31576
@@ -34,6 +35,7 @@ class BaseModel:
         return parser
 
     def __init__(self, opt):  # the options namespace from `TrainOptions`/`TestOptions`
+        "Shared set-up: `opt`, the device, `save_dir`, the speed flags and the empty lists a subclass fills."
         self.opt = opt
         self.isTrain = opt.isTrain
         self.device = resolve_device(getattr(opt, 'device', 'auto'))
@@ -114,7 +116,8 @@ def get_scheduler(optimizer,  # the optimiser whose learning rate is scheduled
     raise ValueError(f"unknown --lr_policy '{policy}'; choose one of {', '.join(LR_POLICY_NAMES)}")
 
 # %% ../nbs/04_base_model.ipynb #fb804a8b
-def _update_learning_rate(self):
+@patch
+def update_learning_rate(self: BaseModel):
     "Step every scheduler once (end of an epoch) and print the learning-rate change."
     old_lr = self.optimizers[0].param_groups[0]['lr']
     for scheduler in self.schedulers:
@@ -124,19 +127,19 @@ def _update_learning_rate(self):
     print(f'learning rate {old_lr:.7f} -> {lr:.7f}')
     return lr
 
-BaseModel.update_learning_rate = _update_learning_rate
-
 # %% ../nbs/04_base_model.ipynb #cbdd738e
 class CheckpointError(ValueError):
     "A checkpoint file that does not fit the network it is loaded into."
 
-
-def _checkpoint_path(self, epoch, name):
+# %% ../nbs/04_base_model.ipynb #cf0dac45
+@patch
+def checkpoint_path(self: BaseModel, epoch, name):
     "Where network `name` of `epoch` is saved: `<save_dir>/<epoch>_net_<name>.pth`."
     return Path(self.save_dir)/f'{epoch}_net_{name}.pth'
 
-
-def _describe_network(self, name):
+# %% ../nbs/04_base_model.ipynb #93568d91
+@patch
+def describe_network(self: BaseModel, name):
     "How the options describe network `name`, and the flags that decide its shape (for error messages)."
     o = self.opt
     if name.startswith('G') and hasattr(o, 'netG'):
@@ -145,7 +148,17 @@ def _describe_network(self, name):
         return f"netD {o.netD} (ndf {o.ndf}, norm {o.norm})", '--netD/--ndf/--n_layers_D/--norm'
     return f'net{name}', "the model's options"
 
+# %% ../nbs/04_base_model.ipynb #01512733
+@patch
+def save_networks(self: BaseModel, epoch):  # 'latest', an epoch number or 'iter_<n>'
+    "Save each network in `model_names` to `<save_dir>/<epoch>_net_<name>.pth`, atomically, as a plain state_dict."
+    if torch.distributed.is_available() and torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
+        return  # under DDP every process holds the same weights: only the first one writes
+    for name, net in self.networks():
+        state = {k: v.detach().cpu() for k, v in unwrap_network(net).state_dict().items()}
+        with atomic_write(self.checkpoint_path(epoch, name), 'wb') as f: torch.save(state, f)
 
+# %% ../nbs/04_base_model.ipynb #618d102c
 def _some(keys, n=3):
     "At most `n` keys, then how many more."
     keys = sorted(keys)
@@ -163,19 +176,9 @@ def _mismatch(state_dict, net):
     if shapes: parts.append(f'other shapes (file vs network) {_some(shapes, 2)}')
     return '; '.join(parts)
 
-BaseModel.checkpoint_path, BaseModel.describe_network = _checkpoint_path, _describe_network
 
-# %% ../nbs/04_base_model.ipynb #01512733
-def _save_networks(self, epoch):  # 'latest', an epoch number or 'iter_<n>'
-    "Save each network in `model_names` to `<save_dir>/<epoch>_net_<name>.pth`, atomically, as a plain state_dict."
-    if torch.distributed.is_available() and torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
-        return  # under DDP every process holds the same weights: only the first one writes
-    for name, net in self.networks():
-        state = {k: v.detach().cpu() for k, v in unwrap_network(net).state_dict().items()}
-        with atomic_write(self.checkpoint_path(epoch, name), 'wb') as f: torch.save(state, f)
-
-
-def _load_networks(self, epoch):  # 'latest', an epoch number or 'iter_<n>'
+@patch
+def load_networks(self: BaseModel, epoch):  # 'latest', an epoch number or 'iter_<n>'
     "Load each network in `model_names` from `<save_dir>/<epoch>_net_<name>.pth`, strictly."
     for name, net in self.networks():
         path = self.checkpoint_path(epoch, name)
@@ -192,10 +195,9 @@ def _load_networks(self, epoch):  # 'latest', an epoch number or 'iter_<n>'
             raise CheckpointError(f'{path} does not match {what}: {problem}; check {flags}')
         net.load_state_dict(state, strict=True)
 
-BaseModel.save_networks, BaseModel.load_networks = _save_networks, _load_networks
-
 # %% ../nbs/04_base_model.ipynb #8c0f5111
-def _set_requires_grad(self, nets,  # a network, or a list of them (`None` entries are skipped)
+@patch
+def set_requires_grad(self: BaseModel, nets,  # a network, or a list of them (`None` entries are skipped)
                        requires_grad=False):
     "Switch gradient computation on or off for every parameter of `nets`."
     if not isinstance(nets, (list, tuple)): nets = [nets]
@@ -203,8 +205,9 @@ def _set_requires_grad(self, nets,  # a network, or a list of them (`None` entri
         if net is None: continue
         for p in net.parameters(): p.requires_grad = requires_grad
 
-
-def _print_networks(self, verbose=False):  # also print each network's layers
+# %% ../nbs/04_base_model.ipynb #f6e2ff42
+@patch
+def print_networks(self: BaseModel, verbose=False):  # also print each network's layers
     "Print the number of parameters of each network, in millions, as the reference does."
     print('---------- Networks initialized -------------')
     for name, net in self.networks():
@@ -212,17 +215,15 @@ def _print_networks(self, verbose=False):  # also print each network's layers
         print(f'[Network {name}] Total number of parameters : {count_parameters(net) / 1e6:.3f} M')
     print('-----------------------------------------------')
 
-BaseModel.set_requires_grad, BaseModel.print_networks = _set_requires_grad, _print_networks
-
 # %% ../nbs/04_base_model.ipynb #0211176e
-def _setup(self, opt):
+@patch
+def setup(self: BaseModel, opt):
     "Create schedulers when training; load networks when testing or resuming; print the networks."
     if self.isTrain: self.schedulers = [get_scheduler(optimizer, opt) for optimizer in self.optimizers]
     if not self.isTrain or getattr(opt, 'continue_train', False):
         self.load_networks(f'iter_{opt.load_iter}' if opt.load_iter > 0 else opt.epoch)
     self.print_networks(opt.verbose)
 
-BaseModel.setup = _setup
 
 
 def create_model(opt):  # options with `model` naming a registered model class
@@ -248,52 +249,53 @@ def adam_kwargs(device,  # a `torch.device` or its name
     "Keyword arguments for a fast Adam: `foreach=True` (bit-identical to the plain loop), or `fused=True`."
     return {'fused': True} if fused and torch.device(device).type in _fused_devices() else {'foreach': True}
 
-
-def _make_adam(self, params):  # an iterable of parameters (or parameter groups)
+# %% ../nbs/04_base_model.ipynb #b381e25b
+@patch
+def make_adam(self: BaseModel, params):  # an iterable of parameters (or parameter groups)
     "Adam with the reference's settings (`--lr`, betas `(--beta1, 0.999)`): multi-tensor, or fused with `--fused_adam`."
     return torch.optim.Adam(params, lr=self.opt.lr, betas=(self.opt.beta1, 0.999),
                             **adam_kwargs(self.device, getattr(self.opt, 'fused_adam', False)))
 
-BaseModel.make_adam = _make_adam
-
 # %% ../nbs/04_base_model.ipynb #2d61ba88
-def _autocast(self):
+@patch
+def autocast(self: BaseModel):
     "Context for forward passes and losses: `torch.autocast` in the `--amp` precision; nothing with `--amp off`."
     if self.amp == 'off': return contextlib.nullcontext()
     return torch.autocast(self.device.type, dtype=AMP_DTYPES[self.amp])
 
-
-def _backward(self, loss):
+# %% ../nbs/04_base_model.ipynb #94bfb9ef
+@patch
+def backward(self: BaseModel, loss):
     "`loss.backward()`, with the loss scaled first under `--amp fp16` (so float16 gradients do not underflow)."
     (loss if self.scaler is None else self.scaler.scale(loss)).backward()
 
-
-def _step(self, optimizer):
+# %% ../nbs/04_base_model.ipynb #76708fa2
+@patch
+def step(self: BaseModel, optimizer):
     "`optimizer.step()`; under `--amp fp16` through the scaler, which unscales and skips inf/NaN gradients."
     if self.scaler is None: optimizer.step()
     else: self.scaler.step(optimizer)
 
-
-def _update_scaler(self):
+# %% ../nbs/04_base_model.ipynb #aab8318a
+@patch
+def update_scaler(self: BaseModel):
     "End of a training step: let the `--amp fp16` gradient scaler adapt its factor (nothing otherwise)."
     if self.scaler is not None: self.scaler.update()
 
-BaseModel.autocast, BaseModel.backward, BaseModel.step, BaseModel.update_scaler = _autocast, _backward, _step, _update_scaler
-
 # %% ../nbs/04_base_model.ipynb #c259db88
-def _prepare_networks(self):
+@patch
+def prepare_networks(self: BaseModel):
     "Apply `--channels_last` and `--compile` to every network in `model_names` (call it once they are built)."
     for name, net in self.networks():
         if self.channels_last: net.to(memory_format=torch.channels_last)  # in place: parameters stay the same objects
         if self.compile: setattr(self, 'net' + name, torch.compile(net))
 
-
-def _to_device(self, x):  # a tensor from the data loader
+# %% ../nbs/04_base_model.ipynb #3400faa2
+@patch
+def to_device(self: BaseModel, x):  # a tensor from the data loader
     "`x` on the model's device (asynchronously from pinned memory), and channels-last images for `--channels_last`."
     x = x.to(self.device, non_blocking=True)
     return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.dim() == 4 else x
-
-BaseModel.prepare_networks, BaseModel.to_device = _prepare_networks, _to_device
 
 # %% ../nbs/04_base_model.ipynb #5c8c1298
 def reuse_freed_memory() -> bool:

@@ -11,13 +11,13 @@ import random
 
 # %% ../nbs/06_cycle_gan.ipynb #f86e4751
 import torch
+from fastcore.basics import patch
 
 # %% ../nbs/06_cycle_gan.ipynb #7cb21409
 from .options import register_model, OptionError
 from .networks import define_G, define_D
 from .losses import GANLoss
 from .base_model import BaseModel
-from .pix2pix import Pix2PixModel
 
 # %% ../nbs/06_cycle_gan.ipynb #560e5416
 class ImagePool:
@@ -65,7 +65,9 @@ class CycleGANModel(BaseModel):
         return parser
 
 # %% ../nbs/06_cycle_gan.ipynb #be51019d
-def _cycle_gan_init(self, opt):
+@patch
+def __init__(self: CycleGANModel, opt):
+    "Build both generators (and in training both discriminators, pools, losses, optimisers)."
     BaseModel.__init__(self, opt)
     self.loss_names = ['D_A', 'G_A', 'cycle_A', 'idt_A', 'D_B', 'G_B', 'cycle_B', 'idt_B']
     visual_names_A, visual_names_B = ['real_A', 'fake_B', 'rec_A'], ['real_B', 'fake_A', 'rec_B']
@@ -93,11 +95,15 @@ def _cycle_gan_init(self, opt):
         self.optimizer_D = self.make_adam(itertools.chain(self.netD_A.parameters(), self.netD_B.parameters()))
         self.optimizers += [self.optimizer_G, self.optimizer_D]
 
-CycleGANModel.__init__ = _cycle_gan_init
-CycleGANModel.__init__.__doc__ = "Build both generators (and in training both discriminators, pools, losses, optimisers)."
-
 # %% ../nbs/06_cycle_gan.ipynb #70e96ad9
-def _forward(self):
+@patch
+def set_input(self: CycleGANModel, input):  # a batch dict: 'A', 'B', 'A_paths', 'B_paths'
+    "Take `real_A`/`real_B` from the batch (swapped for `--direction BtoA`) and move them to the device."
+    self.real_A, self.real_B, self.image_paths = self.paired_input(input)
+
+# %% ../nbs/06_cycle_gan.ipynb #64ed1428
+@patch
+def forward(self: CycleGANModel):
     "Both translations and both reconstructions."
     with self.autocast():  # `.float()`: float32 images under --amp, a no-op without
         self.fake_B = self.netG_A(self.real_A).float()  # G_A(A)
@@ -105,10 +111,9 @@ def _forward(self):
         self.fake_A = self.netG_B(self.real_B).float()  # G_B(B)
         self.rec_B = self.netG_A(self.fake_A).float()   # G_A(G_B(B))
 
-CycleGANModel.set_input, CycleGANModel.forward = Pix2PixModel.set_input, _forward
-
 # %% ../nbs/06_cycle_gan.ipynb #336e57be
-def _backward_D_basic(self, netD, real, fake):
+@patch
+def backward_D_basic(self: CycleGANModel, netD, real, fake):
     "0.5 * (real judged real + fake judged fake) for one discriminator; backpropagate it and return it."
     with self.autocast():
         loss_D_real = self.criterionGAN(netD(real), True)
@@ -117,18 +122,21 @@ def _backward_D_basic(self, netD, real, fake):
     self.backward(loss_D)
     return loss_D
 
-
-def _backward_D_A(self):
+# %% ../nbs/06_cycle_gan.ipynb #c55f587b
+@patch
+def backward_D_A(self: CycleGANModel):
     "D_A: real B against pooled fakes `G_A(A)`."
     self.loss_D_A = self.backward_D_basic(self.netD_A, self.real_B, self.fake_B_pool.query(self.fake_B))
 
-
-def _backward_D_B(self):
+# %% ../nbs/06_cycle_gan.ipynb #aad0c3cb
+@patch
+def backward_D_B(self: CycleGANModel):
     "D_B: real A against pooled fakes `G_B(B)`."
     self.loss_D_B = self.backward_D_basic(self.netD_B, self.real_A, self.fake_A_pool.query(self.fake_A))
 
-
-def _backward_G(self):
+# %% ../nbs/06_cycle_gan.ipynb #de232222
+@patch
+def backward_G(self: CycleGANModel):
     "Generators: adversarial (both) + cycle (both, weighted by lambda_A/B) + identity (if lambda_identity > 0)."
     lambda_idt, lambda_A, lambda_B = self.opt.lambda_identity, self.opt.lambda_A, self.opt.lambda_B
     with self.autocast():
@@ -147,11 +155,9 @@ def _backward_G(self):
                        + self.loss_idt_A + self.loss_idt_B)
     self.backward(self.loss_G)
 
-CycleGANModel.backward_D_basic, CycleGANModel.backward_D_A, CycleGANModel.backward_D_B = _backward_D_basic, _backward_D_A, _backward_D_B
-CycleGANModel.backward_G = _backward_G
-
 # %% ../nbs/06_cycle_gan.ipynb #81f8c541
-def _optimize_parameters(self):
+@patch
+def optimize_parameters(self: CycleGANModel):
     "One step: forward; update both generators with D_A, D_B frozen; then update both discriminators."
     self.forward()
     self.set_requires_grad([self.netD_A, self.netD_B], False)
@@ -164,5 +170,3 @@ def _optimize_parameters(self):
     self.backward_D_B()
     self.step(self.optimizer_D)
     self.update_scaler()  # --amp fp16: adapt the loss scale once per step (one scaler for both optimisers)
-
-CycleGANModel.optimize_parameters = _optimize_parameters

@@ -194,7 +194,9 @@ def make_facade(seed=0,  # same seed, same facade
 
 # %% ../nbs/03_data.ipynb #636b7524
 def make_facades(root,  # folder to create (its parents too); existing files in it are overwritten
-                 n_train=64, n_val=16, n_test=16,  # images per split (`unaligned`: val is not written)
+                 n_train=64,  # training images
+                 n_val=16,  # validation images (`unaligned`: none are written)
+                 n_test=16,  # test images
                  size=256,  # side of each half (each A|B file is 2*size x size)
                  seed=0,  # the whole dataset is a function of this seed
                  unaligned=False,  # CycleGAN layout (trainA, trainB, testA, testB) instead of A|B pairs
@@ -440,7 +442,8 @@ def image_channels(opt,  # options: input_nc, output_nc, direction
 
 
 def require_images(paths,  # image paths found in `folder`
-                   folder, layout  # where they were looked for, and the layout the dataset expects (for the error)
+                   folder,  # where they were looked for (named in the error)
+                   layout  # the layout the dataset expects (named in the error)
                   ) -> list:
     "`paths`, or an error naming the empty folder and the expected layout when there are none."
     if not paths:
@@ -603,7 +606,9 @@ class CustomDatasetDataLoader:
                                                       pin_memory=on_cuda,  # page-locked batches: asynchronous copies to the GPU
                                                       persistent_workers=workers > 0)  # no worker start-up every epoch
 
-    def load_data(self): return self
+    def load_data(self):
+        "The loader itself (the reference's `create_dataset(opt).load_data()` idiom)."
+        return self
 
     def set_epoch(self, epoch):
         "Tell the distributed sampler which epoch starts, so each epoch's shuffle differs (no-op otherwise)."

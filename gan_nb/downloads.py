@@ -252,7 +252,8 @@ def pretrained_kind(name,  # e.g. 'horse2zebra' or 'edges2shoes'
     return kind or kinds[0]
 
 
-def pretrained_url(name, kind=None,  # as for `pretrained_kind`
+def pretrained_url(name,  # e.g. 'horse2zebra' or 'edges2shoes'
+                   kind=None,  # 'pix2pix', 'cyclegan', or None: the only kind that has `name`
                    base_url=None  # a mirror to use instead of the reference's server
                   ) -> str:
     "The address of pretrained generator `name`."

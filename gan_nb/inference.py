@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import ntpath
 import os
-import sys
 from pathlib import Path
 
 # %% auto #0
@@ -21,8 +20,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 # %% ../nbs/08_test.ipynb #3794fed6
-from .options import TestOptions, OptionError, resolve_device, exit_with_error
-from .train import HTML, tensor2im, save_image
+from .core import HTML, resolve_device, save_image, tensor2im
 
 # %% ../nbs/08_test.ipynb #b9022e50
 TEST_OVERRIDES = dict(num_threads=0, batch_size=1, serial_batches=True, no_flip=True)  # what the test script forces
@@ -105,7 +103,11 @@ def generator_options(state_dict) -> dict:
 
 # %% ../nbs/08_test.ipynb #42a663cd
 def load_generator(checkpoint,  # a `<epoch>_net_G.pth` file (or a state_dict)
-                   netG=None, ngf=None, norm=None, input_nc=None, output_nc=None,  # default: guessed from the file
+                   netG=None,  # the generator architecture (default: guessed from the file)
+                   ngf=None,  # filters in the last conv layer (default: guessed from the file)
+                   norm=None,  # `batch`, `instance` or `none` (default: guessed from the file)
+                   input_nc=None,  # input channels (default: guessed from the file)
+                   output_nc=None,  # output channels (default: guessed from the file)
                    no_dropout=None,  # U-Nets: default dropout on (pix2pix); ResNets: read from the file
                    device='auto',  # `--device` spelling: auto, cpu, cuda, cuda:N, mps
                    eval=False):  # eval mode (running batch-norm statistics, no dropout); False is the reference's default
@@ -211,12 +213,9 @@ def translate(image,  # a PIL image or the path of an image file
 
 # %% ../nbs/08_test.ipynb #bd79bc27
 def main(args=None):  # command-line arguments (default: `sys.argv[1:]`)
-    "Entry point of `gan_nb_test`."
-    options = TestOptions()
-    try: opt = options.parse(args)
-    except OptionError as e: options.usage_error(e)
-    try: test(opt)  # nothing returned: console scripts exit with `main()`'s return value
-    except (OSError, ValueError) as e: exit_with_error(e)  # one line, exit status 1
+    "`gan_nb_test` (`gan_nb.cli.test_main`), also as `python -m gan_nb.inference`."
+    from gan_nb.cli import test_main
+    return test_main(args)
 
 
 if __name__ == '__main__' and '__file__' in globals(): main()  # run as a script (not in a notebook)

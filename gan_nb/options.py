@@ -5,29 +5,20 @@
 # %% ../nbs/00_options.ipynb #d5e805ee
 from __future__ import annotations
 import argparse
-import os
-import re
 import sys
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
+from fastcore.basics import patch
 
-from .losses import GAN_MODES
-from .networks import DISCRIMINATORS, GENERATORS, INIT_TYPES, NORMS
+from .core import (OptionError, atomic_write, device_name, in_ipython, resolve_device,
+                         DISCRIMINATORS, GAN_MODES, GENERATORS, INIT_TYPES, NORMS)
 
 # %% auto #0
-__all__ = ['MODELS', 'DATASETS', 'register_model', 'register_dataset', 'DEVICE_PATTERN', 'RENAMED_FLAGS', 'REMOVED_FLAGS',
-           'PREPROCESS_NAMES', 'LR_POLICY_NAMES', 'AMP_MODES', 'AT_LEAST_ONE', 'NOT_NEGATIVE', 'POSITIVE',
-           'OptionError', 'OptionParser', 'find_model', 'find_dataset', 'device_name', 'resolve_device',
-           'check_renamed_flags', 'atomic_write', 'BaseOptions', 'TrainOptions', 'TestOptions', 'overrides_to_args',
-           'in_ipython', 'command_line_args', 'check_option_values', 'format_options', 'options_file', 'error_line',
-           'exit_with_error']
+__all__ = ['MODELS', 'DATASETS', 'RENAMED_FLAGS', 'REMOVED_FLAGS', 'PREPROCESS_NAMES', 'LR_POLICY_NAMES', 'AMP_MODES',
+           'AT_LEAST_ONE', 'NOT_NEGATIVE', 'POSITIVE', 'OptionParser', 'register_model', 'register_dataset',
+           'find_model', 'find_dataset', 'check_renamed_flags', 'BaseOptions', 'TrainOptions', 'TestOptions',
+           'overrides_to_args', 'command_line_args', 'check_option_values', 'format_options', 'options_file']
 
 # %% ../nbs/00_options.ipynb #dff56acc
-class OptionError(ValueError):
-    "A bad option value or flag; the message says what to do."
-
-
 class OptionParser(argparse.ArgumentParser):
     "An `ArgumentParser` that raises `OptionError` instead of exiting the process."
     def error(self, message):
@@ -44,22 +35,25 @@ MODELS: dict[str, type] = {}    # name -> model class, filled by `register_model
 DATASETS: dict[str, type] = {}  # name -> dataset class, filled by `register_dataset`
 
 
-def _registrar(registry, kind):
-    def register(name: str):
-        def decorate(cls):
-            if not callable(getattr(cls, 'modify_commandline_options', None)):
-                raise TypeError(f'{cls.__name__} needs a static modify_commandline_options(parser, is_train) '
-                                f'to be registered as a {kind}')
-            registry[name] = cls
-            return cls
-        return decorate
-    return register
+def _registrar(registry, kind, name):
+    "A class decorator that checks a class and registers it in `registry` as `name`."
+    def decorate(cls):
+        if not callable(getattr(cls, 'modify_commandline_options', None)):
+            raise TypeError(f'{cls.__name__} needs a static modify_commandline_options(parser, is_train) '
+                            f'to be registered as a {kind}')
+        registry[name] = cls
+        return cls
+    return decorate
 
 
-register_model = _registrar(MODELS, 'model')
-register_model.__doc__ = "Class decorator: make a model class available as `--model name`."
-register_dataset = _registrar(DATASETS, 'dataset')
-register_dataset.__doc__ = "Class decorator: make a dataset class available as `--dataset_mode name`."
+def register_model(name: str):
+    "Class decorator: make a model class available as `--model name`."
+    return _registrar(MODELS, 'model', name)
+
+
+def register_dataset(name: str):
+    "Class decorator: make a dataset class available as `--dataset_mode name`."
+    return _registrar(DATASETS, 'dataset', name)
 
 
 def _find(registry, kind, flag, name):
@@ -77,36 +71,6 @@ def find_model(name: str) -> type:
 def find_dataset(name: str) -> type:
     "The dataset class registered as `name`."
     return _find(DATASETS, 'dataset', '--dataset_mode', name)
-
-# %% ../nbs/00_options.ipynb #2c3437be
-DEVICE_PATTERN = re.compile(r'auto|cpu|mps|cuda(:\d+)?')
-
-
-def device_name(value: str) -> str:
-    "argparse type for `--device`: validate the spelling."
-    value = value.strip().lower()
-    if not DEVICE_PATTERN.fullmatch(value):
-        raise argparse.ArgumentTypeError(f"'{value}' is not a device; use auto, cpu, cuda, cuda:N or mps")
-    return value
-
-
-def resolve_device(name: str = 'auto'):
-    "The `torch.device` for a `--device` value; `auto` picks CUDA, then MPS, then CPU."
-    import torch
-    name = device_name(name)
-    mps = getattr(torch.backends, 'mps', None)
-    has_mps = bool(mps and mps.is_available())
-    if name == 'auto':
-        name = 'cuda' if torch.cuda.is_available() else 'mps' if has_mps else 'cpu'
-    if name.startswith('cuda'):
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        index = int(name.split(':')[1]) if ':' in name else 0
-        if index >= count:
-            have = f'this machine has {count} CUDA device(s)' if count else 'CUDA is not available here'
-            raise OptionError(f'--device {name}: {have}; use --device auto or --device cpu')
-    if name == 'mps' and not has_mps:
-        raise OptionError('--device mps: MPS is not available here; use --device auto or --device cpu')
-    return torch.device(name)
 
 # %% ../nbs/00_options.ipynb #e8cee2b3
 RENAMED_FLAGS = {
@@ -131,34 +95,6 @@ def check_renamed_flags(args: list[str]):
             raise OptionError(f'{flag} was renamed to {RENAMED_FLAGS[flag]}')
         if flag in REMOVED_FLAGS:
             raise OptionError(f'{flag} was removed: {REMOVED_FLAGS[flag]}')
-
-# %% ../nbs/00_options.ipynb #0d97a75c
-def _umask() -> int:
-    "The process's file-creation mask (read without changing it where Linux allows)."
-    try:
-        for line in Path('/proc/self/status').read_text().splitlines():
-            if line.startswith('Umask:'): return int(line.split()[1], 8)
-    except OSError: pass
-    mask = os.umask(0o022); os.umask(mask)
-    return mask
-
-
-@contextmanager
-def atomic_write(path, mode: str = 'w', **open_kwargs):
-    "Open a temporary file for writing that replaces `path` only if the block finishes."
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would (0644 under umask 022)
-        with os.fdopen(fd, mode, **open_kwargs) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 # %% ../nbs/00_options.ipynb #40ba5e9a
 PREPROCESS_NAMES = ('resize_and_crop', 'crop', 'scale_width', 'scale_width_and_crop', 'none')
@@ -230,6 +166,7 @@ class TrainOptions(BaseOptions):
     isTrain = True
 
     def initialize(self, parser):
+        "The shared flags plus the training ones (display, saving, epochs, learning rate, GAN loss)."
         parser = super().initialize(parser)
         a = parser.add_argument
         # HTML visualization parameters
@@ -261,6 +198,7 @@ class TestOptions(BaseOptions):
     isTrain = False
 
     def initialize(self, parser):
+        "The shared flags plus the testing ones (results folder, phase, `--eval`, `--num_test`)."
         parser = super().initialize(parser)
         a = parser.add_argument
         a('--results_dir', type=str, default='./results/', help='saves results here.')
@@ -283,12 +221,6 @@ def overrides_to_args(overrides: dict) -> list[str]:
     return args
 
 
-def in_ipython() -> bool:
-    "Whether this runs inside IPython or Jupyter (whose `sys.argv` belongs to the kernel)."
-    ipython = sys.modules.get('IPython')
-    return ipython is not None and ipython.get_ipython() is not None
-
-
 def command_line_args() -> list[str]:
     "`sys.argv[1:]` in a script; nothing inside IPython or Jupyter, whose argv belongs to the kernel."
     return [] if in_ipython() else sys.argv[1:]
@@ -302,8 +234,9 @@ def _relax_required(parser):
         for action in required: action.required = True
     return restore
 
-
-def _compose(self, args=None, trace=None, **overrides):
+# %% ../nbs/00_options.ipynb #9ba5bfbe
+@patch
+def compose(self: BaseOptions, args=None, trace=None, **overrides):
     "The composed parser and the full argument list for `args` plus keyword `overrides`."
     args = list(command_line_args() if args is None else args) + overrides_to_args(overrides)
     check_renamed_flags(args)
@@ -321,8 +254,6 @@ def _compose(self, args=None, trace=None, **overrides):
     restore()
     parser.add_argument('-h', '--help', action='help', help='show this help message and exit')
     return parser, args
-
-BaseOptions.compose = _compose
 
 # %% ../nbs/00_options.ipynb #7d0edce0
 AT_LEAST_ONE = ('input_nc', 'output_nc', 'ngf', 'ndf', 'batch_size', 'load_size', 'crop_size', 'max_dataset_size',
@@ -343,8 +274,9 @@ def check_option_values(opt, parser):
     if getattr(opt, 'n_epochs', 1) + getattr(opt, 'n_epochs_decay', 0) < 1:
         raise OptionError('--n_epochs 0 and --n_epochs_decay 0 leave nothing to train; give at least one epoch')
 
-
-def _gather(self, args=None, **overrides) -> argparse.Namespace:
+# %% ../nbs/00_options.ipynb #5195847e
+@patch
+def gather(self: BaseOptions, args=None, **overrides) -> argparse.Namespace:
     "The options namespace for `args` plus keyword `overrides`, without printing or saving anything."
     parser, args = self.compose(args, **overrides)
     opt = parser.parse_args(args)
@@ -360,8 +292,6 @@ def _gather(self, args=None, **overrides) -> argparse.Namespace:
     resolve_device(opt.device)
     self.parser = parser
     return opt
-
-BaseOptions.gather = _gather
 
 # %% ../nbs/00_options.ipynb #119cd9a1
 def format_options(opt: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
@@ -379,8 +309,9 @@ def options_file(opt) -> Path:
     "Where the options of a run are saved: `<checkpoints_dir>/<name>/<phase>_opt.txt`."
     return Path(opt.checkpoints_dir)/opt.name/f'{opt.phase}_opt.txt'
 
-
-def _print_options(self, opt):
+# %% ../nbs/00_options.ipynb #f937a0d5
+@patch
+def print_options(self: BaseOptions, opt):
     "Print the options and save them to `options_file(opt)`."
     message = format_options(opt, self.parser)
     print(message)
@@ -394,8 +325,9 @@ def _print_options(self, opt):
         raise OptionError(f'cannot write {path} ({e.strerror}); choose a writable --checkpoints_dir') from None
     return path
 
-
-def _parse(self, args=None, **overrides) -> argparse.Namespace:
+# %% ../nbs/00_options.ipynb #012c43d5
+@patch
+def parse(self: BaseOptions, args=None, **overrides) -> argparse.Namespace:
     "Gather the options from `args` (default: the command line) and keyword `overrides`; print and save them."
     from_command_line = args is None and not overrides and not in_ipython()
     try:
@@ -407,26 +339,10 @@ def _parse(self, args=None, **overrides) -> argparse.Namespace:
     self.opt = opt
     return opt
 
-
-def _usage_error(self, error):
+# %% ../nbs/00_options.ipynb #10264182
+@patch
+def usage_error(self: BaseOptions, error):
     "Report an option error the way command-line tools do: usage, the message, exit status 2."
     prog = Path(sys.argv[0]).name
     sys.stderr.write(f'usage: {prog} --dataroot DATAROOT [options] (see {prog} --help)\n{prog}: error: {error}\n')
     raise SystemExit(2)
-
-BaseOptions.print_options, BaseOptions.parse, BaseOptions.usage_error = _print_options, _parse, _usage_error
-
-# %% ../nbs/00_options.ipynb #cafb5ab9
-def error_line(error: BaseException) -> str:
-    "A one-line message for `error`; for one re-raised from a DataLoader worker, the original error's message."
-    text = str(error).strip()
-    if 'Original Traceback' in text:  # torch.utils.data puts the worker's traceback into the message
-        last = text.splitlines()[-1]
-        text = last.split(': ', 1)[1] if ': ' in last else last
-    return text.splitlines()[0] if text else type(error).__name__
-
-
-def exit_with_error(error: BaseException, status: int = 1):
-    "Print `<tool>: error: <one line>` to stderr and exit with `status`."
-    print(f'{Path(sys.argv[0]).name}: error: {error_line(error)}', file=sys.stderr)
-    raise SystemExit(status)

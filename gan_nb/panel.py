@@ -16,7 +16,8 @@ import sys
 from functools import partial
 from pathlib import Path
 
-from .train import SaveOptions, tensor2im
+from .callbacks import SaveOptions
+from .core import tensor2im
 from .options import (OptionError, OptionParser, TrainOptions, TestOptions, MODELS, DATASETS,
                             find_model, format_options, overrides_to_args)
 

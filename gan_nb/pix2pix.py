@@ -7,6 +7,7 @@ __all__ = ['Pix2PixModel']
 
 # %% ../nbs/05_pix2pix.ipynb #7c4577b6
 import torch
+from fastcore.basics import patch
 
 # %% ../nbs/05_pix2pix.ipynb #5a52dcd0
 from .options import register_model
@@ -28,7 +29,9 @@ class Pix2PixModel(BaseModel):
         return parser
 
 # %% ../nbs/05_pix2pix.ipynb #e8dcc522
-def _pix2pix_init(self, opt):
+@patch
+def __init__(self: Pix2PixModel, opt):
+    "Build `G` (and in training `D`, the losses and the two Adam optimisers) from `opt`."
     BaseModel.__init__(self, opt)
     self.loss_names = ['G_GAN', 'G_L1', 'D_real', 'D_fake']
     self.visual_names = ['real_A', 'fake_B', 'real_B']
@@ -46,23 +49,21 @@ def _pix2pix_init(self, opt):
         self.optimizer_D = self.make_adam(self.netD.parameters())
         self.optimizers += [self.optimizer_G, self.optimizer_D]
 
-Pix2PixModel.__init__ = _pix2pix_init
-Pix2PixModel.__init__.__doc__ = "Build `G` (and in training `D`, the losses and the two Adam optimisers) from `opt`."
-
 # %% ../nbs/05_pix2pix.ipynb #da82710b
-def _set_input(self, input):  # a batch dict: 'A', 'B', 'A_paths', 'B_paths'
+@patch
+def set_input(self: Pix2PixModel, input):  # a batch dict: 'A', 'B', 'A_paths', 'B_paths'
     "Take `real_A`/`real_B` from the batch (swapped for `--direction BtoA`) and move them to the device."
     self.real_A, self.real_B, self.image_paths = self.paired_input(input)
 
-
-def _forward(self):
+# %% ../nbs/05_pix2pix.ipynb #592f89b2
+@patch
+def forward(self: Pix2PixModel):
     "`fake_B = G(real_A)`."
     with self.autocast(): self.fake_B = self.netG(self.real_A).float()  # float32 images (a no-op without --amp)
 
-Pix2PixModel.set_input, Pix2PixModel.forward = _set_input, _forward
-
 # %% ../nbs/05_pix2pix.ipynb #b9f5b0be
-def _backward_D(self):
+@patch
+def backward_D(self: Pix2PixModel):
     "Discriminator loss: 0.5 * (fake pair judged fake + real pair judged real); backpropagate it."
     with self.autocast():
         fake_AB = torch.cat((self.real_A, self.fake_B), 1)
@@ -74,8 +75,9 @@ def _backward_D(self):
         self.loss_D = (self.loss_D_fake + self.loss_D_real) * 0.5
     self.backward(self.loss_D)
 
-
-def _backward_G(self):
+# %% ../nbs/05_pix2pix.ipynb #80f59d4f
+@patch
+def backward_G(self: Pix2PixModel):
     "Generator loss: fool D on the fake pair, plus `lambda_L1` times the L1 distance to `real_B`; backpropagate it."
     with self.autocast():
         fake_AB = torch.cat((self.real_A, self.fake_B), 1)
@@ -85,10 +87,9 @@ def _backward_G(self):
         self.loss_G = self.loss_G_GAN + self.loss_G_L1
     self.backward(self.loss_G)
 
-Pix2PixModel.backward_D, Pix2PixModel.backward_G = _backward_D, _backward_G
-
 # %% ../nbs/05_pix2pix.ipynb #8e5834bc
-def _optimize_parameters(self):
+@patch
+def optimize_parameters(self: Pix2PixModel):
     "One step: forward; update D on fake and real pairs; freeze D; update G on GAN + L1."
     self.forward()
     self.set_requires_grad(self.netD, True)
@@ -100,5 +101,3 @@ def _optimize_parameters(self):
     self.backward_G()
     self.step(self.optimizer_G)
     self.update_scaler()  # --amp fp16: adapt the loss scale once per step
-
-Pix2PixModel.optimize_parameters = _optimize_parameters

@@ -5,9 +5,6 @@
 # %% auto #0
 __all__ = ['TestModel', 'ColorizationModel']
 
-# %% ../nbs/06a_test_models.ipynb #a6252f56
-import torch
-
 # %% ../nbs/06a_test_models.ipynb #fef44410
 from .options import register_model, OptionError
 from .networks import define_G
@@ -73,7 +70,9 @@ class ColorizationModel(Pix2PixModel):
         super().__init__(opt)
         self.visual_names = ['real_A', 'real_B_rgb', 'fake_B_rgb']
 
-    def lab2rgb(self, L, AB):  # as the colorization dataset scales them: L / 50 - 1 and ab / 110
+    def lab2rgb(self,
+                L,  # lightness as the colorization dataset scales it: L / 50 - 1
+                AB):  # colour as the colorization dataset scales it: ab / 110
         "RGB images in [-1, 1] from lightness `L` and colour `AB`."
         return colorization_to_rgb(L.detach().float(), AB.detach().float()) * 2 - 1
 

@@ -205,15 +205,18 @@ def test_links_images_and_scripts_resolve(site, demo):
 
 
 def _exported_names(nb_path):
-    "Public functions and classes of a notebook's `#| export` cells: the API reference must show each."
+    """Public functions and classes of a notebook's `#| export` cells (a `@patch` method as `Class.method`), and
+    every `show_doc(X)` the notebook writes itself: the API reference must show each."""
+    from nbdev.doclinks import patch_name
     names = []
     for cell in json.loads(nb_path.read_text(encoding='utf-8'))['cells']:
         src = ''.join(cell['source'])
-        if cell['cell_type'] != 'code' or not re.search(r'^\s*#\|\s*exports?\s*$', src, re.M): continue
-        if re.search(r'^\s*#\|\s*hide\s*$', src, re.M): continue
+        if cell['cell_type'] != 'code' or re.search(r'^\s*#\|\s*hide\s*$', src, re.M): continue
+        names += re.findall(r'^show_doc\(\s*([\w.]+)\s*[,)]', src, re.M)
+        if not re.search(r'^\s*#\|\s*exports?\s*$', src, re.M): continue
         try: tree = ast.parse(re.sub(r'^\s*[%!].*$', '', src, flags=re.M))
         except SyntaxError: continue
-        names += [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        names += [patch_name(n) for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
                   and not n.name.startswith('_')]
     return names
 

@@ -292,23 +292,6 @@ def fix_headings(page_html, taken=()):
     return _re_heading.sub(sub, page_html), toc
 
 
-def fix_method_anchors(bodies):
-    """nbdev links `Class.method` to `page#class.method`, an anchor that exists only if the chapter calls
-    `show_doc(Class.method)`; otherwise the link goes to the class's entry instead, `page#class`."""
-    import posixpath
-    ids = {href: set(re.findall(r'\bid="([^"]+)"', body)) for href, body in bodies.items()}
-    def fix(page):
-        def sub(m):
-            path, anchor = m.group(1), m.group(2)
-            target = posixpath.normpath(posixpath.join(posixpath.dirname(page), path)) if path else page
-            known = ids.get(target)
-            if known is None or anchor in known or '.' not in anchor: return m.group(0)
-            cls = anchor.rsplit('.', 1)[0]
-            return f'href="{path}#{cls}"' if cls in known else m.group(0)
-        return sub
-    return {page: re.sub(r'href="([^"#:]*)#([^"]+)"', fix(page), body) for page, body in bodies.items()}
-
-
 def toc_html(toc):
     items = [f'<li class="toc-h{lvl}"><a href="#{ident}">{html.escape(text)}</a></li>'
              for lvl, ident, text in toc if lvl in (2, 3)]
@@ -493,7 +476,6 @@ def build(nbs_path=None, dest=None, cache=None, workers=None, force=False, stric
         external = re.findall(r'<(?:script|link)\b[^>]*\b(?:src|href)="((?:https?:)?//[^"]*)"', body)
         if external: raise DocsError(f'{p["src"].name}: page loads {external} from outside the site')
         bodies[p['href']] = body
-    bodies = fix_method_anchors(bodies)
     js_files = ensure_npm_packages(cache_root, log) if need_widgets or need_math else None
 
     # only now, with every page rendered, replace the old site
