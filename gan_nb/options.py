@@ -16,7 +16,8 @@ from .core import (OptionError, atomic_write, device_name, in_ipython, resolve_d
 __all__ = ['MODELS', 'DATASETS', 'RENAMED_FLAGS', 'REMOVED_FLAGS', 'PREPROCESS_NAMES', 'LR_POLICY_NAMES', 'AMP_MODES',
            'AT_LEAST_ONE', 'NOT_NEGATIVE', 'POSITIVE', 'OptionParser', 'register_model', 'register_dataset',
            'find_model', 'find_dataset', 'check_renamed_flags', 'BaseOptions', 'TrainOptions', 'TestOptions',
-           'overrides_to_args', 'command_line_args', 'check_option_values', 'format_options', 'options_file']
+           'overrides_to_args', 'command_line_args', 'check_option_values', 'format_options', 'options_file',
+           'option_notes']
 
 # %% ../nbs/00_options.ipynb #dff56acc
 class OptionParser(argparse.ArgumentParser):
@@ -325,10 +326,19 @@ def print_options(self: BaseOptions, opt):
         raise OptionError(f'cannot write {path} ({e.strerror}); choose a writable --checkpoints_dir') from None
     return path
 
+# %% ../nbs/00_options.ipynb #5f9a0d5f
+def option_notes(opt: argparse.Namespace) -> list[str]:
+    "One-line notes on flag combinations that are valid but rarely what is meant; `parse` prints them."
+    notes = []
+    if getattr(opt, 'gan_mode', None) == 'wgangp' and not getattr(opt, 'lambda_gp', 0):
+        notes.append('--gan_mode wgangp without --lambda_gp trains an unconstrained critic (no gradient penalty is applied); '
+                     'add --lambda_gp 10 for WGAN-GP')
+    return notes
+
 # %% ../nbs/00_options.ipynb #012c43d5
 @patch
 def parse(self: BaseOptions, args=None, **overrides) -> argparse.Namespace:
-    "Gather the options from `args` (default: the command line) and keyword `overrides`; print and save them."
+    "Gather the options from `args` (default: the command line) and keyword `overrides`; print and save them, and any notes."
     from_command_line = args is None and not overrides and not in_ipython()
     try:
         opt = self.gather(args, **overrides)
@@ -336,6 +346,7 @@ def parse(self: BaseOptions, args=None, **overrides) -> argparse.Namespace:
     except OptionError as e:
         if not from_command_line: raise
         self.usage_error(e)
+    for note in option_notes(opt): print(f'note: {note}', file=sys.stderr)
     self.opt = opt
     return opt
 
