@@ -22,10 +22,10 @@ from .options import (OptionError, OptionParser, TrainOptions, TestOptions, MODE
                             find_model, format_options, overrides_to_args)
 
 # %% auto #0
-__all__ = ['OPTION_GROUPS', 'GROUP_NAMES', 'PHASES', 'option_group', 'option_actions', 'phase_options', 'compose_for',
-           'flag_sources', 'group_options', 'option_tokens', 'command_line', 'read_options_file',
+__all__ = ['OPTION_GROUPS', 'GROUP_NAMES', 'PHASES', 'WEIGHTED_TERMS', 'option_group', 'option_actions', 'phase_options',
+           'compose_for', 'flag_sources', 'group_options', 'option_tokens', 'command_line', 'read_options_file',
            'options_file_to_args', 'widget_kind', 'widget_value', 'make_option_widget', 'OptionsPanel', 'smooth',
-           'LossHistory', 'render_losses', 'render_visuals', 'TrainingDashboard', 'TrainingPanel']
+           'LossHistory', 'loss_axes', 'render_losses', 'render_visuals', 'TrainingDashboard', 'TrainingPanel']
 
 # %% ../nbs/09_panel.ipynb #427c2fc2
 OPTION_GROUPS = (  # (group, pattern a flag's name must fully match); the first match wins, the rest go to 'other'
@@ -386,17 +386,29 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
+WEIGHTED_TERMS = ('L1', 'cycle', 'idt', 'gp')  # parts of loss names: weighted distances and penalties, often 10-100x the GAN terms
+
+
+def loss_axes(names) -> list:
+    "The loss names split over the plot's axes: adversarial terms, then L1, cycle, identity and penalty terms."
+    weighted = [n for n in names if any(part in n for part in WEIGHTED_TERMS)]
+    return [group for group in ([n for n in names if n not in weighted], weighted) if group] or [[]]
+
+
 def render_losses(fig, # a reusable matplotlib Figure
                   history: LossHistory, # the points to draw
                   smoothing: float = 0.0, # EMA weight, 0 = raw
                  ) -> bytes:
-    "PNG bytes of one curve per loss."
-    ax = fig.add_subplot()
-    for name in history.series:
-        xs, ys = history.points(name)
-        ax.plot(xs, smooth(ys, smoothing), label=name, lw=1.2)
-    ax.set_xlabel('images seen'); ax.set_ylabel('loss'); ax.grid(alpha=0.3)
-    if history.series: ax.legend(loc='upper right', fontsize=8, ncol=2)
+    "PNG bytes of one curve per loss; the weighted terms (L1, cycle, identity) on an axis of their own."
+    groups = loss_axes(list(history.series))
+    for i, group in enumerate(groups, 1):
+        ax = fig.add_subplot(1, len(groups), i)
+        for name in group:
+            xs, ys = history.points(name)
+            ax.plot(xs, smooth(ys, smoothing), label=name, lw=1.2)
+        ax.set_xlabel('images seen'); ax.grid(alpha=0.3)
+        if group: ax.legend(loc='upper right', fontsize=8, ncol=2 if len(group) > 2 else 1)
+    fig.axes[0].set_ylabel('loss')
     fig.tight_layout()
     return _png(fig)
 
