@@ -41,7 +41,8 @@ setuptools.setup(
     include_package_data=True,
     python_requires='>=' + min_python,
     install_requires=words('requirements'),
-    extras_require={'dev': words('dev_requirements')},
+    # each `<extra>_requirements` line of settings.ini is an extra: `dev`, `metrics`, ...
+    extras_require={key[:-len('_requirements')]: words(key) for key in cfg if key.endswith('_requirements') and key != 'requirements'},
     entry_points={
         'console_scripts': words('console_scripts'),
         'nbdev': [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"],

@@ -10,7 +10,8 @@ from collections import OrderedDict
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['AMP_DTYPES', 'BaseModel', 'get_scheduler', 'CheckpointError', 'create_model', 'adam_kwargs', 'reuse_freed_memory']
+__all__ = ['AMP_DTYPES', 'BaseModel', 'get_scheduler', 'CheckpointError', 'create_model', 'ready_model', 'adam_kwargs',
+           'reuse_freed_memory']
 
 # %% ../nbs/04_base_model.ipynb #1e9e3bda
 import torch
@@ -18,7 +19,8 @@ from fastcore.basics import patch
 from torch.optim import lr_scheduler
 
 # %% ../nbs/04_base_model.ipynb #d517da51
-from .options import atomic_write, find_model, resolve_device, LR_POLICY_NAMES
+from .core import atomic_write, resolve_device
+from .options import find_model, LR_POLICY_NAMES
 from .networks import clean_state_dict, count_parameters, unwrap_network, load_state_dict_file
 
 # %% ../nbs/04_base_model.ipynb #dbe31576
@@ -29,6 +31,7 @@ def _to_float(value):
 
 class BaseModel:
     "Shared machinery of all models: subclasses fill `loss_names`, `model_names`, `visual_names` and `optimizers`."
+    learns_from_pairs = False  # True: a batch's A and B must belong together (pix2pix), so unaligned data is refused
     @staticmethod
     def modify_commandline_options(parser, is_train):
         "Add model-specific flags or change defaults; the base model changes nothing."
@@ -49,6 +52,15 @@ class BaseModel:
         self.loss_names, self.model_names, self.visual_names = [], [], []
         self.optimizers, self.schedulers, self.image_paths = [], [], []
         self.metric = 0  # what the `plateau` policy watches
+        self.check_pairs(opt)
+
+    def check_pairs(self, opt):
+        "Refuse to train a model that `learns_from_pairs` on the unaligned dataset's random pairs."
+        if not (self.learns_from_pairs and self.isTrain and getattr(opt, 'dataset_mode', None) == 'unaligned'
+                and not getattr(opt, 'serial_batches', False)): return
+        raise ValueError(f'--model {opt.model} learns from pairs, but --dataset_mode unaligned pairs A and B images at random; '
+                         f'for pairs in <dataroot>/{opt.phase}A and {opt.phase}B with the same file names use --dataset_mode template, '
+                         'for unpaired images use --model cycle_gan')
 
     def set_input(self, input):
         "Unpack a batch dict from the data loader and move its tensors to `self.device`."
@@ -150,13 +162,22 @@ def describe_network(self: BaseModel, name):
 
 # %% ../nbs/04_base_model.ipynb #01512733
 @patch
-def save_networks(self: BaseModel, epoch):  # 'latest', an epoch number or 'iter_<n>'
-    "Save each network in `model_names` to `<save_dir>/<epoch>_net_<name>.pth`, atomically, as a plain state_dict."
+def save_networks(self: BaseModel,
+                  epoch,  # 'latest', an epoch number, 'iter_<n>' or 'best'
+                  folder=None,  # where to write (default: `save_dir`); a checkpoint is assembled in a staging folder
+                  names=None  # only these networks, e.g. ['G'] (default: every name in `model_names`)
+                 ) -> list:
+    "Save each network in `model_names` (or `names`) to `<folder>/<epoch>_net_<name>.pth`, atomically, as a plain state_dict; return the paths."
     if torch.distributed.is_available() and torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
-        return  # under DDP every process holds the same weights: only the first one writes
+        return []  # under DDP every process holds the same weights: only the first one writes
+    paths = []
     for name, net in self.networks():
+        if names is not None and name not in names: continue
         state = {k: v.detach().cpu() for k, v in unwrap_network(net).state_dict().items()}
-        with atomic_write(self.checkpoint_path(epoch, name), 'wb') as f: torch.save(state, f)
+        path = self.checkpoint_path(epoch, name) if folder is None else Path(folder)/self.checkpoint_path(epoch, name).name
+        with atomic_write(path, 'wb') as f: torch.save(state, f)
+        paths.append(path)
+    return paths
 
 # %% ../nbs/04_base_model.ipynb #618d102c
 def _some(keys, n=3):
@@ -230,6 +251,16 @@ def create_model(opt):  # options with `model` naming a registered model class
     "The model registered as `opt.model`, built from `opt`."
     model = find_model(opt.model)(opt)
     print(f'model [{type(model).__name__}] was created')
+    return model
+
+# %% ../nbs/04_base_model.ipynb #0b0eca3d
+def ready_model(opt,  # options naming the model (`--model`) and how to set it up
+                model=None,  # a model built already: used as it is
+               ):
+    "`model` if given, else `create_model(opt)` after its `setup(opt)` (schedulers, checkpoints to load)."
+    if model is not None: return model
+    model = create_model(opt)
+    model.setup(opt)
     return model
 
 # %% ../nbs/04_base_model.ipynb #762833cf

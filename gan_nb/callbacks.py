@@ -11,7 +11,7 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['EVENTS', 'Callback', 'TrainState', 'fire', 'format_losses', 'read_loss_log', 'LossLog', 'ProgressBar',
-           'save_training_visuals', 'TrainingPage', 'WandbLogger', 'SaveOptions', 'LossHistory']
+           'save_training_visuals', 'TrainingPage', 'WandbLogger', 'TensorBoardLogger', 'SaveOptions', 'LossHistory']
 
 # %% ../nbs/07a_callbacks.ipynb #a816e3e8
 from tqdm.auto import tqdm
@@ -22,7 +22,7 @@ from .options import options_file
 
 # %% ../nbs/07a_callbacks.ipynb #0ac01b73
 EVENTS = ('on_train_begin', 'on_epoch_begin', 'on_iteration', 'on_losses', 'on_visuals', 'on_checkpoint',
-          'on_batches_end', 'on_epoch_end', 'on_train_end')
+          'on_batches_end', 'on_validation', 'on_epoch_end', 'on_train_end')
 
 
 class Callback:
@@ -34,6 +34,7 @@ class Callback:
     def on_visuals(self, state, visuals): pass
     def on_checkpoint(self, state, path): pass
     def on_batches_end(self, state): pass
+    def on_validation(self, state, metric, score): pass  # `--val_freq`: the metric's name and the generator's score
     def on_epoch_end(self, state): pass
     def on_train_end(self, state): pass
 
@@ -54,6 +55,7 @@ class TrainState:
     save_dir: Path = None  # `<checkpoints_dir>/<name>`
     last_checkpoint: Path = None  # the last training-state file written
     stop_reason: str = None  # why training stopped early (None: it ran to the end)
+    best: dict = None  # the best validation so far (`--val_freq`): {'epoch', 'score', 'metric'}
     rank: int = 0  # process rank under torchrun (0 otherwise)
     world_size: int = 1
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -121,6 +123,12 @@ class LossLog(Callback):
     def on_losses(self, state, losses):
         if not self.enabled: return
         line = format_losses(state.epoch, state.epoch_iter, losses, state.iter_time, state.data_time)
+        tqdm.write(line)
+        self.write(line)
+
+    def on_validation(self, state, metric, score):
+        if not self.enabled: return
+        line = f'(epoch: {state.epoch}, iters: {state.epoch_iter}) val_{metric}: {score:.4f} '  # `read_loss_log` reads it too
         tqdm.write(line)
         self.write(line)
 
@@ -195,11 +203,42 @@ class WandbLogger(Callback):
     def on_losses(self, state, losses):
         self.run.log({**losses, 'epoch': state.epoch}, step=state.total_iters)
 
+    def on_validation(self, state, metric, score):
+        self.run.log({f'val_{metric}': score, 'epoch': state.epoch}, step=state.total_iters)
+
     def on_visuals(self, state, visuals):
         self.run.log({label: self.wandb.Image(tensor2im(image)) for label, image in visuals.items()}, step=state.total_iters)
 
     def on_train_end(self, state):
         self.run.finish()
+
+# %% ../nbs/07a_callbacks.ipynb #214a782d
+class TensorBoardLogger(Callback):
+    "Write losses, learning rates, validation metrics and images as TensorBoard events (`--use_tensorboard`); the loop adds it on rank 0."
+    def __init__(self, log_dir):  # `<checkpoints_dir>/<name>/tensorboard`
+        try: from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise ValueError("--use_tensorboard needs the tensorboard package: pip install 'gan_nb[tensorboard]' (or leave out --use_tensorboard)") from None
+        self.log_dir, self.writer_class, self.writer = Path(log_dir), SummaryWriter, None
+
+    def on_train_begin(self, state):  # a resume drops what the earlier run logged after its checkpoint (steps > total_iters)
+        self.writer = self.writer_class(str(self.log_dir), purge_step=state.total_iters + 1 if state.total_iters else None)
+
+    def on_losses(self, state, losses):
+        step = state.total_iters
+        for name, value in losses.items(): self.writer.add_scalar(f'loss/{name}', value, step)
+        optimizers = {k[len('optimizer_'):]: v for k, v in vars(state.model).items() if k.startswith('optimizer_')} if state.model else {}
+        for name, optimizer in optimizers.items(): self.writer.add_scalar(f'lr/{name}', optimizer.param_groups[0]['lr'], step)
+        self.writer.add_scalar('epoch', state.epoch, step)
+
+    def on_visuals(self, state, visuals):
+        for label, image in visuals.items(): self.writer.add_image(label, tensor2im(image), state.total_iters, dataformats='HWC')
+
+    def on_epoch_end(self, state):
+        for name, value in (getattr(state, 'metrics', None) or {}).items(): self.writer.add_scalar(f'val/{name}', value, state.total_iters)
+        self.writer.flush()
+
+    def on_train_end(self, state): self.writer.close()
 
 # %% ../nbs/07a_callbacks.ipynb #3ea77bac
 class SaveOptions(Callback):

@@ -14,9 +14,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['DEVICE_PATTERN', 'GENERATORS', 'DISCRIMINATORS', 'NORMS', 'INIT_TYPES', 'GAN_MODES', 'OptionError', 'error_line',
-           'exit_with_error', 'in_ipython', 'atomic_write', 'device_name', 'resolve_device', 'tensor2im', 'save_image',
-           'HTML']
+__all__ = ['DEVICE_PATTERN', 'GENERATORS', 'UNET_DEPTHS', 'DISCRIMINATORS', 'NORMS', 'INIT_TYPES', 'GAN_MODES', 'OptionError',
+           'error_line', 'exit_with_error', 'in_ipython', 'atomic_write', 'device_name', 'resolve_device', 'tensor2im',
+           'save_image', 'HTML']
 
 # %% ../nbs/00_core.ipynb #5a220dca
 class OptionError(ValueError):
@@ -58,8 +58,13 @@ def _umask() -> int:
 def atomic_write(path, mode: str = 'w', **open_kwargs):
     "Open a temporary file for writing that replaces `path` only if the block finishes."
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    except OSError as e:  # name the folder: the temporary file's name would only puzzle
+        error = type(e)(f'cannot write {path.name} in {path.parent} ({e.strerror or e}); make the folder writable or choose another')
+        error.strerror = e.strerror
+        raise error from None
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would (0644 under umask 022)
         with os.fdopen(fd, mode, **open_kwargs) as f:
@@ -102,7 +107,8 @@ def resolve_device(name: str = 'auto'):
     return torch.device(name)
 
 # %% ../nbs/00_core.ipynb #27cf5b84
-GENERATORS = ('resnet_9blocks', 'resnet_6blocks', 'unet_256', 'unet_128')
+GENERATORS = ('resnet_9blocks', 'resnet_6blocks', 'unet_256', 'unet_128', 'unet_512', 'unet_1024')
+UNET_DEPTHS = {'unet_128': 7, 'unet_256': 8, 'unet_512': 9, 'unet_1024': 10}  # U-Net name -> num_downs: the name is 2**num_downs
 DISCRIMINATORS = ('basic', 'n_layers', 'pixel')
 NORMS = ('instance', 'batch', 'none', 'syncbatch')
 INIT_TYPES = ('normal', 'xavier', 'kaiming', 'orthogonal')

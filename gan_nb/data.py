@@ -4,6 +4,7 @@
 
 # %% ../nbs/03_data.ipynb #8863596f
 from __future__ import annotations
+import io
 import json
 import os
 import random
@@ -19,23 +20,33 @@ import torch.utils.data
 import torchvision.transforms as transforms
 from PIL import Image
 
-from .options import register_dataset, find_dataset, resolve_device
+from .core import resolve_device, atomic_write
+from .options import register_dataset, find_dataset
 
 # %% auto #0
-__all__ = ['IMG_EXTENSIONS', 'FACADE_CLASSES', 'BUILTIN_DATASETS', 'is_image_file', 'make_dataset', 'load_image', 'make_facade',
-           'make_facades', 'resolve_dataroot', 'get_params', 'ResizeTo', 'ScaleWidth', 'check_crop_fits', 'CropAt',
-           'RandomSquareCrop', 'MakeMultipleOf', 'HFlip', 'get_transform', 'rgb_to_lab', 'lab_to_rgb', 'BaseDataset',
+__all__ = ['IMG_EXTENSIONS', 'FACADE_CLASSES', 'BUILTIN_DATASETS', 'is_image_file', 'make_dataset', 'load_image', 'read_array',
+           'dtype_range', 'array_to_tensor', 'tensor_to_array', 'StoredAs', 'is_plain_image', 'load_array', 'load_side',
+           'stored_as', 'save_array', 'make_facade', 'make_facades', 'resolve_dataroot', 'get_params', 'image_size',
+           'ResizeTo', 'ScaleWidth', 'check_crop_fits', 'CropAt', 'RandomSquareCrop', 'MakeMultipleOf', 'HFlip',
+           'ToNormalizedTensor', 'get_transform', 'rgb_to_lab', 'lab_to_rgb', 'BaseDataset', 'channel_flag',
            'image_channels', 'require_images', 'AlignedDataset', 'UnalignedDataset', 'SingleDataset',
            'image_to_colorization', 'ColorizationDataset', 'colorization_to_rgb', 'collate_same_size',
            'CustomDatasetDataLoader', 'create_dataset', 'show_batch']
 
 # %% ../nbs/03_data.ipynb #8a8baf9b
-IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.tif', '.tiff', '.webp')
+IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.tif', '.tiff', '.webp', '.npy')  # .npy: NumPy arrays, (H, W) or (H, W, C)
 
 
 def is_image_file(filename: str) -> bool:
-    "Whether `filename` has an image extension (any letter case)."
-    return str(filename).lower().endswith(IMG_EXTENSIONS)
+    "Whether `filename` has an image extension (any letter case) and is not hidden (macOS's `._x.jpg`)."
+    return not os.path.basename(str(filename)).startswith('.') and str(filename).lower().endswith(IMG_EXTENSIONS)
+
+
+def _walk_visible(dir):
+    "`os.walk` that skips hidden folders and macOS's `__MACOSX`."
+    for root, dirs, files in os.walk(dir):
+        dirs[:] = [d for d in dirs if not d.startswith('.') and d != '__MACOSX']
+        yield root, files
 
 
 def make_dataset(dir,  # folder to scan, recursively
@@ -44,7 +55,7 @@ def make_dataset(dir,  # folder to scan, recursively
     "Sorted paths of all image files under `dir`."
     if not os.path.isdir(dir):
         raise FileNotFoundError(f'{dir} is not a folder; check --dataroot (and --phase)')
-    images = sorted(os.path.join(root, f) for root, _, files in os.walk(dir) for f in files if is_image_file(f))
+    images = sorted(os.path.join(root, f) for root, files in _walk_visible(dir) for f in files if is_image_file(f))
     return images[:int(min(max_dataset_size, len(images)))]
 
 # %% ../nbs/03_data.ipynb #8033332c
@@ -54,6 +65,151 @@ def load_image(path) -> Image.Image:
         with Image.open(path) as img: return img.convert('RGB')
     except (OSError, ValueError, Image.DecompressionBombError) as e:
         raise OSError(f'could not read image {path} ({e}); remove or replace this file') from None
+
+# %% ../nbs/03_data.ipynb #b5b38c49
+def _tiff_array(path):
+    "A TIFF as (H, W, C) through tifffile (None without it): one image per file, height, width and at most one channel axis."
+    try: import tifffile
+    except ImportError: return None
+    try:
+        with tifffile.TiffFile(path) as tif: a, axes = tif.series[0].asarray(), tif.series[0].axes
+    except Exception as e: raise OSError(f'could not read image {path} ({e}); remove or replace this file') from None
+    if 'Y' not in axes or 'X' not in axes or len(axes) > 3:
+        raise ValueError(f'{path} holds a {tuple(a.shape)} array (axes {axes}); one image per file: height, width, channels')
+    a = np.moveaxis(a, [axes.index('Y'), axes.index('X')], [0, 1])
+    return a if a.ndim == 3 else a[..., None]
+
+
+def _pil_array(path):
+    "An image file as (H, W, C) through Pillow at its stored depth; an error where Pillow would drop bits."
+    try:
+        with Image.open(path) as img:
+            if img.mode in ('RGB', 'RGBA') and img.tile and ';16' in str(img.tile[0][3]):
+                raise ValueError(f'{path} is a 16-bit colour {img.format}, which Pillow reads only as 8 bits: save it '
+                                 'as a 16-bit TIFF or a .npy array to keep every bit')
+            if img.format == 'TIFF' and img.tag_v2.get(277, 1) != len(img.getbands()):  # samples Pillow cannot show
+                raise ImportError(f"reading {path} ({img.tag_v2.get(277)} channels) needs tifffile: pip install 'gan_nb[tiff]'")
+            if img.mode in ('1', 'P', 'PA'): img = img.convert('RGBA' if 'transparency' in img.info or img.mode == 'PA' else 'RGB' if img.mode == 'P' else 'L')
+            a = np.array(img)
+            if img.mode.startswith('I;16') or img.mode == 'I' and img.format == 'PNG': a = a.astype(np.uint16)
+    except (OSError, Image.DecompressionBombError) as e:
+        raise OSError(f'could not read image {path} ({e}); remove or replace this file') from None
+    return a[..., None] if a.ndim == 2 else a
+
+
+def read_array(path) -> np.ndarray:
+    "The image or array at `path` as (H, W, C) in its stored type and bit depth: nothing converted, nothing lost."
+    suffix = Path(path).suffix.lower()
+    if suffix == '.npy':
+        try: a = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as e: raise OSError(f'could not read array {path} ({e}); remove or replace this file') from None
+        if a.ndim not in (2, 3): raise ValueError(f'{path} is an array of shape {a.shape}; image arrays are (H, W) or (H, W, C)')
+        return a[..., None] if a.ndim == 2 else a
+    a = _tiff_array(path) if suffix in ('.tif', '.tiff') else None
+    return _pil_array(path) if a is None else a
+
+# %% ../nbs/03_data.ipynb #ccfeecae
+def dtype_range(dtype) -> tuple:
+    "The values `dtype` spans by default: its whole integer range (0..255, 0..65535), 0..1 for floats and booleans."
+    dtype = np.dtype(dtype)
+    if np.issubdtype(dtype, np.integer): return float(np.iinfo(dtype).min), float(np.iinfo(dtype).max)
+    if np.issubdtype(dtype, np.floating) or dtype == np.bool_: return 0.0, 1.0
+    raise ValueError(f'{dtype} arrays are not images; store integers or floats')
+
+
+def array_to_tensor(a,  # (H, W, C) array
+                    lo, hi  # the values that become -1 and 1
+                   ) -> torch.Tensor:
+    "A (C, H, W) float32 tensor in [-1, 1] from an image array (for 0..255, the very numbers of `ToTensor` and `Normalize`)."
+    x = torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1), dtype=np.float32))
+    return (x - lo).div(hi - lo).sub(0.5).div(0.5)  # torchvision's operations, in float32
+
+
+def tensor_to_array(x,  # (C, H, W) or (1, C, H, W) tensor in [-1, 1]
+                    dtype, lo, hi  # the stored type and the values -1 and 1 stand for
+                   ) -> np.ndarray:
+    "The (H, W, C) array of `dtype` a tensor in [-1, 1] stands for (integers rounded to the nearest)."
+    x = x[0] if x.dim() == 4 else x
+    v = (x.detach().cpu().double().clamp(-1, 1).numpy().transpose(1, 2, 0) + 1) / 2 * (hi - lo) + lo
+    dtype = np.dtype(dtype)
+    if np.issubdtype(dtype, np.integer): v = np.clip(np.rint(v), np.iinfo(dtype).min, np.iinfo(dtype).max)
+    return v.astype(dtype)
+
+# %% ../nbs/03_data.ipynb #7f6b3b34
+class StoredAs(tuple):
+    "How a file stored its values: (dtype name, lo, hi), what results are written back in."
+    def __new__(cls, dtype, lo, hi): return super().__new__(cls, (np.dtype(dtype).name, float(lo), float(hi)))
+    dtype, lo, hi = (property(lambda self, i=i: self[i]) for i in range(3))
+
+
+def is_plain_image(path) -> bool:
+    "Whether Pillow reads `path` as 8 bits per channel exactly: the reference's path (a broken file says so later)."
+    if Path(path).suffix.lower() == '.npy': return False
+    try:
+        with Image.open(path) as img:
+            exact = img.mode in ('1', 'L', 'P', 'LA', 'PA', 'RGB', 'RGBA', 'CMYK', 'YCbCr')
+            return exact and not (img.tile and ';16' in str(img.tile[0][3]))
+    except (OSError, Image.DecompressionBombError): return True  # load_image names the broken file
+
+
+def load_array(path,  # an image or .npy file
+               channels,  # the channels the flags say it has
+               value_range=None,  # (lo, hi) for -1 and 1; default: the range of the file's type
+               flag='--input_nc'  # the flag that set `channels`, for the error
+              ) -> tuple:
+    "(tensor, StoredAs): `path` as a (C, H, W) tensor in [-1, 1], and how its values were stored."
+    a = read_array(path)
+    if a.shape[-1] != channels:
+        raise ValueError(f'{path} has {a.shape[-1]} channel(s) but {flag} is {channels}; make them agree (or convert the file)')
+    lo, hi = value_range or dtype_range(a.dtype)
+    if a.size and (a.min() < lo or a.max() > hi):
+        raise ValueError(f'{path} has values {a.min():g}..{a.max():g}, outside {lo:g}..{hi:g}: give --value_range lo,hi to cover them')
+    return array_to_tensor(a, lo, hi), StoredAs(a.dtype, lo, hi)
+
+
+def load_side(path,  # an image or .npy file
+              channels,  # the channels the flags say it has
+              flag='--input_nc',  # the flag that set `channels`, for errors
+              value_range=None,  # (lo, hi) for -1 and 1, or None for the file type's range
+              other=None  # (channels, flag) of the other half of an aligned A|B file: one file, one channel count
+             ):
+    "What a dataset transforms: a PIL RGB image (plain 8-bit files for 1 or 3 channels: the reference's path, exactly), else a (C, H, W) tensor in [-1, 1]."
+    counts = [channels] + ([other[0]] if other else [])
+    if value_range is None and all(n in (1, 3) for n in counts) and is_plain_image(path): return load_image(path)
+    x = load_array(path, channels, value_range, flag)[0]
+    if other and other[0] != channels:
+        raise ValueError(f'{path} has {channels} channel(s) but {other[1]} is {other[0]}: both halves of an A|B file have its channel count')
+    return x
+
+
+def stored_as(path,  # the file a result's domain was read from
+              channels,  # the result's channels
+              value_range=None  # `--value_range`, if given
+             ):
+    "How `path` stored its values (`StoredAs`), or None for a plain 8-bit file on the reference's path."
+    if value_range is None and channels in (1, 3) and is_plain_image(path): return None
+    a = read_array(path)
+    return StoredAs(a.dtype, *(value_range or dtype_range(a.dtype)))
+
+# %% ../nbs/03_data.ipynb #e8b5ba2b
+def save_array(a,  # (H, W, C) array, e.g. from `tensor_to_array`
+               stem  # path without the suffix, which is chosen here
+              ) -> Path:
+    "Write `a` losslessly, atomically: PNG (8-bit up to 4 channels, 16-bit grey), else TIFF with tifffile, else .npy; return the path."
+    c = a.shape[-1]
+    if a.dtype == np.uint8 and c <= 4 or a.dtype == np.uint16 and c == 1:
+        path = Path(f'{stem}.png')
+        with atomic_write(path, 'wb') as f: Image.fromarray(a[..., 0] if c == 1 else a).save(f, format='PNG')
+        return path
+    try: import tifffile
+    except ImportError: tifffile = None
+    path = Path(f"{stem}{'.tif' if tifffile else '.npy'}")
+    buffer = io.BytesIO()  # tifffile wants a named file; the bytes go through atomic_write
+    if tifffile: tifffile.imwrite(buffer, a[..., 0] if c == 1 else a, photometric='rgb' if c == 3 else 'minisblack',
+                                  planarconfig='contig' if c > 1 else None)  # channels last, not a stack of pages
+    else: np.save(buffer, a)
+    with atomic_write(path, 'wb') as f: f.write(buffer.getvalue())
+    return path
 
 # %% ../nbs/03_data.ipynb #c955c434
 FACADE_CLASSES = {  # CMP Facade Database classes and the jet colours of its label images
@@ -282,28 +438,41 @@ def _pil_method(method):
     return method
 
 
+def image_size(img) -> tuple:
+    "(width, height) of a PIL image or a (C, H, W) tensor: what the preprocessing steps need of either."
+    return (img.shape[-1], img.shape[-2]) if torch.is_tensor(img) else img.size
+
+
+def _resize(img, size, method):
+    "Resize to `size` = (width, height): PIL's filter for a PIL image; for a tensor, torch's antialiased equivalent, clamped to [-1, 1]."
+    if not torch.is_tensor(img): return img.resize(size, method)
+    mode = {Image.NEAREST: 'nearest-exact', Image.BILINEAR: 'bilinear'}.get(method, 'bicubic')
+    kw = {} if mode == 'nearest-exact' else dict(align_corners=False, antialias=True)
+    return torch.nn.functional.interpolate(img[None], size=(size[1], size[0]), mode=mode, **kw)[0].clamp(-1, 1)
+
+
 class ResizeTo:
-    "Resize a PIL image to `size` = (width, height)."
+    "Resize a PIL image or a (C, H, W) tensor to `size` = (width, height)."
     def __init__(self, size, method=Image.BICUBIC): self.size, self.method = tuple(size), _pil_method(method)
-    def __call__(self, img): return img if img.size == self.size else img.resize(self.size, self.method)
+    def __call__(self, img): return img if image_size(img) == self.size else _resize(img, self.size, self.method)
     def __repr__(self): return f'ResizeTo(size={self.size})'
 
 
 class ScaleWidth:
-    "Resize a PIL image to width `target_size`, keeping the aspect ratio but at least `crop_size` high."
+    "Resize a PIL image (or tensor) to width `target_size`, keeping the aspect ratio but at least `crop_size` high."
     def __init__(self, target_size, crop_size, method=Image.BICUBIC):
         self.target_size, self.crop_size, self.method = target_size, crop_size, _pil_method(method)
     def __call__(self, img):
-        ow, oh = img.size
+        ow, oh = image_size(img)
         if ow == self.target_size and oh >= self.crop_size: return img
         h = int(max(self.target_size * oh / ow, self.crop_size))
-        return img.resize((self.target_size, h), self.method)
+        return _resize(img, (self.target_size, h), self.method)
     def __repr__(self): return f'ScaleWidth(target_size={self.target_size}, crop_size={self.crop_size})'
 
 
 def check_crop_fits(img, size):
-    "Raise a one-line error if the PIL image `img` is smaller than a `size` x `size` crop."
-    ow, oh = img.size
+    "Raise a one-line error if the PIL image (or tensor) `img` is smaller than a `size` x `size` crop."
+    ow, oh = image_size(img)
     if ow < size or oh < size:
         raise ValueError(f'an image of {ow}x{oh} is smaller than --crop_size {size}; use a smaller '
                          '--crop_size or a --preprocess that resizes first (resize_and_crop)')
@@ -314,9 +483,9 @@ class CropAt:
     def __init__(self, pos, size): self.pos, self.size = tuple(pos), size
     def __call__(self, img):
         check_crop_fits(img, self.size)
-        ow, oh = img.size
         x, y = self.pos
-        return img.crop((x, y, x + self.size, y + self.size)) if (ow, oh) != (self.size, self.size) else img
+        if image_size(img) == (self.size, self.size): return img
+        return img[..., y:y + self.size, x:x + self.size] if torch.is_tensor(img) else img.crop((x, y, x + self.size, y + self.size))
     def __repr__(self): return f'CropAt(pos={self.pos}, size={self.size})'
 
 
@@ -328,19 +497,29 @@ class RandomSquareCrop(transforms.RandomCrop):
 
 
 class MakeMultipleOf:
-    "Resize a PIL image so both sides are multiples of `base` (rounded to the nearest)."
+    "Resize a PIL image (or tensor) so both sides are multiples of `base` (rounded to the nearest)."
     def __init__(self, base=4, method=Image.BICUBIC): self.base, self.method = base, _pil_method(method)
     def __call__(self, img):
-        ow, oh = img.size
+        ow, oh = image_size(img)
         w, h = max(self.base, round(ow / self.base) * self.base), max(self.base, round(oh / self.base) * self.base)
-        return img if (w, h) == (ow, oh) else img.resize((w, h), self.method)
+        return img if (w, h) == (ow, oh) else _resize(img, (w, h), self.method)
     def __repr__(self): return f'MakeMultipleOf(base={self.base})'
 
 
 class HFlip:
-    "Mirror a PIL image left to right."
-    def __call__(self, img): return img.transpose(Image.FLIP_LEFT_RIGHT)
+    "Mirror a PIL image (or tensor) left to right."
+    def __call__(self, img): return img.flip(-1) if torch.is_tensor(img) else img.transpose(Image.FLIP_LEFT_RIGHT)
     def __repr__(self): return 'HFlip()'
+
+
+class ToNormalizedTensor:
+    "A PIL image to a tensor in [-1, 1] (torchvision's `ToTensor`, then `Normalize` by 0.5); a tensor, already in [-1, 1], passes."
+    def __init__(self, channels):
+        self.channels = channels
+        self.steps = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,) * channels, (0.5,) * channels)])
+    def __call__(self, img): return img if torch.is_tensor(img) else self.steps(img)
+    def __repr__(self): return f'ToNormalizedTensor(channels={self.channels})'
+
 
 # %% ../nbs/03_data.ipynb #c3224c9f
 def get_transform(opt,  # options: preprocess, load_size, crop_size, no_flip
@@ -366,8 +545,7 @@ def get_transform(opt,  # options: preprocess, load_size, crop_size, no_flip
         if params is None: steps.append(transforms.RandomHorizontalFlip())
         elif params['flip']: steps.append(HFlip())
     if convert:
-        c = 1 if grayscale else 3
-        steps += [transforms.ToTensor(), transforms.Normalize((0.5,) * c, (0.5,) * c)]
+        steps.append(ToNormalizedTensor(1 if grayscale else 3))
     return transforms.Compose(steps)
 
 # %% ../nbs/03_data.ipynb #ce8a2152
@@ -428,17 +606,18 @@ class BaseDataset(torch.utils.data.Dataset):
     def __getitem__(self, index): raise NotImplementedError
 
 
+def channel_flag(opt,  # options: direction
+                 side  # 'A' or 'B', the side of the batch
+                ) -> str:
+    "The flag that sets the channels of `side`: --input_nc for A (for B with `--direction BtoA`), else --output_nc."
+    return '--input_nc' if (side == 'A') != (opt.direction == 'BtoA') else '--output_nc'
+
+
 def image_channels(opt,  # options: input_nc, output_nc, direction
                    side  # 'A' or 'B', the side of the batch
                   ) -> int:
     "Channels of the images on `side` ('A' or 'B'): input_nc/output_nc, swapped for `--direction BtoA`."
-    btoa = opt.direction == 'BtoA'
-    nc = (opt.output_nc if btoa else opt.input_nc) if side == 'A' else (opt.input_nc if btoa else opt.output_nc)
-    if nc not in (1, 3):
-        flag = '--input_nc' if (side == 'A') != btoa else '--output_nc'
-        raise ValueError(f'{flag} {nc}: images load as RGB (3 channels) or grayscale (1); use 1 or 3 '
-                         '(2 channels, L to ab, is --dataset_mode colorization)')
-    return nc
+    return opt.input_nc if channel_flag(opt, side) == '--input_nc' else opt.output_nc
 
 
 def require_images(paths,  # image paths found in `folder`
@@ -458,8 +637,8 @@ class AlignedDataset(BaseDataset):
         super().__init__(opt)
         self.dir_AB = os.path.join(opt.dataroot, opt.phase)
         if not os.path.isdir(self.dir_AB) and os.path.isdir(self.dir_AB + 'A'):
-            raise FileNotFoundError(f'{self.dir_AB} is not a folder, but {self.dir_AB}A is: for A and B in separate folders use '
-                                    '--dataset_mode unaligned (unpaired) or template (pairs with the same file names)')
+            raise FileNotFoundError(f'{self.dir_AB} is not a folder, but {self.dir_AB}A is: for pairs kept in two folders under '
+                                    'the same file names use --dataset_mode template; for unpaired images use --dataset_mode unaligned with --model cycle_gan')
         self.AB_paths = require_images(make_dataset(self.dir_AB, opt.max_dataset_size), self.dir_AB,
             f'the aligned dataset expects <dataroot>/{opt.phase}/*.jpg (or .png ...), each image A|B side by side')
         if opt.preprocess == 'resize_and_crop' and opt.crop_size > opt.load_size:
@@ -479,11 +658,13 @@ class AlignedDataset(BaseDataset):
 
     def __getitem__(self, index):
         path = self.AB_paths[index]
-        AB = load_image(path)
-        w, h = AB.size
+        AB = load_side(path, self.input_nc, channel_flag(self.opt, 'A'), getattr(self.opt, 'value_range', None),
+                       other=(self.output_nc, channel_flag(self.opt, 'B')))
+        w, h = image_size(AB)
         self._check_pair(path, w, h)
-        A, B = AB.crop((0, 0, w // 2, h)), AB.crop((w // 2, 0, w, h))
-        params = get_params(self.opt, A.size)  # one draw for both halves: they stay pixel-aligned
+        if torch.is_tensor(AB): A, B = AB[..., :w // 2], AB[..., w // 2:]
+        else: A, B = AB.crop((0, 0, w // 2, h)), AB.crop((w // 2, 0, w, h))
+        params = get_params(self.opt, image_size(A))  # one draw for both halves: they stay pixel-aligned
         A = get_transform(self.opt, params, grayscale=self.input_nc == 1)(A)
         B = get_transform(self.opt, params, grayscale=self.output_nc == 1)(B)
         return {'A': A, 'B': B, 'A_paths': path, 'B_paths': path}
@@ -512,7 +693,9 @@ class UnalignedDataset(BaseDataset):
         A_path = self.A_paths[index % self.A_size]
         index_B = index % self.B_size if self.opt.serial_batches else random.randint(0, self.B_size - 1)
         B_path = self.B_paths[index_B]
-        return {'A': self.transform_A(load_image(A_path)), 'B': self.transform_B(load_image(B_path)),
+        load = lambda path, side: load_side(path, image_channels(self.opt, side), channel_flag(self.opt, side),
+                                            getattr(self.opt, 'value_range', None))
+        return {'A': self.transform_A(load(A_path, 'A')), 'B': self.transform_B(load(B_path, 'B')),
                 'A_paths': A_path, 'B_paths': B_path}
 
     def __len__(self): return max(self.A_size, self.B_size)
@@ -529,7 +712,8 @@ class SingleDataset(BaseDataset):
 
     def __getitem__(self, index):
         path = self.A_paths[index]
-        return {'A': self.transform(load_image(path)), 'A_paths': path}
+        A = load_side(path, image_channels(self.opt, 'A'), channel_flag(self.opt, 'A'), getattr(self.opt, 'value_range', None))
+        return {'A': self.transform(A), 'A_paths': path}
 
     def __len__(self): return len(self.A_paths)
 
@@ -604,7 +788,7 @@ class CustomDatasetDataLoader:
                                                       sampler=self.sampler, num_workers=workers, drop_last=False,
                                                       collate_fn=collate_same_size,
                                                       pin_memory=on_cuda,  # page-locked batches: asynchronous copies to the GPU
-                                                      persistent_workers=workers > 0)  # no worker start-up every epoch
+                                                      persistent_workers=workers > 0 and getattr(opt, 'seed', None) is None)
 
     def load_data(self):
         "The loader itself (the reference's `create_dataset(opt).load_data()` idiom)."

@@ -26,7 +26,7 @@ __all__ = ['PIX2PIX_DATASETS', 'CYCLEGAN_DATASETS', 'DATASET_SOURCES', 'PIX2PIX_
            'combine_A_and_B', 'pretrained_kind', 'pretrained_url', 'check_state_dict', 'download_pretrained']
 
 # %% ../nbs/03b_downloads.ipynb #ac7309bd
-from .options import atomic_write
+from .core import atomic_write
 
 # %% ../nbs/03b_downloads.ipynb #1bc3a651
 PIX2PIX_DATASETS = ('facades', 'cityscapes', 'maps', 'edges2shoes', 'edges2handbags', 'night2day')

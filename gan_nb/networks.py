@@ -6,7 +6,7 @@
 __all__ = ['PADDING_TYPES', 'get_norm_layer', 'init_weights', 'init_net', 'count_parameters', 'unwrap_network',
            'UnetSkipConnectionBlock', 'UnetGenerator', 'ResnetBlock', 'ResnetGenerator', 'receptive_field',
            'patchgan_output_size', 'NLayerDiscriminator', 'PixelDiscriminator', 'define_G', 'define_D',
-           'load_state_dict_file', 'strip_wrapper_prefixes', 'clean_state_dict']
+           'unreadable_reason', 'load_state_dict_file', 'strip_wrapper_prefixes', 'clean_state_dict']
 
 # %% ../nbs/01_networks.ipynb #53f3a1f1
 import functools
@@ -18,7 +18,7 @@ import torch.nn as nn
 from torch.nn import init
 
 # %% ../nbs/01_networks.ipynb #67dd262b
-from .core import GENERATORS, DISCRIMINATORS, NORMS, INIT_TYPES
+from .core import GENERATORS, DISCRIMINATORS, NORMS, INIT_TYPES, UNET_DEPTHS
 
 # %% ../nbs/01_networks.ipynb #7596c724
 def _unknown(kind, name, known):
@@ -270,8 +270,7 @@ def define_G(input_nc, output_nc, ngf,
     norm_layer = get_norm_layer(norm)
     if netG == 'resnet_9blocks': net = ResnetGenerator(input_nc, output_nc, ngf, norm_layer=norm_layer, use_dropout=use_dropout, n_blocks=9)
     elif netG == 'resnet_6blocks': net = ResnetGenerator(input_nc, output_nc, ngf, norm_layer=norm_layer, use_dropout=use_dropout, n_blocks=6)
-    elif netG == 'unet_128': net = UnetGenerator(input_nc, output_nc, 7, ngf, norm_layer=norm_layer, use_dropout=use_dropout)
-    elif netG == 'unet_256': net = UnetGenerator(input_nc, output_nc, 8, ngf, norm_layer=norm_layer, use_dropout=use_dropout)
+    elif netG in UNET_DEPTHS: net = UnetGenerator(input_nc, output_nc, UNET_DEPTHS[netG], ngf, norm_layer=norm_layer, use_dropout=use_dropout)
     else: raise _unknown('netG', netG, GENERATORS)
     return init_net(net, init_type, init_gain)
 
@@ -291,18 +290,35 @@ def define_D(input_nc, ndf,
 _WRAPPER_PREFIXES = ('module.', '_orig_mod.')
 _INSTANCE_NORM_STATS = ('running_mean', 'running_var', 'num_batches_tracked')
 
+def unreadable_reason(path,  # a file `torch.load` could not read
+                      error: BaseException  # what it raised
+                     ) -> str:
+    "Why `path` could not be loaded, in plain words (torch's own messages are long, technical, or a bare number)."
+    if 'unsupported global' in str(error).lower():  # weights_only refused a class or function the pickle names
+        return 'it holds pickled Python objects, which would run code when loaded'
+    try:
+        with open(path, 'rb') as f: head = f.read(4)
+    except OSError: head = None
+    if head == b'': return 'the file is empty'
+    if head is not None and head.startswith((b'PK', b'\x80')):  # a zip archive (today's format) or a pickle (the old one)
+        return 'the file is cut short or damaged: an interrupted copy or download, or a full disk'
+    return 'this is not a PyTorch file'
+
+
 def load_state_dict_file(path,  # a `.pth` file of tensors
                          map_location='cpu'):
     "`torch.load(path, weights_only=True)`, or a one-line error naming the file when it is damaged or not a checkpoint."
     try: return torch.load(path, map_location=map_location, weights_only=True)
-    except OSError: raise  # missing or unreadable: the OS's own message names the file
-    except Exception as e:  # a truncated zip, stray bytes, a pickle of code...
-        if 'Unsupported global' in str(e):  # readable, but it holds Python objects, not only tensors
-            raise ValueError(f'{path} holds pickled Python objects, not a state_dict of tensors (a whole model saved with '
-                             'torch.save(model)?); save model.state_dict() instead') from None
-        reason = re.sub(r'\x1b\[[0-9;]*m', '', str(e)).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(f'cannot read checkpoint {path}: damaged or not a PyTorch checkpoint ({reason[:120]}); '
-                         'copy or download it again, or train again') from None
+    except OSError as e:  # missing or unreadable: the OS's own message names the file
+        if e.filename is not None: raise
+        error = e  # no file name: torch's reader failing on a truncated archive ("Invalid argument")
+    except Exception as e: error = e  # a truncated zip, stray bytes, a pickle of code...
+    reason = unreadable_reason(path, error)
+    if reason.startswith('it holds pickled'):  # readable, but Python objects, not only tensors: never unpickled
+        raise ValueError(f'{path} holds pickled Python objects, not a state_dict of tensors (a whole model saved with '
+                         'torch.save(model)?); gan_nb does not load it: save model.state_dict() instead') from None
+    raise ValueError(f'cannot read checkpoint {path}: damaged or not a PyTorch checkpoint ({reason}); '
+                     'copy or download it again, or train again') from None
 
 
 def strip_wrapper_prefixes(state_dict) -> dict:

@@ -5,6 +5,8 @@
 # %% ../nbs/00_options.ipynb #d5e805ee
 from __future__ import annotations
 import argparse
+import os
+import shlex
 import sys
 from pathlib import Path
 from fastcore.basics import patch
@@ -13,11 +15,11 @@ from .core import (OptionError, atomic_write, device_name, in_ipython, resolve_d
                          DISCRIMINATORS, GAN_MODES, GENERATORS, INIT_TYPES, NORMS)
 
 # %% auto #0
-__all__ = ['MODELS', 'DATASETS', 'RENAMED_FLAGS', 'REMOVED_FLAGS', 'PREPROCESS_NAMES', 'LR_POLICY_NAMES', 'AMP_MODES',
-           'AT_LEAST_ONE', 'NOT_NEGATIVE', 'POSITIVE', 'OptionParser', 'register_model', 'register_dataset',
-           'find_model', 'find_dataset', 'check_renamed_flags', 'BaseOptions', 'TrainOptions', 'TestOptions',
-           'overrides_to_args', 'command_line_args', 'check_option_values', 'format_options', 'options_file',
-           'option_notes']
+__all__ = ['MODELS', 'DATASETS', 'RENAMED_FLAGS', 'SWITCHED_FLAGS', 'IGNORED_FLAGS', 'REMOVED_FLAGS', 'PREPROCESS_NAMES',
+           'LR_POLICY_NAMES', 'AMP_MODES', 'AT_LEAST_ONE', 'NOT_NEGATIVE', 'POSITIVE', 'OptionParser', 'register_model',
+           'register_dataset', 'find_model', 'find_dataset', 'translate_old_flags', 'value_range', 'BaseOptions',
+           'TrainOptions', 'TestOptions', 'overrides_to_args', 'command_line_args', 'relax_required', 'check_name',
+           'check_option_values', 'smallest_value', 'format_options', 'options_file', 'option_notes']
 
 # %% ../nbs/00_options.ipynb #dff56acc
 class OptionParser(argparse.ArgumentParser):
@@ -74,28 +76,72 @@ def find_dataset(name: str) -> type:
     return _find(DATASETS, 'dataset', '--dataset_mode', name)
 
 # %% ../nbs/00_options.ipynb #e8cee2b3
-RENAMED_FLAGS = {
+RENAMED_FLAGS = {  # old name -> today's name; same values, same meaning
     '--niter': '--n_epochs', '--niter_decay': '--n_epochs_decay', '--which_direction': '--direction',
     '--which_epoch': '--epoch', '--which_model_netG': '--netG', '--which_model_netD': '--netD',
     '--resize_or_crop': '--preprocess', '--loadSize': '--load_size', '--fineSize': '--crop_size',
     '--batchSize': '--batch_size', '--nThreads': '--num_threads', '--which_epoch_count': '--epoch_count',
+    '--how_many': '--num_test', '--identity': '--lambda_identity',
 }
-REMOVED_FLAGS = {
-    '--no_lsgan': 'use --gan_mode vanilla (or lsgan, wgangp)',
-    '--gpu_ids': 'gan_nb picks the device itself (--device auto, cpu, cuda, cuda:N or mps); '
-                 'for several GPUs launch with torchrun --nproc_per_node=N',
-} | {flag: 'visdom display was removed; watch training with the notebook dashboard or the HTML page'
-     for flag in ('--display_id', '--display_port', '--display_ncols', '--display_server', '--display_env')}
+SWITCHED_FLAGS = {'--no_lsgan': ['--gan_mode', 'vanilla']}  # old on/off flags -> today's flag and value
+IGNORED_FLAGS = {flag: 'a visdom display setting; gan_nb has no visdom display (the HTML page and the notebook dashboard show training)'
+                 for flag in ('--display_id', '--display_port', '--display_ncols', '--display_server', '--display_env',
+                              '--display_single_pane_ncols')} | {'--ntest': 'it had no effect in the reference either'}
+REMOVED_FLAGS = {  # no exact equivalent: refused with what to use
+    '--use_dropout': 'dropout is on by default now (cycle_gan: off); --no_dropout switches it off',
+}
+
+# %% ../nbs/00_options.ipynb #a40f8d90
+def _note(text): print(f'note: {text}', file=sys.stderr)
 
 
-def check_renamed_flags(args: list[str]):
-    "Raise `OptionError` naming the new flag for any old flag name in `args`."
-    for token in args:
-        flag = token.split('=', 1)[0]
+def _device_for_gpu_ids(value: str, args: list[str], is_train: bool) -> str:
+    "The `--device` for the reference's `--gpu_ids` value; several GPUs: `OptionError` with the torchrun command."
+    try: ids = [int(i) for i in value.split(',')]
+    except ValueError:
+        raise OptionError(f"--gpu_ids {value}: expected GPU numbers such as 0 or 0,1 (-1: the CPU); gan_nb's flag is --device") from None
+    ids = [i for i in ids if i >= 0]  # as in the reference: -1 means no GPU
+    if len(ids) <= 1: return f'cuda:{ids[0]}' if ids else 'cpu'
+    if not is_train: raise OptionError(f'--gpu_ids {value}: testing runs on one device; use --device cuda:{ids[0]}')
+    visible = '' if ids == list(range(len(ids))) else f'CUDA_VISIBLE_DEVICES={",".join(map(str, ids))} '
+    raise OptionError(f'--gpu_ids {value}: gan_nb trains on several GPUs with one process each; run: '
+                      f'{visible}torchrun --nproc_per_node={len(ids)} -m gan_nb.train {shlex.join(args)}')
+
+# %% ../nbs/00_options.ipynb #e1306ea4
+def translate_old_flags(args: list[str],  # command-line tokens
+                        is_train: bool = True  # for `--gpu_ids 0,1`: torchrun trains, testing uses one device
+                       ) -> list[str]:
+    "`args` with the reference's older flags in today's words (a note for each); `OptionError` for one with no equivalent."
+    out, tokens, gpu_ids = [], list(args), None
+    while tokens:
+        token = tokens.pop(0)
+        flag, has_value, value = token.partition('=')
+        if flag in REMOVED_FLAGS: raise OptionError(f'{flag} was removed: {REMOVED_FLAGS[flag]}')
         if flag in RENAMED_FLAGS:
-            raise OptionError(f'{flag} was renamed to {RENAMED_FLAGS[flag]}')
-        if flag in REMOVED_FLAGS:
-            raise OptionError(f'{flag} was removed: {REMOVED_FLAGS[flag]}')
+            _note(f'{flag} is {RENAMED_FLAGS[flag]} now; using that')
+            out.append(RENAMED_FLAGS[flag] + token[len(flag):])
+        elif flag in SWITCHED_FLAGS:
+            _note(f'{flag} is {" ".join(SWITCHED_FLAGS[flag])} now; using that')
+            out += SWITCHED_FLAGS[flag]
+        elif flag in IGNORED_FLAGS or flag == '--gpu_ids':
+            if not has_value and tokens and not tokens[0].startswith('--'): value = tokens.pop(0)
+            if flag == '--gpu_ids': gpu_ids = value
+            else: _note(f'{flag} ignored: {IGNORED_FLAGS[flag]}')
+        else: out.append(token)
+    if gpu_ids is not None:
+        if any(t.split('=')[0] == '--device' for t in out): raise OptionError('--gpu_ids and --device both given; keep --device')
+        device = _device_for_gpu_ids(gpu_ids, out, is_train)
+        _note(f'--gpu_ids {gpu_ids} is --device {device} now; using that')
+        out += ['--device', device]
+    return out
+
+# %% ../nbs/00_options.ipynb #9bcfc1f0
+def value_range(value: str) -> tuple:
+    "argparse type for `--value_range`: `lo,hi`, two numbers with lo < hi."
+    try: lo, hi = (float(v) for v in value.split(','))
+    except ValueError: raise argparse.ArgumentTypeError(f"'{value}' is not lo,hi (two numbers, e.g. 0,4095)") from None
+    if not lo < hi: raise argparse.ArgumentTypeError(f"'{value}': lo must be less than hi")
+    return lo, hi
 
 # %% ../nbs/00_options.ipynb #40ba5e9a
 PREPROCESS_NAMES = ('resize_and_crop', 'crop', 'scale_width', 'scale_width_and_crop', 'none')
@@ -122,8 +168,8 @@ class BaseOptions:
         a('--device', type=device_name, default='auto', help='auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps')
         # model parameters
         a('--model', type=str, default='cycle_gan', choices=_registered(MODELS, 'cycle_gan'), help='chooses which model to use')
-        a('--input_nc', type=int, default=3, help='# of input image channels: 3 for RGB and 1 for grayscale')
-        a('--output_nc', type=int, default=3, help='# of output image channels: 3 for RGB and 1 for grayscale')
+        a('--input_nc', type=int, default=3, help='# of input image channels: 3 for RGB and 1 for grayscale (any number: files must have it)')
+        a('--output_nc', type=int, default=3, help='# of output image channels: 3 for RGB and 1 for grayscale (any number: files must have it)')
         a('--ngf', type=int, default=64, help='# of gen filters in the last conv layer')
         a('--ndf', type=int, default=64, help='# of discrim filters in the first conv layer')
         a('--netD', type=str, default='basic', choices=DISCRIMINATORS, help='specify discriminator architecture. The basic model is a 70x70 PatchGAN. n_layers allows you to specify the layers in the discriminator')
@@ -139,6 +185,7 @@ class BaseOptions:
         a('--serial_batches', action='store_true', help='if true, takes images in order to make batches, otherwise takes them randomly')
         a('--num_threads', default=4, type=int, help='# threads for loading data')
         a('--batch_size', type=int, default=1, help='input batch size')
+        a('--value_range', type=value_range, default=None, help='lo,hi: the values mapped to -1 and 1 (default: the file type\'s range, e.g. 0,65535 for 16-bit; 0,4095 for 12-bit data)')
         a('--load_size', type=int, default=286, help='scale images to this size')
         a('--crop_size', type=int, default=256, help='then crop to this size')
         a('--max_dataset_size', type=int, default=float('inf'), help='Maximum number of samples allowed per dataset. If the dataset directory contains more than max_dataset_size, only a subset is loaded.')
@@ -158,6 +205,7 @@ class BaseOptions:
         a('--fused_adam', action='store_true', help="Adam's fused kernel: fastest update, equal to the default up to float round-off")
         # wandb parameters
         a('--use_wandb', action='store_true', help='if specified, then init wandb logging')
+        a('--use_tensorboard', action='store_true', help='write losses, learning rates and images for TensorBoard to <checkpoints_dir>/<name>/tensorboard')
         a('--wandb_project_name', type=str, default='CycleGAN-and-pix2pix', help='specify wandb project name')
         return parser
 
@@ -191,6 +239,11 @@ class TrainOptions(BaseOptions):
         a('--pool_size', type=int, default=50, help='the size of image buffer that stores previously generated images')
         a('--lr_policy', type=str, default='linear', choices=LR_POLICY_NAMES, help='learning rate policy.')
         a('--lr_decay_iters', type=int, default=50, help='multiply by a gamma every lr_decay_iters iterations')
+        # validation (gan_nb: not in the reference)
+        a('--val_freq', type=int, default=0, help='score the generator on the validation split every N epochs (0: never); keeps best_net_G*.pth')
+        a('--val_phase', type=str, default='val', help='the validation split: <dataroot>/<val_phase> (or <val_phase>A and B)')
+        a('--val_metric', type=str, default='auto', choices=('auto', 'l1', 'cycle_l1', 'fid'), help='auto: l1 for paired models; fid for unpaired ones when Inception weights are at hand, else cycle_l1')
+        a('--inception_weights', type=str, default=None, help='the FID Inception weights file for --val_metric fid (default: the stored download)')
         return parser
 
 
@@ -227,8 +280,8 @@ def command_line_args() -> list[str]:
     return [] if in_ipython() else sys.argv[1:]
 
 # %% ../nbs/00_options.ipynb #47f10de7
-def _relax_required(parser):
-    "Make every flag optional (for the partial passes); return a function that restores them."
+def relax_required(parser):
+    "Make every flag of `parser` optional (for a partial parse); return a function that restores them."
     required = [action for action in parser._actions if action.required]
     for action in required: action.required = False
     def restore():
@@ -240,11 +293,11 @@ def _relax_required(parser):
 def compose(self: BaseOptions, args=None, trace=None, **overrides):
     "The composed parser and the full argument list for `args` plus keyword `overrides`."
     args = list(command_line_args() if args is None else args) + overrides_to_args(overrides)
-    check_renamed_flags(args)
+    args = translate_old_flags(args, self.isTrain)
     passes = [a for a in args if a not in ('-h', '--help')]
     parser = self.initialize(OptionParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter, add_help=False,
                                           description=f'gan_nb {type(self).__name__}'))
-    restore = _relax_required(parser)
+    restore = relax_required(parser)
     opt, _ = parser.parse_known_args(passes)                      # pass 1: which model?
     if trace is not None: trace.append(('base', parser, opt))
     parser = find_model(opt.model).modify_commandline_options(parser, self.isTrain)
@@ -256,11 +309,19 @@ def compose(self: BaseOptions, args=None, trace=None, **overrides):
     parser.add_argument('-h', '--help', action='help', help='show this help message and exit')
     return parser, args
 
+# %% ../nbs/00_options.ipynb #fef6f684
+def check_name(name: str) -> str:
+    "`name` if it is one plain folder name (no separator, not `..`, not absolute); else `OptionError`."
+    if name in ('', '.', '..') or '/' in name or '\\' in name or '\0' in name or os.path.isabs(name) or os.path.splitdrive(name)[0]:
+        raise OptionError(f"--name {name!r}: the run's folder inside --checkpoints_dir must be one folder name "
+                          "(no '/' or '\\', not '.' or '..'), e.g. --name facades_pix2pix")
+    return name
+
 # %% ../nbs/00_options.ipynb #7d0edce0
 AT_LEAST_ONE = ('input_nc', 'output_nc', 'ngf', 'ndf', 'batch_size', 'load_size', 'crop_size', 'max_dataset_size',
                 'display_winsize', 'display_freq', 'update_html_freq', 'print_freq', 'save_latest_freq',
                 'save_epoch_freq', 'epoch_count', 'lr_decay_iters', 'num_test')  # counts and sizes: 0 divides or breaks
-NOT_NEGATIVE = ('num_threads', 'load_iter', 'n_epochs', 'n_epochs_decay', 'pool_size', 'init_gain')
+NOT_NEGATIVE = ('num_threads', 'load_iter', 'n_epochs', 'n_epochs_decay', 'pool_size', 'init_gain', 'val_freq')
 POSITIVE = ('lr', 'aspect_ratio')
 
 
@@ -274,6 +335,9 @@ def check_option_values(opt, parser):
                 raise OptionError(f'--{name} {value}: must be {rule} (default: {parser.get_default(name)})')
     if getattr(opt, 'n_epochs', 1) + getattr(opt, 'n_epochs_decay', 0) < 1:
         raise OptionError('--n_epochs 0 and --n_epochs_decay 0 leave nothing to train; give at least one epoch')
+    if getattr(opt, 'lr_policy', None) == 'plateau' and not getattr(opt, 'val_freq', 0):
+        raise OptionError('--lr_policy plateau lowers the learning rate when the validation score stops improving: '
+                          'add --val_freq N to score the generator every N epochs')
 
 # %% ../nbs/00_options.ipynb #5195847e
 @patch
@@ -290,9 +354,15 @@ def gather(self: BaseOptions, args=None, **overrides) -> argparse.Namespace:
         try: opt.name = opt.name + '_' + opt.suffix.format(**vars(opt))
         except (KeyError, IndexError, ValueError) as e:
             raise OptionError(f"--suffix '{opt.suffix}' names an unknown option ({e}); use option names in braces, e.g. {{model}}_{{netG}}") from None
+    check_name(opt.name)
     resolve_device(opt.device)
     self.parser = parser
     return opt
+
+# %% ../nbs/00_options.ipynb #da98570c
+def smallest_value(dest: str):  # an option's name, e.g. 'batch_size'
+    "The smallest integer `check_option_values` accepts for option `dest`, or None if it sets none."
+    return 1 if dest in AT_LEAST_ONE else 0 if dest in NOT_NEGATIVE else None
 
 # %% ../nbs/00_options.ipynb #119cd9a1
 def format_options(opt: argparse.Namespace, parser: argparse.ArgumentParser) -> str:

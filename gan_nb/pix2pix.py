@@ -19,6 +19,7 @@ from .base_model import BaseModel
 @register_model('pix2pix')
 class Pix2PixModel(BaseModel):
     "pix2pix: learn `A -> B` from aligned pairs with a U-Net `G` and a conditional PatchGAN `D`."
+    learns_from_pairs = True  # the L1 loss compares G(A) with its own B: unaligned data is refused
     @staticmethod
     def modify_commandline_options(parser, is_train=True):
         "Defaults: batch norm, U-Net 256, aligned data; training: vanilla GAN, no pool, `--lambda_L1 100`, `--lambda_gp 0`."

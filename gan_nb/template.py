@@ -13,12 +13,14 @@ import torch
 from .options import register_model, register_dataset
 from .networks import define_G
 from .base_model import BaseModel
-from .data import BaseDataset, make_dataset, load_image, get_params, get_transform, image_channels, require_images
+from .data import (BaseDataset, make_dataset, load_side, image_size, get_params, get_transform, image_channels, channel_flag,
+                         require_images)
 
 # %% ../nbs/06b_your_own_model.ipynb #3ac9a77f
 @register_model('template')
 class TemplateModel(BaseModel):
     "The starting point for a new model: an L1 regression `G(A) ~ B` on aligned data (the reference's template)."
+    learns_from_pairs = True  # G(A) is compared with B: refuse --dataset_mode unaligned (random pairs)
     @staticmethod
     def modify_commandline_options(parser, is_train=True):
         "Default `--dataset_mode aligned`; training adds `--lambda_regression`."
@@ -95,11 +97,14 @@ class TemplateDataset(BaseDataset):
 
     def __getitem__(self, index):
         A_path, B_path = self.pairs[index]
-        A, B = load_image(A_path), load_image(B_path)
-        if A.size != B.size:
-            raise ValueError(f'{A_path} is {A.size[0]}x{A.size[1]} but its pair {B_path} is {B.size[0]}x{B.size[1]}; '
+        load = lambda path, side: load_side(path, image_channels(self.opt, side), channel_flag(self.opt, side),
+                                            getattr(self.opt, 'value_range', None))  # 8-bit RGB as PIL; 16-bit, other channels as tensors
+        A, B = load(A_path, 'A'), load(B_path, 'B')
+        (wa, ha), (wb, hb) = image_size(A), image_size(B)
+        if (wa, ha) != (wb, hb):
+            raise ValueError(f'{A_path} is {wa}x{ha} but its pair {B_path} is {wb}x{hb}; '
                              'the two images of a pair must have the same size')
-        params = get_params(self.opt, A.size)  # one draw for both: the same crop and flip keep them aligned
+        params = get_params(self.opt, (wa, ha))  # one draw for both: the same crop and flip keep them aligned
         return {'A': get_transform(self.opt, params, grayscale=self.input_nc == 1)(A),
                 'B': get_transform(self.opt, params, grayscale=self.output_nc == 1)(B),
                 'A_paths': A_path, 'B_paths': B_path}

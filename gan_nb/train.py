@@ -23,12 +23,12 @@ from fastcore.basics import patch
 from tqdm.auto import tqdm
 
 # %% ../nbs/07_train.ipynb #99870fe7
-from .base_model import reuse_freed_memory
-from .callbacks import TrainState, fire, LossLog, ProgressBar, TrainingPage, WandbLogger
+from .base_model import ready_model, reuse_freed_memory
+from .callbacks import TrainState, fire, LossLog, ProgressBar, TrainingPage, WandbLogger, TensorBoardLogger
 from .core import resolve_device
 from .distributed import DistInfo, init_distributed, wrap_distributed, sync_buffers, _agree
 from .train_state import (seed_everything, rng_state, set_rng_state, save_train_state, resume_train_state,
-                                check_writable)
+                                check_writable, RunLock, recover_checkpoints, resume_label)
 
 # %% ../nbs/07_train.ipynb #26c46007
 class NonFiniteLossError(RuntimeError):
@@ -77,13 +77,21 @@ class TrainingRun:
         if s.is_main: check_writable(s.save_dir)
         self.callbacks = list(callbacks)
         if opt.use_wandb and s.is_main: self.callbacks.append(WandbLogger(opt))  # fails now if wandb is missing
+        if getattr(opt, 'use_tensorboard', False) and s.is_main: self.callbacks.append(TensorBoardLogger(s.save_dir/'tensorboard'))
         if self.info.enabled and getattr(opt, 'norm', None) == 'syncbatch' and resolve_device(opt.device).type == 'cpu':
             raise ValueError('--norm syncbatch shares batch statistics between GPUs and needs CUDA under torchrun; '
                              'on the CPU use --norm batch')
         self.progress = ProgressBar(progress and s.is_main)
-        self.model = self.dataset = self.saved = self.epoch_rng = self.interrupted = None
-        self.earlier_run = False
+        self.model = self.dataset = self.saved = self.epoch_rng = self.interrupted = self.validator = None
+        self.earlier_run, self.steps = False, 0  # `steps`: optimisation steps taken by this process
         if opt.seed is not None: seed_everything(opt.seed)
+        self.lock = RunLock(s.save_dir).acquire() if s.is_main else None  # one run per folder
+        try:
+            for note in recover_checkpoints(s.save_dir) if s.is_main else []: print(f'note: {note}')
+            if self.info.enabled: dist.barrier()  # the others look at the checkpoints once they are whole
+        except BaseException:
+            self.release()
+            raise
 
     def say(self, *args):
         "Print on rank 0 only (one copy of each message under torchrun)."
@@ -92,6 +100,10 @@ class TrainingRun:
     def notify(self, event, *args):
         "Announce `event` to every observer, with the state."
         fire(self.callbacks, event, self.state, *args)
+
+    def release(self):
+        "Give back the run folder's lock (`train` does, however the run ended)."
+        if self.lock is not None: self.lock.release()
 
 # %% ../nbs/07_train.ipynb #2f1f0936
 @patch
@@ -104,16 +116,15 @@ def prepare(self: TrainingRun,
     if dataset is None:
         from gan_nb.data import create_dataset
         dataset = create_dataset(opt)
-    if model is None:
-        from gan_nb.base_model import create_model
-        model = create_model(opt)
-        model.setup(opt)
+    if opt.continue_train: self.choose_checkpoint(model)
+    model = ready_model(opt, model)
     self.dataset, self.model = dataset, model
     s.model = model
     if model.device.type == 'cpu': reuse_freed_memory()  # no page faults for each step's gradients
     s.dataset_size = math.ceil(len(dataset) / s.world_size)
     self.saved = resume_train_state(model, opt, s) if opt.continue_train else None
     if self.saved is None: s.epoch, s.epoch_iter = opt.epoch_count, 0
+    if getattr(opt, 'val_freq', 0): self.prepare_validation()
     self.note_earlier_run()
     if opt.seed is not None and s.world_size > 1 and self.saved is None:
         seed_everything(opt.seed + s.rank)  # same initial weights (DDP copies rank 0's anyway), different crops
@@ -123,6 +134,16 @@ def prepare(self: TrainingRun,
                       TrainingPage(s.save_dir/'web', enabled=s.is_main and not opt.no_html)] + self.callbacks
     self.notify('on_train_begin')
     return self
+
+
+@patch
+def choose_checkpoint(self: TrainingRun, model=None):  # a model already set up by the caller (reloaded if the choice changes)
+    "For `--continue_train`: the newest complete checkpoint when `latest` is not whole (saying so), as `opt.epoch`."
+    label, note = resume_label(self.opt, self.state.save_dir)
+    if note is None: return
+    self.say(f'note: {note}')
+    self.opt.epoch, self.opt.load_iter = (self.opt.epoch, int(label[5:])) if label.startswith('iter_') else (label, 0)
+    if model is not None: model.load_networks(label)
 
 
 @patch
@@ -143,7 +164,9 @@ def fit(self: TrainingRun) -> dict:
             for epoch in range(self.state.epoch, self.state.n_epochs_total + 1):
                 if not self.one_epoch(epoch): break
     except KeyboardInterrupt: self.on_interrupt()
-    except NonFiniteLossError: raise
+    except NonFiniteLossError:
+        self.progress.end_line()  # the error's own line, also in a log file
+        raise
     except Exception as e:  # a crash (a broken image, a full disk...): keep the work done so far if it is safe
         self.on_crash(e)
         raise
@@ -155,7 +178,7 @@ def fit(self: TrainingRun) -> dict:
 def summary(self: TrainingRun) -> dict:
     "What `train` returns: the last losses, where training stands, where the checkpoints are, why it stopped."
     s = self.state
-    if self.model.loss_names and s.total_iters: s.losses = self.model.get_current_losses()
+    if self.model.loss_names and self.steps: s.losses = self.model.get_current_losses()
     return dict(losses=dict(s.losses), epoch=s.epoch, epoch_iter=s.epoch_iter, total_iters=s.total_iters,
                 save_dir=str(s.save_dir), last_checkpoint=str(s.last_checkpoint) if s.last_checkpoint else None,
                 stop_reason=s.stop_reason, interrupted=self.interrupted)
@@ -171,11 +194,13 @@ def one_epoch(self: TrainingRun, epoch) -> bool:
             s.request_stop(s.stop_reason or 'stop requested on another process')
             break
     self.notify('on_batches_end')
-    if s.stop_requested:
+    if s.stop_requested and s.epoch_iter < s.dataset_size:  # inside the epoch
         self.stop_early()
         return False
+    if self.validator is not None and epoch % self.opt.val_freq == 0: self.validate(epoch)
     self.end_epoch(epoch)
-    return True
+    if s.stop_requested: self.stop_early(epoch_done=True)  # in its last iteration: the epoch is complete first
+    return not s.stop_requested
 
 
 @patch
@@ -183,14 +208,16 @@ def begin_epoch(self: TrainingRun, epoch):
     "Set the epoch's random state and data order and return its batches (past those a resume already did)."
     s, saved = self.state, self.saved
     s.epoch, skip = epoch, s.epoch_iter  # images already done in this epoch (a resume in the middle of it)
+    if saved is not None and not skip: set_rng_state(saved['rng'])  # resumed at an epoch's start: as the run left them
     if skip and saved is not None and saved.get('epoch_rng') is not None: set_rng_state(saved['epoch_rng'])
     self.epoch_rng = rng_state()  # replaying an epoch's order starts from here
     if hasattr(self.dataset, 'set_epoch'): self.dataset.set_epoch(epoch)
     self.epoch_start = self.data_start = time.time()
     s.data_time = 0.0
     self.notify('on_epoch_begin')
-    batches = iter(self.dataset)
-    for _ in range(skip // self.opt.batch_size): next(batches, None)  # replay the batches already done: same order
+    if skip >= s.dataset_size: batches = iter(())  # stopped after the epoch's last batch: nothing left to replay
+    else: batches = iter(self.dataset)
+    for _ in range(skip // self.opt.batch_size if skip < s.dataset_size else 0): next(batches, None)  # replay: same order
     if skip: set_rng_state(saved['rng'])
     return batches
 
@@ -205,6 +232,7 @@ def one_step(self: TrainingRun, data):
     s.epoch_iter += opt.batch_size
     self.model.set_input(data)
     self.model.optimize_parameters()
+    self.steps += 1
     self.notify('on_iteration')
     if s.total_iters % opt.display_freq == 0: self.show_visuals()
     if s.total_iters % opt.print_freq == 0: self.report_losses(start)
@@ -244,7 +272,8 @@ def end_epoch(self: TrainingRun, epoch):
     s, opt = self.state, self.opt
     with warnings.catch_warnings():  # a resume at an epoch's very end steps the schedule before any optimizer step
         warnings.filterwarnings('ignore', message=re.escape('Detected call of `lr_scheduler.step()` before'))
-        self.model.update_learning_rate()
+        if opt.lr_policy != 'plateau' or (self.validator is not None and epoch % opt.val_freq == 0):
+            self.model.update_learning_rate()  # plateau steps on each fresh validation score only
     s.epoch_iter = 0
     if epoch % opt.save_epoch_freq == 0:
         self.say(f'saving the model at the end of epoch {epoch}, iters {s.total_iters}')
@@ -257,19 +286,43 @@ def end_epoch(self: TrainingRun, epoch):
 
 
 @patch
-def stop_early(self: TrainingRun):
+def stop_early(self: TrainingRun, epoch_done=False):  # True: stopped once the epoch (and its checkpoint) completed
     "Save where a requested stop left training and say how to resume."
     s = self.state
-    self.checkpoint('latest')
-    self.say(f'training stopped ({s.stop_reason}) at epoch {s.epoch}, {s.epoch_iter} images into it; '
-             f'checkpoint: {s.last_checkpoint}; resume with --continue_train')
+    self.checkpoint('latest', epoch_done=epoch_done)
+    where = f'at the end of epoch {s.epoch}' if epoch_done else f'at epoch {s.epoch}, {s.epoch_iter} images into it'
+    self.say(f'training stopped ({s.stop_reason}) {where}; checkpoint: {s.last_checkpoint}; resume with --continue_train')
+
+# %% ../nbs/07_train.ipynb #ac829513
+@patch
+def prepare_validation(self: TrainingRun):
+    "Build the `Validator` for `--val_freq` (the split is checked now, not after the first epoch)."
+    from gan_nb.metrics import Validator
+    s = self.state
+    self.validator = Validator(self.opt, self.model)
+    if s.best is not None and s.best.get('metric') != self.validator.metric:  # scores of another metric do not compare
+        self.say(f"note: the best so far was scored with {s.best.get('metric')}; this run scores with {self.validator.metric} and starts afresh")
+        s.best = None
+
+
+@patch
+def validate(self: TrainingRun, epoch):
+    "Score the generator, feed the plateau policy, keep the best generator as `best_net_G*.pth`, tell the observers."
+    s, v = self.state, self.validator
+    score = v.score(self.model)
+    self.model.metric = score  # what --lr_policy plateau steps on
+    if s.best is None or score < s.best['score']:
+        s.best = dict(epoch=epoch, score=score, metric=v.metric)
+        self.model.save_networks('best', names=v.generators)
+    self.say(f"validation at epoch {epoch}: {v.metric} {score:.4f} (best {s.best['score']:.4f}, epoch {s.best['epoch']})")
+    self.notify('on_validation', v.metric, score)
 
 # %% ../nbs/07_train.ipynb #3ac35690
 @patch
 def checkpoint(self: TrainingRun, label, epoch_done=False):  # `epoch_done`: the epoch and its learning-rate update are complete
     "Save the weights and the training state as `label`, after checking the losses are finite (else raise)."
     s, model = self.state, self.model
-    self.check_finite(model.get_current_losses() if model.loss_names and s.total_iters else {})
+    self.check_finite(model.get_current_losses() if model.loss_names and self.steps else {})  # no step here: none to check
     sync_buffers(model, self.info)
     path = save_train_state(model, s, label, epoch_rng=self.epoch_rng, epoch_done=epoch_done)
     if s.is_main:
@@ -311,7 +364,7 @@ def on_crash(self: TrainingRun, error):
     "Save what was trained before `error` propagates, unless unsafe: torchrun, a disk error, nothing done, another run's folder."
     s = self.state
     self.progress.end_line()  # the error's own line, not glued to a progress bar left open
-    if self.info.world_size > 1 or s.total_iters == 0 or isinstance(error, OSError): return
+    if self.info.world_size > 1 or self.steps == 0 or isinstance(error, OSError): return  # steps: by this process
     if s.last_checkpoint is None and self.earlier_run:  # never replace another run's weights with a few steps
         print(f'{type(error).__name__} stopped training; nothing saved: {s.save_dir} holds an earlier run')
         return
@@ -327,9 +380,12 @@ def train(opt,  # options from `TrainOptions().parse(...)` or `.gather(...)`
           dataset=None,  # a data loader (default: `create_dataset(opt)`)
           progress=True):  # show tqdm progress bars (rank 0 only)
     "Train `opt.model` as the reference's `train.py` does; return a summary dict."
-    info = init_distributed(opt)
-    try: return TrainingRun(opt, callbacks, info, progress).prepare(model, dataset).fit()
+    info, run = init_distributed(opt), None
+    try:
+        run = TrainingRun(opt, callbacks, info, progress)
+        return run.prepare(model, dataset).fit()
     finally:
+        if run is not None: run.release()
         if info.owned: dist.destroy_process_group()
 
 # %% ../nbs/07_train.ipynb #b1a82f07

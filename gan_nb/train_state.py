@@ -5,13 +5,19 @@
 # %% ../nbs/07b_train_state.ipynb #c96a340c
 from __future__ import annotations
 import hashlib
+import os
 import random
+import shutil
+import socket
+import sys
+import time
 from pathlib import Path
 
 # %% auto #0
 __all__ = ['STATE_VERSION', 'seed_everything', 'rng_state', 'set_rng_state', 'train_state_path', 'weights_fingerprint',
-           'image_pools', 'restore_image_pools', 'save_train_state', 'load_train_state', 'check_writable',
-           'resume_train_state']
+           'image_pools', 'restore_image_pools', 'checkpoint_stage', 'file_sha256', 'move_into_place',
+           'commit_checkpoint', 'recover_checkpoints', 'checkpoint_problem', 'save_train_state', 'load_train_state',
+           'RunLockedError', 'RunLock', 'check_writable', 'resume_label', 'resume_train_state']
 
 # %% ../nbs/07b_train_state.ipynb #dde57b0e
 import torch
@@ -20,6 +26,7 @@ import torch
 from .base_model import adam_kwargs
 from .callbacks import TrainState
 from .core import atomic_write
+from .networks import unreadable_reason
 
 # %% ../nbs/07b_train_state.ipynb #bd24973c
 def seed_everything(seed: int):
@@ -33,11 +40,12 @@ def seed_everything(seed: int):
 
 
 def rng_state() -> dict:
-    "The state of every random-number generator the training draws from."
+    "The state of every random-number generator the training draws from, as tensors, numbers and tuples."
     state = dict(python=random.getstate(), torch=torch.get_rng_state())
     try:
         import numpy as np
-        state['numpy'] = np.random.get_state()
+        kind, keys, pos, has_gauss, gauss = np.random.get_state()
+        state['numpy'] = (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss)  # a tensor, not an array
     except ImportError: pass
     if torch.cuda.is_available(): state['cuda'] = torch.cuda.get_rng_state_all()
     mps = getattr(torch, 'mps', None)
@@ -51,14 +59,15 @@ def set_rng_state(state: dict):
     torch.set_rng_state(state['torch'])
     if 'numpy' in state:
         import numpy as np
-        np.random.set_state(state['numpy'])
+        kind, keys, pos, has_gauss, gauss = state['numpy']
+        np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
     if 'cuda' in state and torch.cuda.is_available() and len(state['cuda']) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(state['cuda'])
     if 'mps' in state and getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available():
         torch.mps.set_rng_state(state['mps'])
 
 # %% ../nbs/07b_train_state.ipynb #de7184e2
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: safe to load with weights_only (RNG states as tensors), records its files' hashes
 
 
 def train_state_path(save_dir, label) -> Path:
@@ -90,11 +99,107 @@ def restore_image_pools(model, pools: dict):
         if isinstance(content.get('images'), list): content['images'] = [im.to(model.device) for im in content['images']]
         vars(pool).update(content)
 
+# %% ../nbs/07b_train_state.ipynb #db0e63ca
+def checkpoint_stage(save_dir, label) -> Path:
+    "The hidden folder where checkpoint `label` is assembled before its files are moved into `save_dir`."
+    return Path(save_dir)/f'.{label}_checkpoint'
+
+
+def file_sha256(path) -> str:
+    "The SHA-256 of a file's bytes, in hex."
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''): digest.update(block)
+    return digest.hexdigest()
+
+
+def _sync_folder(folder):
+    "Flush a folder's entries (the renames in it) to disk, where the system allows it."
+    try: fd = os.open(folder, os.O_RDONLY)
+    except OSError: return
+    try: os.fsync(fd)
+    except OSError: pass
+    finally: os.close(fd)
+
+
+def move_into_place(save_dir, label):
+    "Move a committed checkpoint from its staging folder into `save_dir`: the weights first, the state (the record) last."
+    stage, state_file = checkpoint_stage(save_dir, label), train_state_path(save_dir, label).name
+    for name in sorted(os.listdir(stage)):
+        if name.endswith('.pth') and name != state_file: os.replace(stage/name, Path(save_dir)/name)
+    os.replace(stage/state_file, Path(save_dir)/state_file)
+    _sync_folder(save_dir)
+    shutil.rmtree(stage, ignore_errors=True)
+
+# %% ../nbs/07b_train_state.ipynb #5217ac36
+def _save_error(save_dir, label, error) -> OSError:
+    "One line for a checkpoint that could not be written: the folder, the cause in plain words, what to do."
+    cause = getattr(error, 'strerror', None) or ('the disk is full' if shutil.disk_usage(save_dir).free < 2**20
+                                                 else 'a file could not be written')
+    return OSError(f"cannot save checkpoint '{label}' in {save_dir} ({cause}); the previous checkpoint is kept: "
+                   'make room or make the folder writable, then resume with --continue_train')
+
+
+def commit_checkpoint(save_dir,  # the run's folder
+                      label,  # 'latest', an epoch or 'iter_<n>'
+                      write_weights,  # `write_weights(folder)` writes the weights files into `folder`, returns their paths
+                      payload: dict  # the training state; gets the weights files' hashes and is written last
+                     ) -> Path:
+    "Write checkpoint `label` so a reader finds all of the old set or all of the new one; return the state file's path."
+    stage = checkpoint_stage(save_dir, label)
+    if (stage/train_state_path(save_dir, label).name).is_file(): move_into_place(save_dir, label)  # an interrupted move first
+    try:
+        shutil.rmtree(stage, ignore_errors=True)
+        stage.mkdir(parents=True)
+        files = {Path(p).name: file_sha256(p) for p in write_weights(stage)}
+        with atomic_write(stage/train_state_path(save_dir, label).name, 'wb') as f: torch.save(dict(payload, files=files), f)
+        _sync_folder(stage)  # the commit: the whole set is on disk
+    except BaseException as e:
+        shutil.rmtree(stage, ignore_errors=True)
+        if isinstance(e, OSError) or (isinstance(e, RuntimeError) and 'write' in str(e)):  # torch's zip writer: RuntimeError
+            raise _save_error(save_dir, label, e) from None
+        raise
+    move_into_place(save_dir, label)
+    return train_state_path(save_dir, label)
+
+# %% ../nbs/07b_train_state.ipynb #cfe855ab
+def recover_checkpoints(save_dir) -> list[str]:
+    "Finish the moves of checkpoints committed before a kill, remove those never committed; return what was done."
+    done = []
+    for stage in sorted(p for p in Path(save_dir).glob('.*_checkpoint') if p.is_dir()):
+        label = stage.name[1:-len('_checkpoint')]
+        if (stage/train_state_path(save_dir, label).name).is_file():
+            move_into_place(save_dir, label)
+            done.append(f"completed checkpoint '{label}': a stop interrupted it while its files were moved into place")
+            continue
+        if any(name.endswith('.pth') for name in os.listdir(stage)):
+            done.append(f"removed the incomplete checkpoint '{label}' a stop interrupted; the one before it is kept")
+        shutil.rmtree(stage, ignore_errors=True)
+    for tmp in Path(save_dir).glob('.*.pth.*.tmp'): tmp.unlink(missing_ok=True)  # single files a kill cut short
+    return done
+
+
+def checkpoint_problem(save_dir, label) -> str | None:
+    "`None` if checkpoint `label` is complete (its state loads and names weights files with the hashes they have), else why not."
+    path = train_state_path(save_dir, label)
+    if not path.is_file(): return f'{path.name} is missing'
+    try: files = torch.load(path, map_location='cpu', weights_only=True).get('files')
+    except Exception as e: return f'{path.name} cannot be loaded ({unreadable_reason(path, e)})'
+    if not files: return f'{path.name} does not name its weights files'
+    for name, digest in files.items():
+        if not (Path(save_dir)/name).is_file(): return f'{name} is missing'
+        if file_sha256(Path(save_dir)/name) != digest: return f'{name} is not the file saved with {path.name}'
+    return None
+
 # %% ../nbs/07b_train_state.ipynb #18fd43f9
+def _plain_options(opt) -> dict:
+    "The options as plain values (what a safe load reads back)."
+    return {k: v for k, v in vars(opt).items() if isinstance(v, (str, int, float, bool, type(None)))}
+
+
 def save_train_state(model, state: TrainState, label, epoch_rng=None, epoch_done=False):
-    "Write the weights (`<label>_net_<X>.pth`) and then the full training state, both atomically; return the state's path."
-    model.save_networks(label)
-    if not state.is_main: return None
+    "Save checkpoint `label` as one commit: every network's weights (`<label>_net_<X>.pth`) and the training state."
+    if not state.is_main: return None  # under torchrun every process holds the same weights: one writes
     payload = dict(
         version=STATE_VERSION, epoch=state.epoch, epoch_iter=state.epoch_iter, total_iters=state.total_iters,
         epoch_done=epoch_done,  # True: `epoch` is complete and its learning-rate update is done
@@ -102,20 +207,67 @@ def save_train_state(model, state: TrainState, label, epoch_rng=None, epoch_done
         optimizers=[o.state_dict() for o in model.optimizers],
         schedulers=[s.state_dict() for s in model.schedulers],
         rng=rng_state(), epoch_rng=epoch_rng, metric=getattr(model, 'metric', 0), pools=image_pools(model),
-        fingerprint=weights_fingerprint(model), batch_size=state.opt.batch_size,
+        best=state.best,  # the best validation (`--val_freq`): a resume keeps comparing against it
+        fingerprint=weights_fingerprint(model), batch_size=state.opt.batch_size, options=_plain_options(state.opt),
         scaler=model.scaler.state_dict() if getattr(model, 'scaler', None) is not None else None)  # --amp fp16
-    path = train_state_path(state.save_dir, label)
-    with atomic_write(path, 'wb') as f: torch.save(payload, f)
-    return path
+    return commit_checkpoint(state.save_dir, label, lambda folder: model.save_networks(label, folder), payload)
 
 
 def load_train_state(path) -> dict:
-    "Read a training-state file (it holds RNG states and optimiser tensors, not code)."
-    try: return torch.load(path, map_location='cpu', weights_only=False)
-    except OSError: raise
-    except Exception as e:  # cut short, overwritten, not a checkpoint at all
-        raise ValueError(f'cannot read the training state {path} ({type(e).__name__}): the file is damaged; delete it '
-                         'to resume from the weights only, or resume from another --epoch') from None
+    "Read a training-state file with `torch.load(weights_only=True)`: tensors, numbers and strings only, so no file runs code."
+    try: return torch.load(path, map_location='cpu', weights_only=True)
+    except OSError as e:
+        if e.filename is not None: raise  # missing or unreadable: the system's message names the file
+        error = e
+    except Exception as e: error = e  # cut short, overwritten, not a checkpoint, or a pickle that would run code
+    reason = unreadable_reason(path, error)
+    if reason.startswith('it holds pickled'): reason += ' (gan_nb before version 2 of this file wrote NumPy objects there too)'
+    raise ValueError(f'cannot load the training state {path}: {reason}; delete it to resume from the weights alone, '
+                     'or resume from another checkpoint with --epoch') from None
+
+# %% ../nbs/07b_train_state.ipynb #49a4e0ff
+class RunLockedError(OSError):
+    "Another training run holds the lock of this run's folder."
+
+
+class RunLock:
+    "The lock a training run holds on its folder: `acquire` raises `RunLockedError` naming the holder; `release` (or exit)."
+    def __init__(self, save_dir):  # the run's folder, `<checkpoints_dir>/<name>`
+        save_dir = Path(save_dir)
+        self.folder, self.path, self.file = save_dir, save_dir.parent/f'.{save_dir.name}.lock', None
+
+    def acquire(self):
+        "Take the lock, or raise `RunLockedError` naming the run that holds it; take over one a killed run left."
+        try: import fcntl
+        except ImportError: return self  # Windows: no flock
+        try: f = open(self.path, 'a+')
+        except OSError as e:  # e.g. a read-only --checkpoints_dir holding a writable run folder
+            print(f'note: cannot create {self.path} ({e.strerror}): nothing keeps a second run out of {self.folder}', file=sys.stderr)
+            return self
+        try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            f.seek(0); holder = f.read().strip() or 'a process that has just started'
+            f.close()
+            if isinstance(e, BlockingIOError):
+                raise RunLockedError(f'{self.folder} is in use by another training run ({holder}); wait for it to end '
+                                     'or stop it, or choose another --name') from None
+            return self  # a file system without locks: run unlocked
+        f.seek(0); left = f.read().strip()
+        if left: print(f'note: took over {self.folder} from a run that ended without releasing it ({left})', file=sys.stderr)
+        f.seek(0); f.truncate()
+        f.write(f'pid {os.getpid()} on {socket.gethostname()}, since {time.strftime("%Y-%m-%d %H:%M:%S")}'); f.flush()
+        self.file = f
+        return self
+
+    def release(self):
+        "Give the lock back (any number of times)."
+        if self.file is None: return
+        self.file.seek(0); self.file.truncate(); self.file.flush()  # empty: ended cleanly, nothing to take over
+        self.file.close()  # closing releases the lock
+        self.file = None
+
+    def __enter__(self): return self.acquire()
+    def __exit__(self, *exc): self.release()
 
 # %% ../nbs/07b_train_state.ipynb #32be4e18
 def check_writable(folder):
@@ -127,6 +279,22 @@ def check_writable(folder):
         (folder/'.gan_nb_write_test').unlink()
     except OSError as e:
         raise type(e)(f'cannot write checkpoints to {folder} ({e.strerror or e}); choose a writable --checkpoints_dir') from None
+
+# %% ../nbs/07b_train_state.ipynb #fea5cbd9
+def resume_label(opt,  # the training options (`epoch`, `load_iter`)
+                 save_dir  # the run's folder
+                ) -> tuple[str, str | None]:
+    "The checkpoint `--continue_train` resumes: the one asked for; for `latest`, if incomplete, the newest complete one; and a note."
+    wanted = f'iter_{opt.load_iter}' if opt.load_iter > 0 else str(opt.epoch)
+    problem = checkpoint_problem(save_dir, wanted)
+    if problem is None or wanted != 'latest': return wanted, None
+    others = sorted((p for p in Path(save_dir).glob('*_train_state.pth') if p.name != f'{wanted}_train_state.pth'),
+                    key=lambda p: p.stat().st_mtime, reverse=True)
+    for path in others:
+        label = path.name[:-len('_train_state.pth')]
+        if checkpoint_problem(save_dir, label) is None:
+            return label, f"checkpoint 'latest' is incomplete ({problem}): resuming from '{label}', the newest complete one"
+    return wanted, None
 
 # %% ../nbs/07b_train_state.ipynb #13cbc9e8
 def _follow_todays_schedule(model, opt):
@@ -164,6 +332,7 @@ def resume_train_state(model,  # the model, its weights loaded by `setup`
     if saved.get('scaler') and getattr(model, 'scaler', None) is not None: model.scaler.load_state_dict(saved['scaler'])
     for sch, s in zip(model.schedulers, saved['schedulers']): sch.load_state_dict(s)
     model.metric = saved.get('metric', 0)
+    state.best = saved.get('best')
     restore_image_pools(model, saved.get('pools'))
     opt.epoch_count = saved['epoch_count']  # the schedule's formula counts from the run's first epoch
     state.total_iters = saved['total_iters']

@@ -17,7 +17,8 @@ TINY = ['--name', 'tiny', '--model', 'pix2pix', '--direction', 'BtoA', '--netG',
 def command(name):
     "The console script if installed (`pip install -e .`), else the module."
     script = BIN/name
-    module = {'gan_nb_train': 'gan_nb.train', 'gan_nb_test': 'gan_nb.inference'}[name]
+    module = {'gan_nb_train': 'gan_nb.train', 'gan_nb_test': 'gan_nb.inference', 'gan_nb_eval': 'gan_nb.metrics',
+              'gan_nb_export': 'gan_nb.export'}[name]
     return [str(script)] if script.exists() else [sys.executable, '-m', module]
 
 
@@ -54,13 +55,14 @@ def test_train_then_test_on_builtin_data(tmp_path):
 
 
 @pytest.mark.parametrize('name,args,message', [
-    ('gan_nb_train', ['--dataroot', 'd', '--netG', 'unet_512'], "argument --netG: invalid choice: 'unet_512'"),
-    ('gan_nb_train', ['--dataroot', 'd', '--niter', '5'], '--niter was renamed to --n_epochs'),
+    ('gan_nb_train', ['--dataroot', 'd', '--netG', 'unet_2048'], "argument --netG: invalid choice: 'unet_2048'"),
+    ('gan_nb_train', ['--dataroot', 'd', '--use_dropout'], '--use_dropout was removed: dropout is on by default now'),
+    ('gan_nb_train', ['--dataroot', 'd', '--gpu_ids', '0,1'], 'run: torchrun --nproc_per_node=2 -m gan_nb.train --dataroot d'),
+    ('gan_nb_train', ['--dataroot', 'd', '--name', '../../x'], "--name '../../x': the run's folder inside --checkpoints_dir"),
     ('gan_nb_test', ['--dataroot', 'd', '--no_such_flag'], 'unrecognized arguments: --no_such_flag'),
     ('gan_nb_train', [], 'the following arguments are required: --dataroot'),
     ('gan_nb_test', [], 'the following arguments are required: --dataroot'),
     ('gan_nb_train', ['--dataroot', 'd', '--display_freq', '0'], '--display_freq 0: must be at least 1 (default: 400)'),
-    ('gan_nb_train', ['--dataroot', 'd', '--display_ncols', '4'], '--display_ncols was removed: visdom display was removed'),
 ])
 def test_bad_option_exits_2_with_one_line(tmp_path, name, args, message):
     r = run(name, args, tmp_path)
@@ -68,6 +70,22 @@ def test_bad_option_exits_2_with_one_line(tmp_path, name, args, message):
     errors = [line for line in r.stderr.splitlines() if 'error:' in line]
     assert len(errors) == 1 and message in errors[0], r.stderr
     assert 'Traceback' not in r.stderr
+
+
+def test_the_references_old_flags_are_translated(tmp_path):
+    "A command line from the reference's docs: --gpu_ids -1, --niter, --niter_decay, --loadSize, --fineSize, --display_id."
+    r = run('gan_nb_train', ['--dataroot', 'builtin:facades', '--name', 'old', '--model', 'pix2pix', '--netG', 'resnet_6blocks',
+            '--ngf', '8', '--ndf', '8', '--gpu_ids', '-1', '--niter', '1', '--niter_decay', '0', '--loadSize', '36',
+            '--fineSize', '32', '--nThreads', '0', '--max_dataset_size', '2', '--display_id', '0', '--which_direction', 'BtoA'], tmp_path)
+    assert r.returncode == 0 and 'Traceback' not in r.stderr, r.stderr[-2000:]
+    notes = [line for line in r.stderr.splitlines() if line.startswith('note: ')]
+    assert notes[:2] == ['note: --niter is --n_epochs now; using that', 'note: --niter_decay is --n_epochs_decay now; using that']
+    assert 'note: --gpu_ids -1 is --device cpu now; using that' in notes
+    assert any(n.startswith('note: --display_id ignored: a visdom display setting') for n in notes)
+    saved = (tmp_path/'checkpoints'/'old'/'train_opt.txt').read_text()
+    for line in ('device: cpu', 'n_epochs: 1', 'n_epochs_decay: 0', 'load_size: 36', 'crop_size: 32', 'direction: BtoA'):
+        assert any(l.split()[:2] == line.split() for l in saved.splitlines()), line
+    assert (tmp_path/'checkpoints'/'old'/'latest_net_G.pth').is_file()
 
 
 def test_unwritable_checkpoints_dir_fails_at_once(tmp_path):
@@ -93,6 +111,14 @@ def test_a_broken_image_read_by_a_worker_is_one_line(tmp_path):
     r = run('gan_nb_train', ['--dataroot', str(tmp_path/'data')] + TINY + ['--load_size', '36', '--crop_size', '32',
             '--num_threads', '1', '--n_epochs', '1', '--n_epochs_decay', '0'], tmp_path)
     assert 'could not read image' in one_error_line(r) and '3.jpg' in one_error_line(r)
+
+
+def test_pix2pix_refuses_random_pairs(tmp_path):
+    "pix2pix pointed at a CycleGAN folder (trainA, trainB) with --dataset_mode unaligned: one line, not unpaired training."
+    r = run('gan_nb_train', ['--dataroot', 'builtin:facades_unaligned', '--dataset_mode', 'unaligned'] + TINY +
+            ['--load_size', '36', '--crop_size', '32', '--num_threads', '0', '--max_dataset_size', '2'], tmp_path)
+    assert '--model pix2pix learns from pairs, but --dataset_mode unaligned pairs A and B images at random' in one_error_line(r)
+    assert not list((tmp_path/'checkpoints'/'tiny').glob('*.pth'))
 
 
 def test_a_damaged_checkpoint_is_one_line(tmp_path):

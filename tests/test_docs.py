@@ -221,6 +221,7 @@ def _exported_names(nb_path):
     return names
 
 
+
 def test_api_reference_from_docstrings(site, demo):
     missing = []
     for s in (site, demo):

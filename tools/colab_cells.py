@@ -18,7 +18,7 @@ NBS = ROOT/'nbs'
 REPO_URL = 'https://colab.research.google.com/github/gan-nb/gan_nb/blob/main/nbs/'
 INSTALL_URL = 'git+https://github.com/gan-nb/gan_nb'
 INSTALL_COMMENT = '# In Colab (and only there) install gan_nb and what this chapter imports; elsewhere this does nothing.'
-EXTRA_OF_MODULE = {}  # gan_nb module -> the settings.ini extra it needs, e.g. {'metrics': 'metrics'}
+EXTRA_OF_MODULE = {'metrics': 'metrics', 'export': 'export'}  # gan_nb module -> the settings.ini extra it needs
 BADGE_MARK = 'colab.research.google.com/github/gan-nb/gan_nb'
 
 
