@@ -16,7 +16,7 @@ from fastcore.basics import patch
 # %% ../nbs/06_cycle_gan.ipynb #7cb21409
 from .options import register_model, OptionError
 from .networks import define_G, define_D
-from .losses import GANLoss
+from .losses import GANLoss, add_gradient_penalty_option, cal_gradient_penalty
 from .base_model import BaseModel
 
 # %% ../nbs/06_cycle_gan.ipynb #560e5416
@@ -52,7 +52,7 @@ class CycleGANModel(BaseModel):
     "CycleGAN: `G_A: A -> B`, `G_B: B -> A`, `D_A` judges B, `D_B` judges A; adversarial + cycle + identity losses."
     @staticmethod
     def modify_commandline_options(parser, is_train=True):
-        "Default `--no_dropout`; training adds `--lambda_A`, `--lambda_B` (cycle) and `--lambda_identity`."
+        "Default `--no_dropout`; training adds `--lambda_A`, `--lambda_B` (cycle), `--lambda_identity` and `--lambda_gp`."
         parser.set_defaults(no_dropout=True)
         if is_train:
             parser.add_argument('--lambda_A', type=float, default=10.0, help='weight for cycle loss (A -> B -> A)')
@@ -62,6 +62,7 @@ class CycleGANModel(BaseModel):
                                      'the weight of the identity mapping loss. For example, if the weight of the identity loss '
                                      'should be 10 times smaller than the weight of the reconstruction loss, please set '
                                      'lambda_identity = 0.1')
+            add_gradient_penalty_option(parser)  # --lambda_gp: 0, no penalty (the reference has none)
         return parser
 
 # %% ../nbs/06_cycle_gan.ipynb #be51019d
@@ -114,11 +115,13 @@ def forward(self: CycleGANModel):
 # %% ../nbs/06_cycle_gan.ipynb #336e57be
 @patch
 def backward_D_basic(self: CycleGANModel, netD, real, fake):
-    "0.5 * (real judged real + fake judged fake) for one discriminator; backpropagate it and return it."
+    "0.5 * (real judged real + fake judged fake) for one discriminator, plus the gradient penalty with `--lambda_gp`; backpropagate it and return it."
     with self.autocast():
         loss_D_real = self.criterionGAN(netD(real), True)
         loss_D_fake = self.criterionGAN(netD(fake.detach()), False)
         loss_D = (loss_D_real + loss_D_fake) * 0.5
+    if self.opt.lambda_gp > 0:  # WGAN-GP, part of D_A / D_B: input-gradient norm near 1 between real and fake images
+        loss_D = loss_D + cal_gradient_penalty(netD, real, fake.detach(), self.device, lambda_gp=self.opt.lambda_gp)[0]
     self.backward(loss_D)
     return loss_D
 

@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['smooth', 'LossCurves', 'render_losses', 'render_visuals', 'BackgroundDrawer', 'TrainingDashboard', 'TrainingPanel']
+__all__ = ['WEIGHTED_TERMS', 'smooth', 'LossCurves', 'loss_axes', 'render_losses', 'render_visuals', 'BackgroundDrawer',
+           'TrainingDashboard', 'TrainingPanel']
 
 # %% ../nbs/09a_dashboard.ipynb #6118e380
 from fastcore.basics import patch
@@ -89,18 +90,30 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
+WEIGHTED_TERMS = ('L1', 'cycle', 'idt', 'gp')  # parts of loss names: weighted distances and penalties, 10-100x the GAN terms
+
+
+def loss_axes(names) -> list:
+    "The loss names split over the plot's axes: adversarial terms, then L1, cycle, identity and penalty terms."
+    weighted = [n for n in names if any(part in n for part in WEIGHTED_TERMS)]
+    return [group for group in ([n for n in names if n not in weighted], weighted) if group] or [[]]
+
+
 def render_losses(fig, # a reusable matplotlib Figure
                   history: LossCurves, # the points to draw
                   smoothing: float = 0.0, # EMA weight, 0 = raw
                   validation: dict = None, # {name: (xs, scores)} of `--val_freq`, drawn on an axis of their own
                  ) -> bytes:
-    "PNG bytes of one curve per loss (and per validation metric, with its own scale on the right)."
-    ax = fig.add_subplot()
-    for name in history.series:
-        xs, ys = history.points(name)
-        ax.plot(xs, smooth(ys, smoothing), label=name, lw=1.2)
-    ax.set_xlabel('images seen'); ax.set_ylabel('loss'); ax.grid(alpha=0.3)
-    if history.series: ax.legend(loc='upper right', fontsize=8, ncol=2)
+    "PNG bytes of one curve per loss, the weighted terms (L1, cycle, identity) on an axis of their own, validation on the right."
+    groups = loss_axes(list(history.series))
+    for i, group in enumerate(groups, 1):
+        ax = fig.add_subplot(1, len(groups), i)
+        for name in group:
+            xs, ys = history.points(name)
+            ax.plot(xs, smooth(ys, smoothing), label=name, lw=1.2)
+        ax.set_xlabel('images seen'); ax.grid(alpha=0.3)
+        if group: ax.legend(loc='upper right', fontsize=8, ncol=2 if len(group) > 2 else 1)
+    fig.axes[0].set_ylabel('loss')
     if validation:
         right = ax.twinx()
         for name, (xs, ys) in validation.items(): right.plot(xs, ys, 'ko-', lw=1.5, ms=4, label=name)

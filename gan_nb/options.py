@@ -19,7 +19,7 @@ __all__ = ['MODELS', 'DATASETS', 'RENAMED_FLAGS', 'SWITCHED_FLAGS', 'IGNORED_FLA
            'LR_POLICY_NAMES', 'AMP_MODES', 'AT_LEAST_ONE', 'NOT_NEGATIVE', 'POSITIVE', 'OptionParser', 'register_model',
            'register_dataset', 'find_model', 'find_dataset', 'translate_old_flags', 'value_range', 'BaseOptions',
            'TrainOptions', 'TestOptions', 'overrides_to_args', 'command_line_args', 'relax_required', 'check_name',
-           'check_option_values', 'smallest_value', 'format_options', 'options_file']
+           'check_option_values', 'smallest_value', 'format_options', 'options_file', 'option_notes']
 
 # %% ../nbs/00_options.ipynb #dff56acc
 class OptionParser(argparse.ArgumentParser):
@@ -398,10 +398,19 @@ def print_options(self: BaseOptions, opt):
         raise OptionError(f'cannot write {path} ({e.strerror}); choose a writable --checkpoints_dir') from None
     return path
 
+# %% ../nbs/00_options.ipynb #5f9a0d5f
+def option_notes(opt: argparse.Namespace) -> list[str]:
+    "One-line notes on flag combinations that are valid but rarely what is meant; `parse` prints them."
+    notes = []
+    if getattr(opt, 'gan_mode', None) == 'wgangp' and not getattr(opt, 'lambda_gp', 0):
+        notes.append('--gan_mode wgangp without --lambda_gp trains an unconstrained critic (no gradient penalty is applied); '
+                     'add --lambda_gp 10 for WGAN-GP')
+    return notes
+
 # %% ../nbs/00_options.ipynb #012c43d5
 @patch
 def parse(self: BaseOptions, args=None, **overrides) -> argparse.Namespace:
-    "Gather the options from `args` (default: the command line) and keyword `overrides`; print and save them."
+    "Gather the options from `args` (default: the command line) and keyword `overrides`; print and save them, and any notes."
     from_command_line = args is None and not overrides and not in_ipython()
     try:
         opt = self.gather(args, **overrides)
@@ -409,6 +418,7 @@ def parse(self: BaseOptions, args=None, **overrides) -> argparse.Namespace:
     except OptionError as e:
         if not from_command_line: raise
         self.usage_error(e)
+    for note in option_notes(opt): print(f'note: {note}', file=sys.stderr)
     self.opt = opt
     return opt
 

@@ -12,7 +12,7 @@ from fastcore.basics import patch
 # %% ../nbs/05_pix2pix.ipynb #5a52dcd0
 from .options import register_model
 from .networks import define_G, define_D
-from .losses import GANLoss
+from .losses import GANLoss, add_gradient_penalty_option, cal_gradient_penalty
 from .base_model import BaseModel
 
 # %% ../nbs/05_pix2pix.ipynb #e4cb8e92
@@ -22,11 +22,12 @@ class Pix2PixModel(BaseModel):
     learns_from_pairs = True  # the L1 loss compares G(A) with its own B: unaligned data is refused
     @staticmethod
     def modify_commandline_options(parser, is_train=True):
-        "Defaults: batch norm, U-Net 256, aligned data; training: vanilla GAN, no pool, `--lambda_L1 100`."
+        "Defaults: batch norm, U-Net 256, aligned data; training: vanilla GAN, no pool, `--lambda_L1 100`, `--lambda_gp 0`."
         parser.set_defaults(norm='batch', netG='unet_256', dataset_mode='aligned')
         if is_train:
             parser.set_defaults(pool_size=0, gan_mode='vanilla')
             parser.add_argument('--lambda_L1', type=float, default=100.0, help='weight for L1 loss')
+            add_gradient_penalty_option(parser)  # --lambda_gp: 0, no penalty (the reference has none)
         return parser
 
 # %% ../nbs/05_pix2pix.ipynb #e8dcc522
@@ -34,7 +35,7 @@ class Pix2PixModel(BaseModel):
 def __init__(self: Pix2PixModel, opt):
     "Build `G` (and in training `D`, the losses and the two Adam optimisers) from `opt`."
     BaseModel.__init__(self, opt)
-    self.loss_names = ['G_GAN', 'G_L1', 'D_real', 'D_fake']
+    self.loss_names = ['G_GAN', 'G_L1', 'D_real', 'D_fake'] + (['D_gp'] if self.isTrain and opt.lambda_gp > 0 else [])
     self.visual_names = ['real_A', 'fake_B', 'real_B']
     self.model_names = ['G', 'D'] if self.isTrain else ['G']
     self.netG = define_G(opt.input_nc, opt.output_nc, opt.ngf, opt.netG, opt.norm, not opt.no_dropout,
@@ -65,7 +66,7 @@ def forward(self: Pix2PixModel):
 # %% ../nbs/05_pix2pix.ipynb #b9f5b0be
 @patch
 def backward_D(self: Pix2PixModel):
-    "Discriminator loss: 0.5 * (fake pair judged fake + real pair judged real); backpropagate it."
+    "Discriminator loss: 0.5 * (fake pair judged fake + real pair judged real), plus the gradient penalty with `--lambda_gp`; backpropagate it."
     with self.autocast():
         fake_AB = torch.cat((self.real_A, self.fake_B), 1)
         pred_fake = self.netD(fake_AB.detach())  # detach: no gradient into G
@@ -74,6 +75,9 @@ def backward_D(self: Pix2PixModel):
         pred_real = self.netD(real_AB)
         self.loss_D_real = self.criterionGAN(pred_real, True)
         self.loss_D = (self.loss_D_fake + self.loss_D_real) * 0.5
+    if self.opt.lambda_gp > 0:  # WGAN-GP: D's input-gradient norm near 1 on pairs between real and fake ones
+        self.loss_D_gp = cal_gradient_penalty(self.netD, real_AB, fake_AB.detach(), self.device, lambda_gp=self.opt.lambda_gp)[0]
+        self.loss_D = self.loss_D + self.loss_D_gp
     self.backward(self.loss_D)
 
 # %% ../nbs/05_pix2pix.ipynb #80f59d4f

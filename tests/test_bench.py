@@ -1,0 +1,37 @@
+"""The benchmark script's pieces work (not timings: those are printed by benchmarks/bench.py, never tested).
+
+These smoke tests lived in the performance chapter; they are here because benchmarks/ is a folder of the
+repository, which a chapter opened alone (in Colab, or after `pip install gan_nb`) does not have.
+"""
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent/'benchmarks'))
+import bench  # noqa: E402  (benchmarks/ is not a package)
+
+
+def check_eq(a, b): assert a == b, f'{a!r} != {b!r}'
+
+
+def test_options_and_limits():
+    "Its options parse, and the matmul-rate and bandwidth helpers work on a small problem."
+    a = bench.parse(['--what', 'pix2pix,flops,phases,convs', '--steps', '1', '--batch-sizes', '1,4', '--fused_adam', '--amp', 'bf16'])
+    check_eq((a.what, a.steps, a.batch_sizes, bench.fast_flags(a)), (['pix2pix', 'flops', 'phases', 'convs'], 1, [1, 4], ['--amp', 'bf16', '--fused_adam']))
+    check_eq(bench.matmul_rate(bench.resolve_device('cpu'), n=256, repeats=2) > 0, True)
+    check_eq(bench.copy_bandwidth(bench.resolve_device('cpu'), mib=8, repeats=2) > 0, True)
+    check_eq([name for name, _ in bench.PHASES], ['forward', 'backward_D', 'optimizer_D.step', 'backward_G', 'optimizer_G.step'])
+
+
+class OneConvStep:
+    "Just enough of a model for `record_convolutions`: one convolution, forward and backward."
+    def __init__(self): self.conv = torch.nn.Conv2d(3, 4, 3)
+    def optimize_parameters(self): self.conv(torch.randn(1, 3, 8, 8)).sum().backward()
+
+
+def test_record_convolutions():
+    "`--what convs` sees the forward, then a backward that computes only the weight and bias gradients (the input needs none)."
+    calls = bench.record_convolutions(OneConvStep())
+    check_eq([bench.conv_label(f, args) for f, args in calls],
+            [('conv forward', 'x (1, 3, 8, 8), w (4, 3, 3, 3), stride 1'), ('conv backward dw+db', 'x (1, 3, 8, 8), w (4, 3, 3, 3), stride 1')])
