@@ -25,11 +25,6 @@ from .networks import clean_state_dict, count_parameters, unwrap_network, load_s
 from .hardware import apply_speed_settings
 
 # %% ../nbs/04_base_model.ipynb #dbe31576
-def _to_float(value):
-    "A loss as a plain float (tensors are detached first; a loss switched off may be the number 0)."
-    return float(value.detach()) if torch.is_tensor(value) else float(value)
-
-
 class BaseModel:
     "Shared machinery of all models: subclasses fill `loss_names`, `model_names`, `visual_names` and `optimizers`."
     learns_from_pairs = False  # True: a batch's A and B must belong together (pix2pix), so unaligned data is refused
@@ -63,55 +58,82 @@ class BaseModel:
                          f'for pairs in <dataroot>/{opt.phase}A and {opt.phase}B with the same file names use --dataset_mode template, '
                          'for unpaired images use --model cycle_gan')
 
-    def set_input(self, input):
-        "Unpack a batch dict from the data loader and move its tensors to `self.device`."
-        raise NotImplementedError(f'{type(self).__name__} must define set_input(input)')
+# %% ../nbs/04_base_model.ipynb #a61bade6
+@patch
+def set_input(self: BaseModel, input):
+    "Unpack a batch dict from the data loader and move its tensors to `self.device`."
+    raise NotImplementedError(f'{type(self).__name__} must define set_input(input)')
 
-    def paired_input(self, input):
-        "`(source, target, source_paths)` of a paired batch on the device: `A`, `B`, swapped for `--direction BtoA`."
-        if 'B' not in input:  # the single dataset gives A only
-            raise ValueError(f'--model {self.opt.model} learns from A and B images, but --dataset_mode {self.opt.dataset_mode} '
-                             'gives only A; to translate single images use --model test (--model_suffix _A for a CycleGAN)')
-        src, tgt = ('A', 'B') if self.opt.direction == 'AtoB' else ('B', 'A')
-        return self.to_device(input[src]), self.to_device(input[tgt]), input[f'{src}_paths']
 
-    def forward(self):
-        "Run the networks on the current input (called by `optimize_parameters` and `test`)."
-        raise NotImplementedError(f'{type(self).__name__} must define forward()')
+@patch
+def paired_input(self: BaseModel, input):
+    "`(source, target, source_paths)` of a paired batch on the device: `A`, `B`, swapped for `--direction BtoA`."
+    if 'B' not in input:  # the single dataset gives A only
+        raise ValueError(f'--model {self.opt.model} learns from A and B images, but --dataset_mode {self.opt.dataset_mode} '
+                         'gives only A; to translate single images use --model test (--model_suffix _A for a CycleGAN)')
+    src, tgt = ('A', 'B') if self.opt.direction == 'AtoB' else ('B', 'A')
+    return self.to_device(input[src]), self.to_device(input[tgt]), input[f'{src}_paths']
 
-    def optimize_parameters(self):
-        "One training step: forward, losses, gradients, optimiser steps."
-        raise NotImplementedError(f'{type(self).__name__} must define optimize_parameters()')
 
-    def compute_visuals(self):
-        "Compute extra images for display after `test`; most models need none."
-        pass
+@patch
+def forward(self: BaseModel):
+    "Run the networks on the current input (called by `optimize_parameters` and `test`)."
+    raise NotImplementedError(f'{type(self).__name__} must define forward()')
 
-    def networks(self):
-        "`(name, network)` for each name in `model_names`."
-        return [(name, getattr(self, 'net' + name)) for name in self.model_names]
 
-    def eval(self):
-        "Put every network in eval mode (running batch-norm statistics, no dropout)."
-        for _, net in self.networks(): net.eval()
+@patch
+def optimize_parameters(self: BaseModel):
+    "One training step: forward, losses, gradients, optimiser steps."
+    raise NotImplementedError(f'{type(self).__name__} must define optimize_parameters()')
 
-    def test(self):
-        "Forward without building a graph, then `compute_visuals`: what the test script calls."
-        with torch.no_grad():
-            self.forward()
-            self.compute_visuals()
+# %% ../nbs/04_base_model.ipynb #b9a6d068
+@patch
+def compute_visuals(self: BaseModel):
+    "Compute extra images for display after `test`; most models need none."
+    pass
 
-    def get_image_paths(self):
-        "Paths of the images in the current batch."
-        return self.image_paths
 
-    def get_current_losses(self):
-        "The latest value of each loss in `loss_names`, as plain floats."
-        return OrderedDict((name, _to_float(getattr(self, 'loss_' + name))) for name in self.loss_names)
+@patch
+def networks(self: BaseModel):
+    "`(name, network)` for each name in `model_names`."
+    return [(name, getattr(self, 'net' + name)) for name in self.model_names]
 
-    def get_current_visuals(self):
-        "The current image tensors named in `visual_names`."
-        return OrderedDict((name, getattr(self, name)) for name in self.visual_names)
+
+@patch
+def eval(self: BaseModel):
+    "Put every network in eval mode (running batch-norm statistics, no dropout)."
+    for _, net in self.networks(): net.eval()
+
+
+@patch
+def test(self: BaseModel):
+    "Forward without building a graph, then `compute_visuals`: what the test script calls."
+    with torch.no_grad():
+        self.forward()
+        self.compute_visuals()
+
+
+@patch
+def get_image_paths(self: BaseModel):
+    "Paths of the images in the current batch."
+    return self.image_paths
+
+
+def _to_float(value):
+    "A loss as a plain float (tensors are detached first; a loss switched off may be the number 0)."
+    return float(value.detach()) if torch.is_tensor(value) else float(value)
+
+
+@patch
+def get_current_losses(self: BaseModel):
+    "The latest value of each loss in `loss_names`, as plain floats."
+    return OrderedDict((name, _to_float(getattr(self, 'loss_' + name))) for name in self.loss_names)
+
+
+@patch
+def get_current_visuals(self: BaseModel):
+    "The current image tensors named in `visual_names`."
+    return OrderedDict((name, getattr(self, name)) for name in self.visual_names)
 
 # %% ../nbs/04_base_model.ipynb #0dcee38f
 def get_scheduler(optimizer,  # the optimiser whose learning rate is scheduled

@@ -13,6 +13,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -219,12 +220,62 @@ FACADE_CLASSES = {  # CMP Facade Database classes and the jet colours of its lab
     'deco': (255, 171, 0), 'molding': (255, 85, 0), 'pillar': (232, 0, 0), 'shop': (128, 0, 0)}
 
 # %% ../nbs/03_data.ipynb #a193b73d
-def _smooth_noise(rng, h, w, cells):
-    "Low-frequency noise in about [-1, 1]: a coarse random grid, bilinearly upsampled."
-    grid = torch.from_numpy(rng.standard_normal((1, 1, cells + 1, cells + 1)).astype(np.float32))
-    return torch.nn.functional.interpolate(grid, size=(h, w), mode='bilinear', align_corners=True)[0, 0].numpy()
+def _facade_grid(rng, s, top):
+    "The grid of a facade below `top`: floors, window columns, window size and the decorations it has."
+    r = lambda lo, hi: int(round(rng.uniform(lo, hi) * s))
+    n_floors = int(rng.integers(3, 7))
+    ground = int((s - top) * rng.uniform(1.1, 1.4) / (n_floors + 0.25))
+    floor_h = (s - top - ground) / (n_floors - 1)
+    n_cols = int(rng.integers(3, 7))
+    pillar = r(0.02, 0.05) if rng.random() < 0.5 else 0
+    pitch = (s - 2 * pillar) / n_cols
+    win_w, win_h = rng.uniform(0.4, 0.62) * pitch, rng.uniform(0.45, 0.65) * floor_h
+    shutters, decor, molding = rng.random() < 0.35, rng.random() < 0.4, rng.random() < 0.6
+    balcony_floors = {f for f in range(n_floors - 1) if rng.random() < 0.3}
+    return SimpleNamespace(top=top, n_floors=n_floors, ground=ground, floor_h=floor_h, n_cols=n_cols, pillar=pillar,
+                           pitch=pitch, win_w=win_w, win_h=win_h, shutters=shutters, decor=decor, molding=molding,
+                           balcony_floors=balcony_floors)
+
+# %% ../nbs/03_data.ipynb #dbfbe025
+def _upper_floors(g, s):
+    "Rectangles of the floors above the ground floor, top first."
+    boxes = []
+    for f in range(g.n_floors - 1):
+        y0 = g.top + f * g.floor_h
+        if g.molding and f > 0: boxes.append(('molding', int(y0), int(y0 + max(1, 0.06 * g.floor_h)), 0, s))
+        wy0, wy1 = int(y0 + 0.22 * g.floor_h), int(y0 + 0.22 * g.floor_h + g.win_h)
+        for c in range(g.n_cols):
+            cx = g.pillar + (c + 0.5) * g.pitch
+            wx0, wx1 = int(cx - g.win_w / 2), int(cx + g.win_w / 2)
+            if g.shutters:
+                sw = max(1, int(0.45 * g.win_w))
+                boxes += [('blind', wy0, wy1, max(0, wx0 - sw), wx0), ('blind', wy0, wy1, wx1, min(s, wx1 + sw))]
+            boxes.append(('window', wy0, wy1, wx0, wx1))
+            if g.decor: boxes.append(('deco', max(0, wy0 - max(2, int(0.1 * g.floor_h))), wy0, wx0 - 1, wx1 + 1))
+            if f in g.balcony_floors:
+                boxes.append(('balcony', int(wy1 - 0.35 * g.win_h), wy1 + 2, wx0 - int(0.2 * g.win_w), wx1 + int(0.2 * g.win_w)))
+            else: boxes.append(('sill', wy1, wy1 + max(1, int(0.05 * g.floor_h)), wx0 - 1, wx1 + 1))
+    return boxes
 
 
+def _ground_floor(g, rng, s):
+    "Rectangles of the ground floor: a molding on top, a door in one column, shop windows or windows in the others."
+    gy0 = int(s - g.ground)
+    boxes = [('molding', gy0, gy0 + max(2, int(0.05 * g.ground)), 0, s)]
+    door_col = int(rng.integers(g.n_cols))
+    shop = rng.random() < 0.4
+    for c in range(g.n_cols):
+        cx = g.pillar + (c + 0.5) * g.pitch
+        if c == door_col:
+            dw = 0.55 * g.pitch
+            boxes.append(('door', int(gy0 + 0.2 * g.ground), s, int(cx - dw / 2), int(cx + dw / 2)))
+        elif shop:
+            boxes.append(('shop', int(gy0 + 0.2 * g.ground), int(s - 0.08 * g.ground), int(cx - 0.42 * g.pitch), int(cx + 0.42 * g.pitch)))
+        else:
+            boxes.append(('window', int(gy0 + 0.25 * g.ground), int(gy0 + 0.25 * g.ground + g.win_h), int(cx - g.win_w / 2), int(cx + g.win_w / 2)))
+    return boxes
+
+# %% ../nbs/03_data.ipynb #f0922576
 def _facade_layout(rng, s):
     "Labelled rectangles (class, y0, y1, x0, x1) of one random facade of side `s`, in painting order."
     r = lambda lo, hi: int(round(rng.uniform(lo, hi) * s))
@@ -233,45 +284,10 @@ def _facade_layout(rng, s):
     if sky: boxes.append(('background', 0, sky, 0, s))
     cornice = max(2, r(0.02, 0.05))
     boxes.append(('cornice', sky, sky + cornice, 0, s))
-    top, bottom = sky + cornice, s
-    n_floors = int(rng.integers(3, 7))
-    ground = int((bottom - top) * rng.uniform(1.1, 1.4) / (n_floors + 0.25))
-    floor_h = (bottom - top - ground) / (n_floors - 1)
-    n_cols = int(rng.integers(3, 7))
-    pillar = r(0.02, 0.05) if rng.random() < 0.5 else 0
-    pitch = (s - 2 * pillar) / n_cols
-    win_w, win_h = rng.uniform(0.4, 0.62) * pitch, rng.uniform(0.45, 0.65) * floor_h
-    shutters, decor, molding = rng.random() < 0.35, rng.random() < 0.4, rng.random() < 0.6
-    balcony_floors = {f for f in range(n_floors - 1) if rng.random() < 0.3}
-    for f in range(n_floors - 1):  # upper floors, top first
-        y0 = top + f * floor_h
-        if molding and f > 0: boxes.append(('molding', int(y0), int(y0 + max(1, 0.06 * floor_h)), 0, s))
-        wy0, wy1 = int(y0 + 0.22 * floor_h), int(y0 + 0.22 * floor_h + win_h)
-        for c in range(n_cols):
-            cx = pillar + (c + 0.5) * pitch
-            wx0, wx1 = int(cx - win_w / 2), int(cx + win_w / 2)
-            if shutters:
-                sw = max(1, int(0.45 * win_w))
-                boxes += [('blind', wy0, wy1, max(0, wx0 - sw), wx0), ('blind', wy0, wy1, wx1, min(s, wx1 + sw))]
-            boxes.append(('window', wy0, wy1, wx0, wx1))
-            if decor: boxes.append(('deco', max(0, wy0 - max(2, int(0.1 * floor_h))), wy0, wx0 - 1, wx1 + 1))
-            if f in balcony_floors:
-                boxes.append(('balcony', int(wy1 - 0.35 * win_h), wy1 + 2, wx0 - int(0.2 * win_w), wx1 + int(0.2 * win_w)))
-            else: boxes.append(('sill', wy1, wy1 + max(1, int(0.05 * floor_h)), wx0 - 1, wx1 + 1))
-    gy0 = int(bottom - ground)
-    boxes.append(('molding', gy0, gy0 + max(2, int(0.05 * ground)), 0, s))
-    door_col = int(rng.integers(n_cols))
-    shop = rng.random() < 0.4
-    for c in range(n_cols):
-        cx = pillar + (c + 0.5) * pitch
-        if c == door_col:
-            dw = 0.55 * pitch
-            boxes.append(('door', int(gy0 + 0.2 * ground), s, int(cx - dw / 2), int(cx + dw / 2)))
-        elif shop:
-            boxes.append(('shop', int(gy0 + 0.2 * ground), int(s - 0.08 * ground), int(cx - 0.42 * pitch), int(cx + 0.42 * pitch)))
-        else:
-            boxes.append(('window', int(gy0 + 0.25 * ground), int(gy0 + 0.25 * ground + win_h), int(cx - win_w / 2), int(cx + win_w / 2)))
-    if pillar: boxes += [('pillar', top, s, 0, pillar), ('pillar', top, s, s - pillar, s)]
+    g = _facade_grid(rng, s, top=sky + cornice)
+    boxes += _upper_floors(g, s)
+    boxes += _ground_floor(g, rng, s)
+    if g.pillar: boxes += [('pillar', g.top, s, 0, g.pillar), ('pillar', g.top, s, s - g.pillar, s)]
     clip = lambda v: int(min(max(v, 0), s))
     return [(k, clip(y0), clip(y1), clip(x0), clip(x1)) for k, y0, y1, x0, x1 in boxes]
 
@@ -283,13 +299,18 @@ def _paint_labels(boxes, s):
     return img
 
 # %% ../nbs/03_data.ipynb #210828cf
+def _smooth_noise(rng, h, w, cells):
+    "Low-frequency noise in about [-1, 1]: a coarse random grid, bilinearly upsampled."
+    grid = torch.from_numpy(rng.standard_normal((1, 1, cells + 1, cells + 1)).astype(np.float32))
+    return torch.nn.functional.interpolate(grid, size=(h, w), mode='bilinear', align_corners=True)[0, 0].numpy()
+
+
 _WALLS = [(196, 170, 130), (170, 92, 70), (210, 200, 180), (150, 150, 145), (215, 185, 110), (185, 130, 100)]
 
 
-def _paint_photo(boxes, s, rng):
-    "A photo-like (s, s, 3) uint8 rendering of `boxes`."
+def _bare_wall(rng, s):
+    "`(colour, texture, image)` of the wall before anything is painted on it: plaster, sometimes brick."
     wall = np.array(_WALLS[rng.integers(len(_WALLS))], np.float32) * rng.uniform(0.85, 1.1)
-    yy, xx = np.mgrid[0:s, 0:s].astype(np.float32) / s
     tex = 18 * _smooth_noise(rng, s, s, 6)[..., None] + 6 * rng.standard_normal((s, s, 1)).astype(np.float32)
     img = wall + tex
     if rng.random() < 0.35:  # brick: darker mortar lines on a running bond
@@ -297,45 +318,84 @@ def _paint_photo(boxes, s, rng):
         rows = (np.arange(s) // bh)[:, None]
         mortar = ((np.arange(s)[:, None] % bh) == 0) | (((np.arange(s)[None, :] + (rows % 2) * bw // 2) % bw) == 0)
         img = img - 35 * mortar[..., None]
-    shade = lambda y0, y1, x0, x1, k: img.__setitem__((slice(y0, y1), slice(x0, x1)), img[y0:y1, x0:x1] * k)
+    return wall, tex, img
+
+# %% ../nbs/03_data.ipynb #84549b9c
+def _paint_sky(canvas, k, y0, y1, x0, x1):
+    "Sky: blue at the top, paler near the roof, soft clouds."
+    h, w = y1 - y0, x1 - x0
+    sky = np.array([120, 165, 220], np.float32) + 50 * canvas.yy[y0:y1, x0:x1, None] * canvas.s / max(h, 1) / 4
+    canvas.img[y0:y1, x0:x1] = sky + 25 * np.clip(_smooth_noise(canvas.rng, h, w, 4), 0, None)[..., None]
+
+
+def _paint_trim(canvas, k, y0, y1, x0, x1):
+    "Cornice, molding, sill or decoration: lighter than the wall, casting a shadow below."
+    img, h = canvas.img, y1 - y0
+    img[y0:y1, x0:x1] = canvas.wall * 1.15 + 8 + canvas.tex[y0:y1, x0:x1] * 0.5
+    sy1 = min(canvas.s, y1 + max(1, h // 2 + 1))
+    img[y1:sy1, x0:x1] = img[y1:sy1, x0:x1] * 0.7
+
+
+def _paint_pillar(canvas, k, y0, y1, x0, x1):
+    "A pillar: wall material, lit from one side."
+    img, w = canvas.img, x1 - x0
+    img[y0:y1, x0:x1] = canvas.wall * 1.08 + canvas.tex[y0:y1, x0:x1] * 0.7
+    img[y0:y1, x0:x1] *= (0.85 + 0.3 * np.linspace(0, 1, w, dtype=np.float32))[None, :, None]
+
+
+def _paint_glass(canvas, k, y0, y1, x0, x1):
+    "A window or shop window: glass reflecting the sky in a white frame; windows get a cross of mullions, shops a warm glow."
+    img, rng, h, w = canvas.img, canvas.rng, y1 - y0, x1 - x0
+    t = (np.arange(h, dtype=np.float32)[:, None] / h + np.arange(w, dtype=np.float32)[None] / w) / 2
+    refl = 1.0 + 1.3 * np.clip(1 - 2 * np.abs(t - rng.uniform(0.2, 0.6)), 0, 1) ** 2  # a diagonal sky reflection
+    img[y0:y1, x0:x1] = canvas.glass_tint * refl[..., None] + 6 * rng.standard_normal((h, w, 1)).astype(np.float32)
+    if k == 'shop': img[y0:y1, x0:x1] += np.array([60, 45, 10], np.float32) * np.clip(_smooth_noise(rng, h, w, 3), 0, None)[..., None]
+    f = max(1, min(h, w) // 10)  # frame and mullion width
+    frame = np.array([235, 232, 225], np.float32)
+    img[y0:y0 + f, x0:x1] = img[y1 - f:y1, x0:x1] = frame
+    img[y0:y1, x0:x0 + f] = img[y0:y1, x1 - f:x1] = frame
+    if k == 'window':
+        img[y0 + int(0.35 * h):y0 + int(0.35 * h) + f, x0:x1] = frame
+        img[y0:y1, x0 + w // 2 - f // 2:x0 + w // 2 - f // 2 + f] = frame
+
+# %% ../nbs/03_data.ipynb #4def8766
+def _paint_door(canvas, k, y0, y1, x0, x1):
+    "A wooden door with a dark gap between its two leaves."
+    h, w = y1 - y0, x1 - x0
+    wood = np.array([95, 60, 35], np.float32) * canvas.rng.uniform(0.7, 1.3)
+    canvas.img[y0:y1, x0:x1] = wood + 10 * canvas.rng.standard_normal((h, 1, 1)).astype(np.float32)
+    canvas.img[y0:y1, x0 + w // 2:x0 + w // 2 + max(1, w // 20)] *= 0.6
+
+
+def _paint_blind(canvas, k, y0, y1, x0, x1):
+    "A shutter: horizontal slats in the facade's shutter colour."
+    slats = 0.8 + 0.2 * ((np.arange(y1 - y0) % 3) != 0)
+    canvas.img[y0:y1, x0:x1] = canvas.shutter * slats[:, None, None]
+
+
+def _paint_balcony(canvas, k, y0, y1, x0, x1):
+    "A slab with a dark railing of vertical bars over what shows behind."
+    img, h, w = canvas.img, y1 - y0, x1 - x0
+    bars = (np.arange(w) % 4 == 0)[None, :, None]
+    img[y0:y1, x0:x1] = np.where(bars, 30.0, img[y0:y1, x0:x1] * 0.8)
+    img[y0:y0 + max(1, h // 6), x0:x1] = 40
+    img[max(0, y1 - 2):y1, x0:x1] = canvas.wall * 1.2
+
+
+_PAINTERS = {'background': _paint_sky, 'cornice': _paint_trim, 'molding': _paint_trim, 'sill': _paint_trim,
+             'deco': _paint_trim, 'pillar': _paint_pillar, 'window': _paint_glass, 'shop': _paint_glass,
+             'door': _paint_door, 'blind': _paint_blind, 'balcony': _paint_balcony}
+
+# %% ../nbs/03_data.ipynb #764f3174
+def _paint_photo(boxes, s, rng):
+    "A photo-like (s, s, 3) uint8 rendering of `boxes`."
+    wall, tex, img = _bare_wall(rng, s)
+    yy, xx = np.mgrid[0:s, 0:s].astype(np.float32) / s
     glass_tint = np.array([70, 90, 110], np.float32) * rng.uniform(0.7, 1.2)
     shutter = np.array([(60, 100, 60), (120, 80, 50), (90, 110, 130)][rng.integers(3)], np.float32)
+    canvas = SimpleNamespace(img=img, wall=wall, tex=tex, yy=yy, s=s, rng=rng, glass_tint=glass_tint, shutter=shutter)
     for k, y0, y1, x0, x1 in boxes:
-        if y1 <= y0 or x1 <= x0: continue
-        h, w = y1 - y0, x1 - x0
-        if k == 'background':  # sky: blue at the top, paler near the roof, soft clouds
-            sky = np.array([120, 165, 220], np.float32) + 50 * yy[y0:y1, x0:x1, None] * s / max(h, 1) / 4
-            img[y0:y1, x0:x1] = sky + 25 * np.clip(_smooth_noise(rng, h, w, 4), 0, None)[..., None]
-        elif k in ('cornice', 'molding', 'sill', 'deco'):
-            img[y0:y1, x0:x1] = wall * 1.15 + 8 + tex[y0:y1, x0:x1] * 0.5
-            shade(y1, min(s, y1 + max(1, h // 2 + 1)), x0, x1, 0.7)  # shadow cast below
-        elif k == 'pillar':
-            img[y0:y1, x0:x1] = wall * 1.08 + tex[y0:y1, x0:x1] * 0.7
-            img[y0:y1, x0:x1] *= (0.85 + 0.3 * np.linspace(0, 1, w, dtype=np.float32))[None, :, None]
-        elif k in ('window', 'shop'):
-            t = (np.arange(h, dtype=np.float32)[:, None] / h + np.arange(w, dtype=np.float32)[None] / w) / 2
-            refl = 1.0 + 1.3 * np.clip(1 - 2 * np.abs(t - rng.uniform(0.2, 0.6)), 0, 1) ** 2  # a diagonal sky reflection
-            img[y0:y1, x0:x1] = glass_tint * refl[..., None] + 6 * rng.standard_normal((h, w, 1)).astype(np.float32)
-            if k == 'shop': img[y0:y1, x0:x1] += np.array([60, 45, 10], np.float32) * np.clip(_smooth_noise(rng, h, w, 3), 0, None)[..., None]
-            f = max(1, min(h, w) // 10)  # white frame and a cross of mullions
-            frame = np.array([235, 232, 225], np.float32)
-            img[y0:y0 + f, x0:x1] = img[y1 - f:y1, x0:x1] = frame
-            img[y0:y1, x0:x0 + f] = img[y0:y1, x1 - f:x1] = frame
-            if k == 'window':
-                img[y0 + int(0.35 * h):y0 + int(0.35 * h) + f, x0:x1] = frame
-                img[y0:y1, x0 + w // 2 - f // 2:x0 + w // 2 - f // 2 + f] = frame
-        elif k == 'door':
-            wood = np.array([95, 60, 35], np.float32) * rng.uniform(0.7, 1.3)
-            img[y0:y1, x0:x1] = wood + 10 * rng.standard_normal((h, 1, 1)).astype(np.float32)
-            img[y0:y1, x0 + w // 2:x0 + w // 2 + max(1, w // 20)] *= 0.6
-        elif k == 'blind':
-            slats = 0.8 + 0.2 * ((np.arange(h) % 3) != 0)
-            img[y0:y1, x0:x1] = shutter * slats[:, None, None]
-        elif k == 'balcony':  # a slab with a dark railing of vertical bars over what shows behind
-            bars = (np.arange(w) % 4 == 0)[None, :, None]
-            img[y0:y1, x0:x1] = np.where(bars, 30.0, img[y0:y1, x0:x1] * 0.8)
-            img[y0:y0 + max(1, h // 6), x0:x1] = 40
-            img[max(0, y1 - 2):y1, x0:x1] = wall * 1.2
+        if y1 > y0 and x1 > x0: _PAINTERS[k](canvas, k, y0, y1, x0, x1)
     light = (1.08 - 0.25 * yy + 0.08 * xx)[..., None]  # daylight from the upper left
     img = img * light + 4 * rng.standard_normal((s, s, 3)).astype(np.float32)
     return np.clip(img, 0, 255).astype(np.uint8)
@@ -470,7 +530,7 @@ class ScaleWidth:
         return _resize(img, (self.target_size, h), self.method)
     def __repr__(self): return f'ScaleWidth(target_size={self.target_size}, crop_size={self.crop_size})'
 
-
+# %% ../nbs/03_data.ipynb #03025888
 def check_crop_fits(img, size):
     "Raise a one-line error if the PIL image (or tensor) `img` is smaller than a `size` x `size` crop."
     ow, oh = image_size(img)
@@ -496,7 +556,7 @@ class RandomSquareCrop(transforms.RandomCrop):
         check_crop_fits(img, self.size[0])
         return super().forward(img)
 
-
+# %% ../nbs/03_data.ipynb #8ff77891
 class MakeMultipleOf:
     "Resize a PIL image (or tensor) so both sides are multiples of `base` (rounded to the nearest)."
     def __init__(self, base=4, method=Image.BICUBIC): self.base, self.method = base, _pil_method(method)
@@ -520,7 +580,6 @@ class ToNormalizedTensor:
         self.steps = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,) * channels, (0.5,) * channels)])
     def __call__(self, img): return img if torch.is_tensor(img) else self.steps(img)
     def __repr__(self): return f'ToNormalizedTensor(channels={self.channels})'
-
 
 # %% ../nbs/03_data.ipynb #c3224c9f
 def get_transform(opt,  # options: preprocess, load_size, crop_size, no_flip

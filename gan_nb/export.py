@@ -8,7 +8,6 @@ import argparse
 import copy
 import json
 import math
-import os
 import warnings
 from pathlib import Path
 
@@ -19,7 +18,6 @@ __all__ = ['EXPORT_FORMATS', 'BatchStatsNorm', 'export_ready', 'export_metadata'
 # %% ../nbs/08b_export.ipynb #2c210a24
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 # %% ../nbs/08b_export.ipynb #e453b52b
 from .core import atomic_write, exit_with_error

@@ -10,7 +10,6 @@ __all__ = ['PADDING_TYPES', 'get_norm_layer', 'init_weights', 'init_net', 'count
 
 # %% ../nbs/01_networks.ipynb #53f3a1f1
 import functools
-import re
 
 # %% ../nbs/01_networks.ipynb #d2515d60
 import torch

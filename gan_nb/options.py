@@ -153,6 +153,78 @@ def _registered(registry, default):
     "Choices for a registry-backed flag: what is registered (the default too, so --help works before registration)."
     return sorted(set(registry) | {default})
 
+# %% ../nbs/00_options.ipynb #34bbf88d
+def _basic_flags(parser):
+    "Where the data and the run live, and the device: the basic parameters."
+    a = parser.add_argument
+    a('--dataroot', required=True, help='path to images (should have subfolders trainA, trainB, valA, valB, etc)')
+    a('--name', type=str, default='experiment_name', help='name of the experiment. It decides where to store samples and models')
+    a('--checkpoints_dir', type=str, default='./checkpoints', help='models are saved here')
+    a('--device', type=device_name, default='auto', help='auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps')
+
+
+def _model_flags(parser):
+    "The networks: architectures, sizes, normalisation, initialisation (the model parameters)."
+    a = parser.add_argument
+    a('--model', type=str, default='cycle_gan', choices=_registered(MODELS, 'cycle_gan'), help='chooses which model to use')
+    a('--input_nc', type=int, default=3, help='# of input image channels: 3 for RGB and 1 for grayscale (any number: files must have it)')
+    a('--output_nc', type=int, default=3, help='# of output image channels: 3 for RGB and 1 for grayscale (any number: files must have it)')
+    a('--ngf', type=int, default=64, help='# of gen filters in the last conv layer')
+    a('--ndf', type=int, default=64, help='# of discrim filters in the first conv layer')
+    a('--netD', type=str, default='basic', choices=DISCRIMINATORS, help='specify discriminator architecture. The basic model is a 70x70 PatchGAN. n_layers allows you to specify the layers in the discriminator')
+    a('--netG', type=str, default='resnet_9blocks', choices=GENERATORS, help='specify generator architecture')
+    a('--n_layers_D', type=int, default=3, help='only used if netD==n_layers')
+    a('--norm', type=str, default='instance', choices=NORMS, help='instance normalization or batch normalization')
+    a('--init_type', type=str, default='normal', choices=INIT_TYPES, help='network initialization')
+    a('--init_gain', type=float, default=0.02, help='scaling factor for normal, xavier and orthogonal.')
+    a('--no_dropout', action='store_true', help='no dropout for the generator')
+
+# %% ../nbs/00_options.ipynb #21d02bdb
+def _dataset_flags(parser):
+    "How images are loaded: dataset mode, direction, batching, value range and preprocessing (the dataset parameters)."
+    a = parser.add_argument
+    a('--dataset_mode', type=str, default='unaligned', choices=_registered(DATASETS, 'unaligned'), help='chooses how datasets are loaded')
+    a('--direction', type=str, default='AtoB', choices=('AtoB', 'BtoA'), help='AtoB or BtoA')
+    a('--serial_batches', action='store_true', help='if true, takes images in order to make batches, otherwise takes them randomly')
+    a('--num_threads', default=4, type=int, help='# threads for loading data')
+    a('--batch_size', type=int, default=1, help='input batch size')
+    a('--value_range', type=value_range, default=None, help='lo,hi: the values mapped to -1 and 1 (default: the file type\'s range, e.g. 0,65535 for 16-bit; 0,4095 for 12-bit data)')
+    a('--load_size', type=int, default=286, help='scale images to this size')
+    a('--crop_size', type=int, default=256, help='then crop to this size')
+    a('--max_dataset_size', type=int, default=float('inf'), help='Maximum number of samples allowed per dataset. If the dataset directory contains more than max_dataset_size, only a subset is loaded.')
+    a('--preprocess', type=str, default='resize_and_crop', choices=PREPROCESS_NAMES, help='scaling and cropping of images at load time')
+    a('--no_flip', action='store_true', help='if specified, do not flip the images for data augmentation')
+    a('--display_winsize', type=int, default=256, help='display window size for both visdom and HTML')
+
+
+def _additional_flags(parser):
+    "Which checkpoint to load, verbosity, name suffix, seed (the additional parameters)."
+    a = parser.add_argument
+    a('--epoch', type=str, default='latest', help='which epoch to load? set to latest to use latest cached model')
+    a('--load_iter', type=int, default=0, help='which iteration to load? if load_iter > 0, the code will load models by iter_[load_iter]; otherwise, the code will load models by [epoch]')
+    a('--verbose', action='store_true', help='if specified, print more debugging information')
+    a('--suffix', default='', type=str, help='customized suffix: opt.name = opt.name + suffix: e.g., {model}_{netG}_size{load_size}')
+    a('--seed', type=int, default=None, help='seed Python, NumPy and torch for a repeatable run (default: not seeded)')
+
+# %% ../nbs/00_options.ipynb #d71ca212
+def _speed_flags(parser):
+    "gan_nb's speed flags, all off by default: the default path computes the reference's numbers."
+    a = parser.add_argument
+    a('--amp', type=str, default='off', choices=AMP_MODES, help='mixed precision: off, bf16 (autocast) or fp16 (autocast and a gradient scaler)')
+    a('--channels_last', action='store_true', help='channels-last memory format for the networks and their inputs')
+    a('--compile', action='store_true', help='torch.compile the networks (checkpoints stay plain state_dicts)')
+    a('--fused_adam', action='store_true', help="Adam's fused kernel: fastest update, equal to the default up to float round-off")
+    a('--fast', action='store_true', help='choose --amp, --channels_last and --fused_adam by timing a step of each on this hardware at start')
+    a('--cpu_threads', type=int, default=0, help='CPU compute threads; 0: all, or fewer while the machine is busy (timed at start and each epoch)')
+
+
+def _logging_flags(parser):
+    "Logging to W&B and TensorBoard."
+    a = parser.add_argument
+    a('--use_wandb', action='store_true', help='if specified, then init wandb logging')
+    a('--use_tensorboard', action='store_true', help='write losses, learning rates and images for TensorBoard to <checkpoints_dir>/<name>/tensorboard')
+    a('--wandb_project_name', type=str, default='CycleGAN-and-pix2pix', help='specify wandb project name')
+
 # %% ../nbs/00_options.ipynb #fcb2cc6d
 class BaseOptions:
     "Flags shared by training and testing, and the two-pass composition with the model's and dataset's flags."
@@ -160,55 +232,8 @@ class BaseOptions:
 
     def initialize(self, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "Add the shared flags to `parser`."
-        a = parser.add_argument
-        # basic parameters
-        a('--dataroot', required=True, help='path to images (should have subfolders trainA, trainB, valA, valB, etc)')
-        a('--name', type=str, default='experiment_name', help='name of the experiment. It decides where to store samples and models')
-        a('--checkpoints_dir', type=str, default='./checkpoints', help='models are saved here')
-        a('--device', type=device_name, default='auto', help='auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps')
-        # model parameters
-        a('--model', type=str, default='cycle_gan', choices=_registered(MODELS, 'cycle_gan'), help='chooses which model to use')
-        a('--input_nc', type=int, default=3, help='# of input image channels: 3 for RGB and 1 for grayscale (any number: files must have it)')
-        a('--output_nc', type=int, default=3, help='# of output image channels: 3 for RGB and 1 for grayscale (any number: files must have it)')
-        a('--ngf', type=int, default=64, help='# of gen filters in the last conv layer')
-        a('--ndf', type=int, default=64, help='# of discrim filters in the first conv layer')
-        a('--netD', type=str, default='basic', choices=DISCRIMINATORS, help='specify discriminator architecture. The basic model is a 70x70 PatchGAN. n_layers allows you to specify the layers in the discriminator')
-        a('--netG', type=str, default='resnet_9blocks', choices=GENERATORS, help='specify generator architecture')
-        a('--n_layers_D', type=int, default=3, help='only used if netD==n_layers')
-        a('--norm', type=str, default='instance', choices=NORMS, help='instance normalization or batch normalization')
-        a('--init_type', type=str, default='normal', choices=INIT_TYPES, help='network initialization')
-        a('--init_gain', type=float, default=0.02, help='scaling factor for normal, xavier and orthogonal.')
-        a('--no_dropout', action='store_true', help='no dropout for the generator')
-        # dataset parameters
-        a('--dataset_mode', type=str, default='unaligned', choices=_registered(DATASETS, 'unaligned'), help='chooses how datasets are loaded')
-        a('--direction', type=str, default='AtoB', choices=('AtoB', 'BtoA'), help='AtoB or BtoA')
-        a('--serial_batches', action='store_true', help='if true, takes images in order to make batches, otherwise takes them randomly')
-        a('--num_threads', default=4, type=int, help='# threads for loading data')
-        a('--batch_size', type=int, default=1, help='input batch size')
-        a('--value_range', type=value_range, default=None, help='lo,hi: the values mapped to -1 and 1 (default: the file type\'s range, e.g. 0,65535 for 16-bit; 0,4095 for 12-bit data)')
-        a('--load_size', type=int, default=286, help='scale images to this size')
-        a('--crop_size', type=int, default=256, help='then crop to this size')
-        a('--max_dataset_size', type=int, default=float('inf'), help='Maximum number of samples allowed per dataset. If the dataset directory contains more than max_dataset_size, only a subset is loaded.')
-        a('--preprocess', type=str, default='resize_and_crop', choices=PREPROCESS_NAMES, help='scaling and cropping of images at load time')
-        a('--no_flip', action='store_true', help='if specified, do not flip the images for data augmentation')
-        a('--display_winsize', type=int, default=256, help='display window size for both visdom and HTML')
-        # additional parameters
-        a('--epoch', type=str, default='latest', help='which epoch to load? set to latest to use latest cached model')
-        a('--load_iter', type=int, default=0, help='which iteration to load? if load_iter > 0, the code will load models by iter_[load_iter]; otherwise, the code will load models by [epoch]')
-        a('--verbose', action='store_true', help='if specified, print more debugging information')
-        a('--suffix', default='', type=str, help='customized suffix: opt.name = opt.name + suffix: e.g., {model}_{netG}_size{load_size}')
-        a('--seed', type=int, default=None, help='seed Python, NumPy and torch for a repeatable run (default: not seeded)')
-        # speed (gan_nb's additions, all off by default: the default path computes the reference's numbers)
-        a('--amp', type=str, default='off', choices=AMP_MODES, help='mixed precision: off, bf16 (autocast) or fp16 (autocast and a gradient scaler)')
-        a('--channels_last', action='store_true', help='channels-last memory format for the networks and their inputs')
-        a('--compile', action='store_true', help='torch.compile the networks (checkpoints stay plain state_dicts)')
-        a('--fused_adam', action='store_true', help="Adam's fused kernel: fastest update, equal to the default up to float round-off")
-        a('--fast', action='store_true', help='choose --amp, --channels_last and --fused_adam by timing a step of each on this hardware at start')
-        a('--cpu_threads', type=int, default=0, help='CPU compute threads; 0: all, or fewer while the machine is busy (timed at start and each epoch)')
-        # wandb parameters
-        a('--use_wandb', action='store_true', help='if specified, then init wandb logging')
-        a('--use_tensorboard', action='store_true', help='write losses, learning rates and images for TensorBoard to <checkpoints_dir>/<name>/tensorboard')
-        a('--wandb_project_name', type=str, default='CycleGAN-and-pix2pix', help='specify wandb project name')
+        for add_flags in (_basic_flags, _model_flags, _dataset_flags, _additional_flags, _speed_flags, _logging_flags):
+            add_flags(parser)
         return parser
 
 # %% ../nbs/00_options.ipynb #c87c7acb
