@@ -35,3 +35,10 @@ def test_record_convolutions():
     calls = bench.record_convolutions(OneConvStep())
     check_eq([bench.conv_label(f, args) for f, args in calls],
             [('conv forward', 'x (1, 3, 8, 8), w (4, 3, 3, 3), stride 1'), ('conv backward dw+db', 'x (1, 3, 8, 8), w (4, 3, 3, 3), stride 1')])
+
+
+def test_compare_plain_step_is_identical():
+    "compare.py's reference-style step and gan_nb's default step: same losses and weights after three steps."
+    import compare  # benchmarks/ is on sys.path (above)
+    a = compare.parse(['--what', 'identical', '--size', '128', '--netG', 'unet_128', '--ngf', '8'])
+    check_eq(compare.same_numbers(a, torch.device('cpu')), (0.0, 0.0))
