@@ -145,7 +145,7 @@ def test_sigterm_saves_and_exits(root, tmp_path):
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 143, out
     assert 'SIGTERM received' in out and 'resume with --continue_train' in out
-    state = torch.load(tmp_path/'tiny'/'latest_train_state.pth', weights_only=False)
+    state = torch.load(tmp_path/'tiny'/'latest_train_state.pth', weights_only=True)
     assert state['total_iters'] > 0 and (tmp_path/'tiny'/'latest_net_G.pth').is_file()
 
 
@@ -174,7 +174,7 @@ def test_crash_saves_before_the_error_propagates(root, tmp_path):
             if state.total_iters == 3: raise RuntimeError('a bug in an observer')
     with pytest.raises(RuntimeError, match='a bug in an observer'):
         train(tiny_opt(root, tmp_path), callbacks=[Crash()], progress=False)
-    state = torch.load(train_state_path(tmp_path/'tiny', 'latest'), weights_only=False)
+    state = torch.load(train_state_path(tmp_path/'tiny', 'latest'), weights_only=True)
     assert (state['epoch'], state['epoch_iter'], state['total_iters']) == (1, 3, 3)
     assert train(tiny_opt(root, tmp_path, continue_train=True), progress=False)['total_iters'] == 8
 
@@ -182,7 +182,7 @@ def test_crash_saves_before_the_error_propagates(root, tmp_path):
 def test_resume_keeps_fp16_scale_and_takes_todays_adam_kernel(root, tmp_path):
     "The fp16 gradient scaler's factor survives a resume; the optimiser kernel follows the resumed run's flags."
     train(tiny_opt(root, tmp_path, amp='fp16'), callbacks=[StopAt(3)], progress=False)
-    saved = torch.load(train_state_path(tmp_path/'tiny', 'latest'), weights_only=False)
+    saved = torch.load(train_state_path(tmp_path/'tiny', 'latest'), weights_only=True)
     assert saved['scaler'] is not None and saved['scaler']['scale'] > 0
     seen = {}
 
