@@ -1,7 +1,6 @@
 """Hostile cases (issue 15): a crafted state file runs no code; checkpoints commit as one; one run per folder; a kill
 at any point resumes to the same weights as an uninterrupted run."""
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -12,7 +11,7 @@ import torch
 
 from gan_nb.train import train
 from gan_nb.train_state import train_state_path
-from tiny_engine import one_thread, tiny_facades, tiny_opt, tiny_train_args, saved_weights, assert_same_weights
+from tiny_engine import tiny_cycle_gan_opt, one_thread, tiny_facades, tiny_opt, tiny_train_args, saved_weights, assert_same_weights
 
 pytestmark = pytest.mark.usefixtures('one_thread')
 TESTS = Path(__file__).parent
@@ -98,14 +97,9 @@ def test_cycle_gan_resumes_exactly_at_an_epoch_boundary(tmp_path):
     "The image pools and every generator come back: bit-identical weights to an uninterrupted run."
     import gan_nb.cycle_gan  # noqa: F401 (registers the model)
     from gan_nb.data import make_facades
-    from gan_nb.options import TrainOptions
     data = make_facades(tmp_path/'unaligned', n_train=3, n_val=0, n_test=0, size=32, unaligned=True)
     def opt(ck, **kw):
-        return TrainOptions().gather(['--dataroot', str(data), '--name', 'cg', '--checkpoints_dir', str(tmp_path/ck),
-                                      '--model', 'cycle_gan', '--netG', 'resnet_6blocks', '--ngf', '8', '--ndf', '8',
-                                      '--load_size', '36', '--crop_size', '32', '--num_threads', '0', '--n_epochs', '1',
-                                      '--n_epochs_decay', '1', '--print_freq', '3', '--display_freq', '3', '--save_epoch_freq', '1',
-                                      '--pool_size', '2', '--seed', '1', '--device', 'cpu'], **kw)
+        return tiny_cycle_gan_opt(data, tmp_path/ck, freq=3, pool_size=2, extra=('--save_epoch_freq', '1'), **kw)
     train(opt('full'), progress=False)
     train(opt('split'), callbacks=[StopAt(3)], progress=False)  # the first epoch's last iteration
     train(opt('split', continue_train=True), progress=False)

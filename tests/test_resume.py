@@ -4,7 +4,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
@@ -13,7 +12,7 @@ from gan_nb.options import atomic_write
 from gan_nb.train import train, NonFiniteLossError
 from gan_nb.train_state import train_state_path
 from gan_nb.callbacks import read_loss_log
-from tiny_engine import one_thread, tiny_facades, tiny_opt, tiny_train_args, saved_weights, assert_same_weights
+from tiny_engine import tiny_cycle_gan_opt, one_thread, tiny_facades, tiny_opt, tiny_train_args, saved_weights, assert_same_weights
 
 pytestmark = pytest.mark.usefixtures('one_thread')
 
@@ -153,14 +152,9 @@ def test_cycle_gan_resume_equals_uninterrupted(tmp_path):
     "CycleGAN draws from Python's random for unaligned pairs and its image pools: those are restored too."
     import gan_nb.cycle_gan  # noqa: F401 (registers the model)
     from gan_nb.data import make_facades
-    from gan_nb.options import TrainOptions
     root = make_facades(tmp_path/'unaligned', n_train=4, n_val=0, n_test=0, size=32, unaligned=True)
     def opt(ck, **kw):
-        return TrainOptions().gather(['--dataroot', str(root), '--name', 'cg', '--checkpoints_dir', str(tmp_path/ck),
-                                      '--model', 'cycle_gan', '--netG', 'resnet_6blocks', '--ngf', '8', '--ndf', '8',
-                                      '--load_size', '36', '--crop_size', '32', '--num_threads', '0', '--n_epochs', '1',
-                                      '--n_epochs_decay', '1', '--print_freq', '4', '--display_freq', '4',
-                                      '--pool_size', '3', '--seed', '1', '--device', 'cpu'], **kw)
+        return tiny_cycle_gan_opt(root, tmp_path/ck, freq=4, pool_size=3, **kw)
     train(opt('full'), progress=False)
     train(opt('split'), callbacks=[StopAt(5)], progress=False)
     train(opt('split', continue_train=True), progress=False)

@@ -41,6 +41,15 @@ def tiny_opt(root, checkpoints_dir, name='tiny', epochs=(1, 1), **overrides):
     return TrainOptions().gather(tiny_train_args(root, checkpoints_dir, name, epochs), **overrides)
 
 
+def tiny_cycle_gan_opt(root, checkpoints_dir, freq, pool_size, extra=(), **overrides):
+    "Options for a tiny, seeded CycleGAN run (resnet_6blocks, ngf/ndf 8, 32 px, one epoch then one decay epoch)."
+    return TrainOptions().gather(['--dataroot', str(root), '--name', 'cg', '--checkpoints_dir', str(checkpoints_dir),
+                                  '--model', 'cycle_gan', '--netG', 'resnet_6blocks', '--ngf', '8', '--ndf', '8',
+                                  '--load_size', '36', '--crop_size', '32', '--num_threads', '0', '--n_epochs', '1',
+                                  '--n_epochs_decay', '1', '--print_freq', str(freq), '--display_freq', str(freq), *extra,
+                                  '--pool_size', str(pool_size), '--seed', '1', '--device', 'cpu'], **overrides)
+
+
 def saved_weights(save_dir, label='latest', nets=('G', 'D')):
     "Every tensor of the saved networks, keyed `<net>.<key>`."
     out = {}
