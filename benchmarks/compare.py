@@ -11,6 +11,7 @@ average, because a ratio means little without them.
     python benchmarks/compare.py                                  # everything, CPU, 256 px
     python benchmarks/compare.py --what step,flags --steps 4      # the pix2pix step: default and each speed flag
     python benchmarks/compare.py --what identical                 # same losses and weights after 3 steps?
+    python benchmarks/compare.py --what adam                      # the optimiser update alone: plain, foreach, blocked, fused
     python benchmarks/compare.py --what threads --size 128 --netG unet_128 --ngf 32   # one competing process
     python benchmarks/compare.py --what epoch,panel --epoch-images 16
     python benchmarks/compare.py --device cuda                    # the same on a GPU (compile included)
@@ -45,7 +46,7 @@ from gan_nb.losses import GANLoss
 from gan_nb.cycle_gan import ImagePool
 from gan_nb import hardware
 
-WHATS = ('identical', 'step', 'flags', 'cycle_gan', 'data', 'threads', 'epoch', 'panel')
+WHATS = ('identical', 'adam', 'step', 'flags', 'cycle_gan', 'data', 'threads', 'epoch', 'panel')
 FLAG_SETS = (['--fused_adam'], ['--channels_last'], ['--amp', 'bf16'], ['--amp', 'fp16'],
              ['--amp', 'bf16', '--channels_last', '--fused_adam'], ['--fast'])
 
@@ -264,6 +265,36 @@ def bench_identical(a, device):
         loss_diff, weight_diff = same_numbers(la, device, model, flags)
         ok = loss_diff <= 1e-6 and weight_diff <= 1e-6
         print(f'| {model} ({la.size} px) | {" ".join(flags) or "default"} | {loss_diff:.2e} | {weight_diff:.2e} | {"yes" if ok else "no"} |')
+
+
+def bench_adam(a, device):
+    "The optimiser update alone, on pix2pix's G and D: the reference's loop, multi-tensor, `BlockedAdam`, fused."
+    from gan_nb.optim import BlockedAdam
+    print(f'\nAdam update of pix2pix\'s G and D ({a.netG}, ngf {a.ngf}), gradients set, optimisers in turn\n')
+    print('| what | optimiser | min s/update | median s/update | speed-up over plain (median) | load |')
+    print('|---|---|---|---|---|---|')
+    m, _ = gan_nb_model(a, 'pix2pix', ['--cpu_threads', str(hardware.DEFAULT_THREADS)], device, say=lambda s: None)
+    weights = [p.detach() for net in (m.netG, m.netD) for p in net.parameters()]
+    kw = dict(lr=m.opt.lr, betas=(m.opt.beta1, 0.999))
+    del m
+    def params():
+        ps = [w.clone().requires_grad_() for w in weights]
+        for p in ps: p.grad = torch.randn_like(p) * 1e-3
+        return ps
+    makers = {'plain (torch.optim.Adam, foreach=False)': lambda: torch.optim.Adam(params(), foreach=False, **kw),
+              'multi-tensor (foreach=True)': lambda: torch.optim.Adam(params(), foreach=True, **kw),
+              'BlockedAdam (gan_nb default on a CPU)': lambda: BlockedAdam(params(), **kw)}
+    if device.type == 'cpu': makers['fused (--fused_adam)'] = lambda: torch.optim.Adam(params(), fused=True, **kw)
+    plain_malloc()  # the allocator as an untuned process has it, for all alike
+    runs = {name: make() for name, make in makers.items()}
+    times = {name: [] for name in runs}
+    for i in range(a.steps + a.warmup):
+        for name, o in runs.items():
+            t = time.perf_counter(); o.step(); sync(device)
+            if i >= a.warmup: times[name].append(time.perf_counter() - t)
+    base = statistics.median(next(iter(times.values())))
+    for name, ts in times.items():
+        print(f'| adam | {name} | {min(ts):.3f} | {statistics.median(ts):.3f} | **{base / statistics.median(ts):.2f}x** | {load():.2f} |')
 
 
 def bench_step(a, device, flag_sets):
@@ -485,6 +516,7 @@ def main(argv=None):
     device = resolve_device(a.device)
     header(a, device)
     if 'identical' in a.what: bench_identical(a, device)
+    if 'adam' in a.what: bench_adam(a, device)
     if 'step' in a.what: bench_step(a, device, [])
     if 'flags' in a.what: bench_step(a, device, a.flag_sets + ([['--compile']] if device.type == 'cuda' else []))
     if 'cycle_gan' in a.what: bench_cycle_gan(a, device)

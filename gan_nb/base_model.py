@@ -23,6 +23,7 @@ from .core import atomic_write, resolve_device
 from .options import find_model, LR_POLICY_NAMES
 from .networks import clean_state_dict, count_parameters, unwrap_network, load_state_dict_file
 from .hardware import apply_speed_settings
+from .optim import BlockedAdam
 
 # %% ../nbs/04_base_model.ipynb #dbe31576
 class BaseModel:
@@ -309,9 +310,10 @@ def adam_kwargs(device,  # a `torch.device` or its name
 # %% ../nbs/04_base_model.ipynb #b381e25b
 @patch
 def make_adam(self: BaseModel, params):  # an iterable of parameters (or parameter groups)
-    "Adam with the reference's settings (`--lr`, betas `(--beta1, 0.999)`): multi-tensor, or fused with `--fused_adam`."
-    return torch.optim.Adam(params, lr=self.opt.lr, betas=(self.opt.beta1, 0.999),
-                            **adam_kwargs(self.device, getattr(self.opt, 'fused_adam', False)))
+    "Adam with the reference's settings (`--lr`, betas `(--beta1, 0.999)`): `BlockedAdam` on a CPU, multi-tensor on a GPU, fused with `--fused_adam`."
+    kwargs = adam_kwargs(self.device, getattr(self.opt, 'fused_adam', False))
+    adam = BlockedAdam if self.device.type == 'cpu' and 'foreach' in kwargs else torch.optim.Adam
+    return adam(params, lr=self.opt.lr, betas=(self.opt.beta1, 0.999), **kwargs)
 
 # %% ../nbs/04_base_model.ipynb #2d61ba88
 @patch
