@@ -172,13 +172,15 @@ def pick_threads(choices: tuple = None,  # thread counts, all threads first (def
 class ThreadTuner:
     "Keep the faster of all and fewer CPU threads, timing real training steps in turn: at the start, and after an epoch that ran slower."
     def __init__(self, choices: tuple = None,  # thread counts, all first (default: `thread_choices()`)
-                 trials: int = 2,  # timed steps of each count per comparison
+                 trials: int = 3,  # timed steps of each count per comparison
+                 warmup: int = 3,  # steps before the first comparison (allocation, data workers, a notebook's first drawing)
                  slower: float = 1.25,  # compare again after an epoch whose median step took this much longer
                  timer=time.perf_counter, set_threads=use_threads,  # the clock; how a count is applied
                  say=print):  # where a change of count is reported
         self.choices, self.trials, self.slower = choices or thread_choices(), trials, slower
         self.timer, self.set_threads, self.say = timer, set_threads, say
         self.threads, self.baseline, self.recent, self.history = self.choices[0], None, [], []
+        self.warmup = warmup
         self._start()
 
     def _start(self):
@@ -188,6 +190,7 @@ class ThreadTuner:
 
     def on_iteration(self, state=None):
         "After each step: record its time; while comparing, set the count for the next step."
+        if self.warmup: self.warmup -= 1; return  # these steps are slower for reasons of their own: not timed
         now = self.timer()
         took = None if self.last is None else now - self.last
         if self.running is not None and took is not None: self.times[self.running].append(took)
