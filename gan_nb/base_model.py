@@ -136,6 +136,13 @@ def get_current_visuals(self: BaseModel):
     "The current image tensors named in `visual_names`."
     return OrderedDict((name, getattr(self, name)) for name in self.visual_names)
 
+# %% ../nbs/04_base_model.ipynb #3400faa2
+@patch
+def to_device(self: BaseModel, x):  # a tensor from the data loader
+    "`x` on the model's device (asynchronously from pinned memory), and channels-last images for `--channels_last`."
+    x = x.to(self.device, non_blocking=True)
+    return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.dim() == 4 else x
+
 # %% ../nbs/04_base_model.ipynb #0dcee38f
 def get_scheduler(optimizer,  # the optimiser whose learning rate is scheduled
                   opt):  # needs `lr_policy` and the policy's own options
@@ -348,13 +355,6 @@ def prepare_networks(self: BaseModel):
     for name, net in self.networks():
         if self.channels_last: net.to(memory_format=torch.channels_last)  # in place: parameters stay the same objects
         if self.compile: setattr(self, 'net' + name, torch.compile(net))
-
-# %% ../nbs/04_base_model.ipynb #3400faa2
-@patch
-def to_device(self: BaseModel, x):  # a tensor from the data loader
-    "`x` on the model's device (asynchronously from pinned memory), and channels-last images for `--channels_last`."
-    x = x.to(self.device, non_blocking=True)
-    return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.dim() == 4 else x
 
 # %% ../nbs/04_base_model.ipynb #5c8c1298
 def reuse_freed_memory() -> bool:

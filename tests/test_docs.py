@@ -51,6 +51,7 @@ class Page(HTMLParser):
         super().__init__()
         self.path, self.ids, self.links, self.imgs, self.scripts, self.styles = path, set(), [], [], [], []
         self.sidebar, self.pager, self.script_types, self._in = [], {}, [], []
+        self.sidebar_sections, self._in_section = [], False  # the sidebar's section headings
         self.feed(path.read_text(encoding='utf-8'))
 
     def handle_starttag(self, tag, attrs):
@@ -66,9 +67,16 @@ class Page(HTMLParser):
             if 'src' in a: self.scripts.append(a['src'])
             self.script_types.append(a.get('type', ''))
         if tag == 'link' and 'href' in a: self.styles.append(a['href'])
+        if 'docs-sidebar-section' in a.get('class', '').split():
+            self._in_section = True
+            self.sidebar_sections.append('')
+
+    def handle_data(self, data):
+        if self._in_section: self.sidebar_sections[-1] += data
 
     def handle_endtag(self, tag):
         if tag in ('nav', 'aside') and self._in: self._in.pop()
+        if tag == 'h2': self._in_section = False
 
 
 def is_external(url): return bool(re.match(r'^([a-z][a-z0-9+.-]*:|//)', url))
@@ -176,17 +184,46 @@ def demo(tmp_path_factory):
 # ---------------------------------------------------------------------------------------------------------
 # Checks without a browser
 # ---------------------------------------------------------------------------------------------------------
-def test_a_page_per_notebook_in_chapter_order(site):
-    notebooks = build_docs.find_notebooks(site.nbs)
+def test_a_page_per_notebook_in_sidebar_order(site, demo):
+    "The real site's sidebar has the sections and order of nbs/sidebar.yml; the demo, without one, file order."
+    import yaml
+    contents = yaml.safe_load((site.nbs/'sidebar.yml').read_text(encoding='utf-8'))['website']['sidebar']['contents']
+    sections = [e['section'] for e in contents if isinstance(e, dict) and 'section' in e]
+    assert len(sections) >= 3 and any(s.startswith('Appendix') for s in sections)
+    groups = build_docs.sidebar_groups(site.nbs, build_docs.find_notebooks(site.nbs))
+    assert [title for title, _ in groups if title] == sections, 'nbs/sidebar.yml lists every notebook (test_sync)'
+    check_sidebar_and_pager(site, [nb for _, members in groups for nb in members], sections)
+    check_sidebar_and_pager(demo, build_docs.find_notebooks(demo.nbs), [])
+
+
+def check_sidebar_and_pager(s, notebooks, sections):
+    "Every page: the sidebar's headings `sections`, its links `notebooks` in order, the page marked, prev/next."
     assert notebooks[0].name == 'index.ipynb'
-    expected = [build_docs.page_name(nb, site.nbs) for nb in notebooks]
-    assert sorted(expected) == sorted(site.pages), 'one page per notebook, nothing else'
+    expected = [build_docs.page_name(nb, s.nbs) for nb in notebooks]
+    assert sorted(expected) == sorted(s.pages), 'one page per notebook, nothing else'
     for i, name in enumerate(expected):
-        page = site.pages[name]
-        assert [href for href, _ in page.sidebar] == expected, f'{name}: the sidebar lists every page in file order'
-        assert [href for href, current in page.sidebar if current] == [name], f'{name}: the sidebar marks the page'
-        assert page.pager.get('prev') == (expected[i-1] if i else None), f'{name}: previous link'
-        assert page.pager.get('next') == (expected[i+1] if i+1 < len(expected) else None), f'{name}: next link'
+        page = s.pages[name]
+        def site_path(href): return (page.path.parent/href).resolve().relative_to(s.dest.resolve()).as_posix()
+        assert page.sidebar_sections == sections, f'{name}: the sidebar shows the section headings'
+        assert [site_path(href) for href, _ in page.sidebar] == expected, f'{name}: the sidebar lists every page in order'
+        assert [site_path(href) for href, current in page.sidebar if current] == [name], f'{name}: the sidebar marks the page'
+        pager = {rel: site_path(href) for rel, href in page.pager.items()}
+        assert pager.get('prev') == (expected[i-1] if i else None), f'{name}: previous link'
+        assert pager.get('next') == (expected[i+1] if i+1 < len(expected) else None), f'{name}: next link'
+
+
+def test_sidebar_groups_read_nbdev_format(tmp_path):
+    "Sections in order; a notebook the file leaves out goes last; an entry that names no notebook is an error."
+    for name in ['index.ipynb', '01_a.ipynb', '02_b.ipynb', '03_c.ipynb']: (tmp_path/name).write_text('{}')
+    notebooks = build_docs.find_notebooks(tmp_path)
+    (tmp_path/'sidebar.yml').write_text('website:\n  sidebar:\n    contents:\n      - index.ipynb\n'
+                                        '      - section: "Appendix: B"\n        contents:\n          - 02_b.ipynb\n'
+                                        '      - section: A\n        contents: [01_a.ipynb]\n')
+    groups = [(title, [nb.name for nb in members]) for title, members in build_docs.sidebar_groups(tmp_path, notebooks)]
+    assert groups == [(None, ['index.ipynb']), ('Appendix: B', ['02_b.ipynb']), ('A', ['01_a.ipynb']),
+                      ('Other pages', ['03_c.ipynb'])]
+    (tmp_path/'sidebar.yml').write_text('website:\n  sidebar:\n    contents:\n      - index.ipynb\n      - 09_gone.ipynb\n')
+    with pytest.raises(build_docs.DocsError, match='09_gone'): build_docs.sidebar_groups(tmp_path, notebooks)
 
 
 def test_nbdev_processes_every_notebook(site):

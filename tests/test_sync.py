@@ -7,6 +7,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT/'tools'))
+import build_docs  # noqa: E402
 import build_readme  # noqa: E402  (tools/ is not a package)
 
 
@@ -53,3 +54,30 @@ def test_every_notebook_opens_in_colab():
     import colab_cells
     lacking = {p.name: colab_cells.missing(p) for p in colab_cells.notebooks() if colab_cells.missing(p)}
     assert not lacking, f'run python tools/colab_cells.py: {lacking}'
+
+
+def sidebar_paths(contents):
+    "Every page a sidebar.yml `contents:` list names, sections walked into, in order."
+    for entry in contents or []:
+        if isinstance(entry, dict) and 'section' in entry:
+            if entry.get('href'): yield entry['href']
+            yield from sidebar_paths(entry.get('contents'))
+        else: yield entry.get('href') if isinstance(entry, dict) else entry
+
+
+def test_sidebar_lists_every_notebook_once():
+    "nbs/sidebar.yml groups the chapters for Quarto and tools/build_docs.py: a new notebook must be placed in it."
+    import yaml
+    from configparser import ConfigParser
+    settings = ConfigParser()
+    settings.read(ROOT/'settings.ini')
+    assert settings['DEFAULT'].getboolean('custom_sidebar'), 'custom_sidebar = True, or nbdev_docs rewrites nbs/sidebar.yml'
+    nbs = ROOT/'nbs'
+    sidebar = yaml.safe_load((nbs/'sidebar.yml').read_text(encoding='utf-8'))
+    listed = list(sidebar_paths(sidebar['website']['sidebar']['contents']))
+    notebooks = [nb.relative_to(nbs).as_posix() for nb in build_docs.find_notebooks(nbs)]
+    twice = sorted({p for p in listed if listed.count(p) > 1})
+    assert not twice, f'nbs/sidebar.yml lists these more than once: {twice}'
+    assert not set(notebooks) - set(listed), f'add to nbs/sidebar.yml: {sorted(set(notebooks) - set(listed))}'
+    assert not set(listed) - set(notebooks), f'nbs/sidebar.yml lists what is not in nbs/: {sorted(set(listed) - set(notebooks))}'
+    assert listed[0] == 'index.ipynb', 'the start page comes first'

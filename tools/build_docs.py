@@ -8,9 +8,10 @@ installed on every machine, so this script does the same job with what installs 
    `show_doc` output for every exported symbol (the API reference), export and hide cells removed.
    It executes only export, import and show_doc cells, never training; outputs saved in the notebooks are
    kept as they are (a notebook without outputs renders without them).
-2. nbconvert's HTMLExporter with the template in `tools/docs_assets/templates/gan_nb_docs`: a sidebar that
-   lists every page in file order (index first), prev/next links, a table of contents, figures embedded as
-   data URIs, widgets rendered from the widget state saved in the notebook.
+2. nbconvert's HTMLExporter with the template in `tools/docs_assets/templates/gan_nb_docs`: a sidebar with
+   the groups and order of `nbs/sidebar.yml` (the file Quarto reads; without one, every page in file order,
+   index first), prev/next links in that order, a table of contents, figures embedded as data URIs, widgets
+   rendered from the widget state saved in the notebook.
 3. Every script and stylesheet is local: require.js, the @jupyter-widgets/html-manager embed bundle and
    MathJax come from an `npm install` into a cache folder (outside the repository; `--cache` or
    `$GAN_NB_DOCS_CACHE`), and are copied into `_docs/_static/` only when some page needs them.
@@ -55,6 +56,40 @@ def find_notebooks(nbs_path):
         rel = f.relative_to(nbs_path)
         return (rel.parent.parts, '00' if f.stem == 'index' else f.name)
     return sorted(files, key=key)
+
+
+def sidebar_groups(nbs_path, notebooks):
+    """The sidebar as [(section title or None, [notebooks])], from `nbs_path/sidebar.yml` in nbdev 2's format
+    (`website: sidebar: contents:`, entries a notebook path or a `section:` with its own `contents:`), the
+    file Quarto builds its sidebar from. Without that file: one untitled group, `notebooks` in their order.
+    Notebooks the file leaves out go last, under "Other pages"; an entry that names no notebook is an error."""
+    import yaml
+    nbs_path, yml = Path(nbs_path), Path(nbs_path)/'sidebar.yml'
+    if not yml.exists(): return [(None, list(notebooks))]
+    try: contents = yaml.safe_load(yml.read_text(encoding='utf-8'))['website']['sidebar']['contents']
+    except (yaml.YAMLError, KeyError, TypeError) as e:
+        raise DocsError(f'{yml}: expected `website: sidebar: contents:` as nbdev_sidebar writes it ({e!r})') from None
+    by_path = {nb.relative_to(nbs_path).as_posix(): nb for nb in notebooks}
+    groups, listed = [], []
+    def walk(entries, title):
+        group = (title, [])
+        groups.append(group)
+        for entry in entries or []:
+            if isinstance(entry, dict) and 'section' in entry:
+                if entry.get('href'): entry = dict(entry, contents=[entry['href'], *(entry.get('contents') or [])])
+                walk(entry.get('contents'), str(entry['section']))
+                group = (title, [])  # pages after a section, at this level, form a group of their own
+                groups.append(group)
+                continue
+            path = str(entry.get('href', '') if isinstance(entry, dict) else entry).removeprefix('./')
+            if path not in by_path: raise DocsError(f'{yml} lists {path!r}, which is not a notebook in {nbs_path}')
+            if path in listed: raise DocsError(f'{yml} lists {path!r} twice')
+            listed.append(path)
+            group[1].append(by_path[path])
+    walk(contents, None)
+    rest = [nb for path, nb in by_path.items() if path not in listed]
+    if rest: groups.append(('Other pages', rest))
+    return [g for g in groups if g[1]]
 
 
 def page_name(nb_path, nbs_path):
@@ -432,6 +467,8 @@ def build(nbs_path=None, dest=None, cache=None, workers=None, force=False, stric
     _clean_dest(dest, force, check_only=True)  # fail before the work, not after
     notebooks = find_notebooks(nbs_path)
     if not notebooks: raise DocsError(f'no notebooks found in {nbs_path}')
+    groups = sidebar_groups(nbs_path, notebooks)
+    notebooks = [nb for _, members in groups for nb in members]  # the sidebar's order, for prev/next too
     settings = _site_settings(nbs_path)
     names = {nb: page_name(nb, nbs_path) for nb in notebooks}
 
@@ -461,6 +498,8 @@ def build(nbs_path=None, dest=None, cache=None, workers=None, force=False, stric
     c.TagRemovePreprocessor.remove_input_tags = {'remove_input'}
     exporter = HTMLExporter(config=c, template_name='gan_nb_docs', extra_template_basedirs=[str(ASSETS/'templates')])
     nav = [{'href': p['href'], 'title': p['title']} for p in pages]
+    nav_of = {p['src']: n for p, n in zip(pages, nav)}
+    sections = [{'title': title, 'pages': [nav_of[nb] for nb in members]} for title, members in groups]
     written, bodies = [], {}
     for i, p in enumerate(pages):
         nb = nbformat.reads(json.dumps(p['nb']), as_version=4)
@@ -468,7 +507,8 @@ def build(nbs_path=None, dest=None, cache=None, workers=None, force=False, stric
         title_id = slugify(p['title'])
         docs = dict(settings, root='../'*p['depth'], title=p['title'], title_id=title_id, description=p['description'],
                     widgets=p['widgets'], math=p['math'], project_css=project_css, error=p['error'],
-                    pages=[dict(n, current=(j == i)) for j, n in enumerate(nav)],
+                    sections=[dict(sec, pages=[dict(n, current=(n['href'] == p['href'])) for n in sec['pages']])
+                              for sec in sections],
                     prev=nav[i-1] if i > 0 else None, next=nav[i+1] if i+1 < len(nav) else None)
         body, _ = exporter.from_notebook_node(nb, resources={'docs': docs, 'metadata': {'name': p['title']}})
         body, toc = fix_headings(body, taken={title_id})
