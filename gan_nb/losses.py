@@ -24,9 +24,9 @@ class GANLoss(nn.Module):
         self.register_buffer('real_label', torch.tensor(target_real_label))
         self.register_buffer('fake_label', torch.tensor(target_fake_label))
         self.gan_mode = gan_mode
-        if gan_mode == 'lsgan': self.loss = nn.MSELoss()
-        elif gan_mode == 'vanilla': self.loss = nn.BCEWithLogitsLoss()
-        elif gan_mode == 'wgangp': self.loss = None  # the critic's score is the loss itself
+        if gan_mode == 'lsgan': self.loss = nn.MSELoss()  # mean (x - t)^2: (x - 1)^2 for real, x^2 for fake
+        elif gan_mode == 'vanilla': self.loss = nn.BCEWithLogitsLoss()  # mean log(1 + e^-x) for real, log(1 + e^x) for fake
+        elif gan_mode == 'wgangp': self.loss = None  # the critic's score is the loss itself: mean -x for real, x for fake
         else: raise ValueError(f"unknown gan_mode {gan_mode!r}; choose one of {', '.join(GAN_MODES)}")
 
     def get_target_tensor(self, prediction, target_is_real):
@@ -34,7 +34,7 @@ class GANLoss(nn.Module):
         return (self.real_label if target_is_real else self.fake_label).expand_as(prediction)
 
     def forward(self, prediction, target_is_real):
-        if self.gan_mode == 'wgangp': return -prediction.mean() if target_is_real else prediction.mean()
+        if self.gan_mode == 'wgangp': return -prediction.mean() if target_is_real else prediction.mean()  # -E[x], E[x]
         return self.loss(prediction, self.get_target_tensor(prediction, target_is_real))
 
 # %% ../nbs/02_losses.ipynb #31429b4a
@@ -55,13 +55,13 @@ def cal_gradient_penalty(netD,  # the critic (any callable on a batch)
     elif type == 'fake': points = fake_data
     else:
         alpha = torch.rand(real_data.shape[0], *[1] * (real_data.dim() - 1), device=device)  # one weight per sample
-        points = alpha * real_data + (1 - alpha) * fake_data
+        points = alpha * real_data + (1 - alpha) * fake_data  # x_hat = alpha real + (1 - alpha) fake
     if not points.requires_grad: points = points.detach().requires_grad_(True)  # never flip the caller's tensor
     out = netD(points)
     gradients, = torch.autograd.grad(outputs=out, inputs=points, grad_outputs=torch.ones_like(out),
                                      create_graph=True, retain_graph=True)
     gradients = gradients.reshape(real_data.shape[0], -1)
-    penalty = (((gradients + 1e-16).norm(2, dim=1) - constant) ** 2).mean() * lambda_gp  # 1e-16: norm's grad at 0
+    penalty = (((gradients + 1e-16).norm(2, dim=1) - constant) ** 2).mean() * lambda_gp  # lambda E[(||grad D(x_hat)|| - c)^2]; 1e-16: norm's grad at 0
     return penalty, gradients
 
 # %% ../nbs/02_losses.ipynb #9bdf1a85
