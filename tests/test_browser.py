@@ -9,18 +9,17 @@ or JupyterLab is missing. Needs: apt `chromium`; pip `playwright jupyterlab` (ne
 import importlib.util
 import json
 import os
-import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE/'browser'))
+from lab_server import jupyter_lab  # noqa: E402  (shared with tools/dashboard_picture.py)
 CHROMIUM = Path('/usr/bin/chromium')
 
 
@@ -31,34 +30,6 @@ def _missing():
     return None
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def _wait_for_server(url, proc, log, timeout=90):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f'jupyter lab exited with {proc.returncode}:\n{log.read_text()[-3000:]}')
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200: return
-        except OSError: time.sleep(0.5)
-    raise RuntimeError(f'jupyter lab did not answer within {timeout}s:\n{log.read_text()[-3000:]}')
-
-
-def _stop(proc):
-    "Stop the server we started, and its kernels (same process group), by id."
-    if proc.poll() is not None: return
-    try: os.killpg(proc.pid, 15)
-    except ProcessLookupError: return
-    try: proc.wait(20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, 9); proc.wait(10)
-
-
 @pytest.mark.skipif(_missing() is not None, reason=_missing() or '')
 def test_training_panel_in_jupyterlab(tmp_path):
     artifacts = Path(os.environ.get('GAN_NB_ARTIFACTS', HERE/'artifacts')) / 'browser'
@@ -66,24 +37,17 @@ def test_training_panel_in_jupyterlab(tmp_path):
     root = tmp_path/'lab'; root.mkdir()
     shutil.copy(HERE/'browser'/'panel_demo.ipynb', root/'panel_demo.ipynb')  # JupyterLab saves into its copy
     checkpoints = tmp_path/'checkpoints'
-    port, token = _free_port(), secrets.token_hex(16)
     env = dict(os.environ, GAN_NB_DEMO_CHECKPOINTS=str(checkpoints), JUPYTER_CONFIG_DIR=str(tmp_path/'jupyter_config'),
                JUPYTER_RUNTIME_DIR=str(tmp_path/'jupyter_runtime'), MPLBACKEND='Agg')
     log = tmp_path/'jupyter.log'
-    cmd = [sys.executable, '-m', 'jupyterlab', '--allow-root', '--no-browser', '--ip', '127.0.0.1', f'--port={port}',
-           '--ServerApp.port_retries=0', f'--IdentityProvider.token={token}', f'--ServerApp.root_dir={root}',
-           '--LabApp.extension_manager=readonly', '--LabApp.news_url=']
     t0 = time.time()
-    with open(log, 'w') as out:
-        proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _wait_for_server(f'http://127.0.0.1:{port}/api/status?token={token}', proc, log)
-        url = f'http://127.0.0.1:{port}/lab/tree/panel_demo.ipynb?token={token}'
-        run = subprocess.run([sys.executable, str(HERE/'browser'/'drive_panel.py'), url, str(artifacts)],
-                             capture_output=True, text=True, timeout=480, env=env)
+        with jupyter_lab(root, env, log) as (base, token):
+            url = f'{base}/lab/tree/panel_demo.ipynb?token={token}'
+            run = subprocess.run([sys.executable, str(HERE/'browser'/'drive_panel.py'), url, str(artifacts)],
+                                 capture_output=True, text=True, timeout=480, env=env)
     finally:
-        _stop(proc)
-        shutil.copy(log, artifacts/'jupyter.log')
+        if log.exists(): shutil.copy(log, artifacts/'jupyter.log')
     lines = [l for l in run.stdout.splitlines() if l.startswith('{')]
     seen = json.loads(lines[-1]) if lines else {}
     (artifacts/'result.json').write_text(json.dumps(dict(seen, seconds=round(time.time() - t0, 1)), indent=1))
