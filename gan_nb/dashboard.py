@@ -267,11 +267,11 @@ def on_checkpoint(self: TrainingDashboard, state, path):
 @patch
 def on_train_end(self: TrainingDashboard, state):
     "Draw everything a last time and say how training ended and where it saved."
-    self._draw_new(); self.flush(); self._progress(state); self._show_log()  # the final pictures, now
+    reason = state.stop_reason or ('stop requested' if self.stop_requested else None)
+    self._draw_new(); self.flush(); self._progress(state, finished=not reason); self._show_log()  # the final pictures, now
     self.stop_button.disabled = True
     where = f'epoch {state.epoch}, {state.total_iters} images'
     saved = f'; saved {state.last_checkpoint}' if state.last_checkpoint else ''
-    reason = state.stop_reason or ('stop requested' if self.stop_requested else None)
     self.say(f'stopped ({reason}) at {where}{saved}' if reason else f'finished at {where}{saved}')
 
 # %% ../nbs/09a_dashboard.ipynb #03fdb3c6
@@ -348,7 +348,8 @@ def _show_log(self: TrainingDashboard):
 
 
 @patch
-def _progress(self: TrainingDashboard, state):
+def _progress(self: TrainingDashboard, state,
+              finished: bool = False):  # the run ended normally: every image of it was seen
     "Progress, time left and speed, in images: the run has `(n_epochs_total - epoch_count + 1) * dataset_size`."
     seen, now = state.total_iters, time.monotonic()
     self._last_progress = now
@@ -359,9 +360,9 @@ def _progress(self: TrainingDashboard, state):
     parts = [f'epoch {state.epoch}/{state.n_epochs_total}', f'{seen} images']
     if state.dataset_size:
         total = (state.n_epochs_total - state.opt.epoch_count + 1) * state.dataset_size
-        done = (state.epoch - state.opt.epoch_count) * state.dataset_size + state.epoch_iter
+        done = total if finished else (state.epoch - state.opt.epoch_count) * state.dataset_size + state.epoch_iter
         self.progress.value = min(max(done / total, 0), 1) if total else 0
-        if self.speed: parts.append(f'{_fmt_time((total - done) / self.speed)} left')
+        if self.speed and done < total: parts.append(f'{_fmt_time((total - done) / self.speed)} left')
     if self.speed: parts.append(f'{self.speed:.1f} img/s')
     self.progress_text.value = ' · '.join(parts)
 
