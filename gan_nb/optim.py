@@ -86,15 +86,15 @@ def update(self: BlockedAdam, p, group: dict, scratch):
 
 # %% ../nbs/04a_blocked_adam.ipynb #ebbada45
 @patch
-@torch.no_grad()
 def step(self: BlockedAdam, closure=None):  # re-evaluates the model and returns the loss, as for `torch.optim.Adam`
     "One Adam update of every parameter with a gradient: block by block where the settings allow, else PyTorch's."
     if not all(self.blockable(g) for g in self.param_groups): return torch.optim.Adam.step(self, closure)
     loss = None
     if closure is not None:
         with torch.enable_grad(): loss = closure()
-    for group in self.param_groups:
-        params = [p for p in group['params'] if p.grad is not None]
-        scratch = torch.empty(min(self.block, max([p.numel() for p in params], default=0)))
-        for p in params: self.update(p, group, scratch)
+    with torch.no_grad():
+        for group in self.param_groups:
+            params = [p for p in group['params'] if p.grad is not None]
+            scratch = torch.empty(min(self.block, max([p.numel() for p in params], default=0)))
+            for p in params: self.update(p, group, scratch)
     return loss
