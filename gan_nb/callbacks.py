@@ -281,9 +281,10 @@ def read_pairs(folder,  # a folder of `A|B` files side by side, as the aligned d
               ) -> list:
     "`(input, target)` PIL image pairs from the first `n` files of an aligned folder, for `Snapshots`."
     from PIL import Image
+    from gan_nb.data import make_dataset, load_image  # the dataset's own listing and reading, with their errors
     pairs = []
-    for path in sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in ('.jpg', '.jpeg', '.png'))[:n]:
-        ab = Image.open(path).convert('RGB'); w, h = ab.size
+    for path in make_dataset(folder, n):
+        ab = load_image(path); w, h = ab.size
         a, b = ab.crop((0, 0, w // 2, h)), ab.crop((w // 2, 0, w, h))
         if size: a, b = a.resize((size, size), Image.BICUBIC), b.resize((size, size), Image.BICUBIC)
         pairs.append((b, a) if direction == 'BtoA' else (a, b))
