@@ -277,14 +277,18 @@ def bench_adam(a, device):
     weights = [p.detach() for net in (m.netG, m.netD) for p in net.parameters()]
     kw = dict(lr=m.opt.lr, betas=(m.opt.beta1, 0.999))
     del m
-    def params():
-        ps = [w.clone().requires_grad_() for w in weights]
+    def params(layout=torch.contiguous_format):  # channels-last: the weights as --channels_last lays them out
+        ps = [w.clone(memory_format=layout if w.dim() == 4 else torch.contiguous_format).requires_grad_() for w in weights]
         for p in ps: p.grad = torch.randn_like(p) * 1e-3
         return ps
     makers = {'plain (torch.optim.Adam, foreach=False)': lambda: torch.optim.Adam(params(), foreach=False, **kw),
               'multi-tensor (foreach=True)': lambda: torch.optim.Adam(params(), foreach=True, **kw),
               'BlockedAdam (gan_nb default on a CPU)': lambda: BlockedAdam(params(), **kw)}
-    if device.type == 'cpu': makers['fused (--fused_adam)'] = lambda: torch.optim.Adam(params(), fused=True, **kw)
+    if device.type == 'cpu':
+        cl = torch.channels_last
+        makers['fused (--fused_adam)'] = lambda: torch.optim.Adam(params(), fused=True, **kw)
+        makers['fused, channels-last weights: torch.optim.Adam (copies)'] = lambda: torch.optim.Adam(params(cl), fused=True, **kw)
+        makers['fused, channels-last weights: BlockedAdam (flat views, --fast)'] = lambda: BlockedAdam(params(cl), fused=True, **kw)
     plain_malloc()  # the allocator as an untuned process has it, for all alike
     runs = {name: make() for name, make in makers.items()}
     times = {name: [] for name in runs}
@@ -315,6 +319,9 @@ def bench_step(a, device, flag_sets):
     alternate(contenders, a.steps, a.warmup)
     report(contenders, plain, 'pix2pix step')
     for flags in flag_sets:  # one at a time beside the same plain step, so at most three models are alive
+        if device.type == 'cpu' and 'fp16' in flags and not hardware.native_fp16():
+            print(f'| pix2pix step | {" ".join(flags)}: not timed, float16 is emulated on this CPU (no AMX_FP16): '
+                  'tens of seconds a step; `check_amp` says so in one line | | | | | |'); continue
         try: m, threads = gan_nb_model(a, 'pix2pix', [*flags, '--cpu_threads', str(hardware.DEFAULT_THREADS)], device)
         except Exception as e:
             print(f'| pix2pix step | {" ".join(flags)}: cannot run here ({type(e).__name__}: {e}) | | | | | |'); continue

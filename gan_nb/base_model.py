@@ -317,9 +317,9 @@ def adam_kwargs(device,  # a `torch.device` or its name
 # %% ../nbs/04_base_model.ipynb #b381e25b
 @patch
 def make_adam(self: BaseModel, params):  # an iterable of parameters (or parameter groups)
-    "Adam with the reference's settings (`--lr`, betas `(--beta1, 0.999)`): `BlockedAdam` on a CPU, multi-tensor on a GPU, fused with `--fused_adam`."
+    "Adam with the reference's settings (`--lr`, betas `(--beta1, 0.999)`): `BlockedAdam` on a CPU, multi-tensor on a GPU; fused with `--fused_adam`."
     kwargs = adam_kwargs(self.device, getattr(self.opt, 'fused_adam', False))
-    adam = BlockedAdam if self.device.type == 'cpu' and 'foreach' in kwargs else torch.optim.Adam
+    adam = BlockedAdam if self.device.type == 'cpu' else torch.optim.Adam  # CPU fused too: no copies of channels-last weights
     return adam(params, lr=self.opt.lr, betas=(self.opt.beta1, 0.999), **kwargs)
 
 # %% ../nbs/04_base_model.ipynb #2d61ba88

@@ -60,12 +60,12 @@ def native_bf16(flags: set | None = None  # CPU flags (default: this CPU's)
 
 def native_fp16(flags: set | None = None  # CPU flags (default: this CPU's)
                ) -> bool:
-    "Whether the CPU computes float16 products in hardware (AVX-512 FP16 or AMX FP16); oneDNN's own check without /proc/cpuinfo."
+    "Whether the CPU trains in float16 fast (AMX FP16: AVX-512 FP16 alone is not enough); oneDNN's own check without /proc/cpuinfo."
     flags = cpu_flags() if flags is None else flags
-    return bool(flags & {'avx512_fp16', 'amx_fp16'}) if flags else _onednn_says('_is_mkldnn_fp16_supported')
+    return 'amx_fp16' in flags if flags else _onednn_says('_is_mkldnn_fp16_supported')
 
 # %% ../nbs/10a_hardware.ipynb #bd8e10a9
-_NEEDS = {'bf16': ('bfloat16', 'AVX512_BF16 or AMX', 'native_bf16'), 'fp16': ('float16', 'AVX512_FP16 or AMX_FP16', 'native_fp16')}
+_NEEDS = {'bf16': ('bfloat16', 'AVX512_BF16 or AMX', 'native_bf16'), 'fp16': ('float16', 'AMX_FP16', 'native_fp16')}
 
 
 def check_amp(amp: str,  # `--amp`: off, bf16 or fp16
@@ -269,15 +269,17 @@ def probe_speed(opt,  # the run's options
                 candidates: dict,  # `{label: flags}`, the default first
                 steps: int = 2,  # timed steps of each (after one warm-up step)
                 runner=step_runner,  # `runner(opt, flags)` -> a function doing one step
-                timer=time.perf_counter
+                timer=time.perf_counter,
+                give_up: float = 3.0  # a warm-up step this many times the default's ends that candidate's timing
                ) -> dict:
     "`{label: seconds}` for one step of each candidate (the fastest of `steps`); a candidate that fails is left out."
     times = {}
     with _unseen():
         for label, flags in candidates.items():
             try:
-                step = runner(opt, flags); step()
-                times[label] = min(_timed(step, timer) for _ in range(steps))
+                step = runner(opt, flags); warm_up = _timed(step, timer)
+                too_slow = times and warm_up > give_up * next(iter(times.values()))  # e.g. emulated float16
+                times[label] = warm_up if too_slow else min(_timed(step, timer) for _ in range(steps))
             except Exception: continue  # e.g. a kernel this build lacks: not a candidate here
             finally: step = None  # free this model before building the next
     return times

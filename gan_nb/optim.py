@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 # %% auto #0
-__all__ = ['BLOCK', 'adam_block', 'bias_corrections', 'BlockedAdam']
+__all__ = ['BLOCK', 'adam_block', 'bias_corrections', 'BlockedAdam', 'memory_order_views']
 
 # %% ../nbs/04a_blocked_adam.ipynb #8d699019
 import torch
@@ -69,17 +69,26 @@ def moments(self: BlockedAdam, p):
     state['step'] += 1
     return state
 
+# %% ../nbs/04a_blocked_adam.ipynb #adb83e16
+def memory_order_views(tensors  # tensors of one shape laid out alike: a weight, its gradient, its moments
+                      ) -> list | None:
+    "1-D views of `tensors`' elements in the order they lie in memory; `None` unless all are dense and share strides."
+    first = tensors[0]
+    if any(t.shape != first.shape or t.stride() != first.stride() for t in tensors): return None
+    order = sorted(range(first.dim()), key=lambda d: -first.stride(d))  # outermost dimension in memory first
+    permuted = [t.permute(order) for t in tensors]
+    return [t.view(-1) for t in permuted] if permuted[0].is_contiguous() else None
+
 # %% ../nbs/04a_blocked_adam.ipynb #0f9997a6
 @patch
 def update(self: BlockedAdam, p, group: dict, scratch):
-    "Adam's update of the parameter `p`, one block at a time (the whole tensor at once if it is not contiguous)."
+    "Adam's update of the parameter `p`, one block at a time (the whole tensor at once if it has no flat view)."
     state = self.moments(p)
     beta1, beta2 = group['betas']
     step_size, bc2_sqrt = bias_corrections(state['step'].item(), group['lr'], beta1, beta2)
     tensors = (p, p.grad, state['exp_avg'], state['exp_avg_sq'])
-    if not all(t.is_contiguous() for t in tensors):  # e.g. channels-last weights: no flat view, one block
-        return adam_block(*tensors, torch.empty_like(p), beta1, beta2, group['eps'], step_size, bc2_sqrt)
-    flat = [t.view(-1) for t in tensors]
+    flat = memory_order_views(tensors)
+    if flat is None: return adam_block(*tensors, torch.empty_like(p), beta1, beta2, group['eps'], step_size, bc2_sqrt)
     for start in range(0, p.numel(), self.block):
         blocks = [t[start:start + self.block] for t in flat]
         adam_block(*blocks, scratch[:len(blocks[0])], beta1, beta2, group['eps'], step_size, bc2_sqrt)
@@ -98,3 +107,16 @@ def step(self: BlockedAdam, closure=None):  # re-evaluates the model and returns
             scratch = torch.empty(min(self.block, max([p.numel() for p in params], default=0)))
             for p in params: self.update(p, group, scratch)
     return loss
+
+# %% ../nbs/04a_blocked_adam.ipynb #f24d9ffd
+@patch
+def _init_group(self: BlockedAdam, group, params, *lists):
+    "`torch.optim.Adam`'s gathering of a group's tensors, each channels-last weight's as flat memory-order views."
+    result = torch.optim.Adam._init_group(self, group, params, *lists)
+    for i, p in enumerate(params):
+        if p.is_contiguous(): continue
+        alike = [xs for xs in (params, *lists) if isinstance(xs, list) and len(xs) == len(params) and xs[i].shape == p.shape]
+        flat = memory_order_views([xs[i] for xs in alike])
+        if flat is not None:
+            for xs, view in zip(alike, flat): xs[i] = view
+    return result
