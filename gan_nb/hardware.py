@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import math
 import os
 import random
 import time
@@ -144,12 +145,16 @@ def thread_choices(n: int = DEFAULT_THREADS  # all the threads
     return (n, max(1, n // 2)) if n > 1 else (n,)
 
 
-def convolution_work(size: int = 48  # feature-map side
+def convolution_work(size: int = 48,  # feature-map side
+                     seconds: float = 0.05  # about how long a call lasts: several of the OS scheduler's time slices
                     ):
-    "A small training-like workload (a 3x3 convolution, forward and backward): what thread counts are compared on."
+    "A small training-like workload (a 3x3 convolution, forward and backward, repeated): what thread counts are compared on."
     conv, x = torch.nn.Conv2d(32, 32, 3, padding=1), torch.randn(2, 32, size, size)
+    once = lambda: conv(x).sum().backward()
+    once(); start = time.perf_counter(); once()
+    repeats = max(3, math.ceil(seconds / max(time.perf_counter() - start, 1e-6)))  # calibrated on this machine
     def work():
-        for _ in range(3): conv(x).sum().backward()
+        for _ in range(repeats): once()
     return work
 
 
