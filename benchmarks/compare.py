@@ -452,35 +452,45 @@ def bench_epoch(a, device):
         print(f'| epoch | {name} | {med:.1f} | {a.epoch_images / med:.2f} | **{base / med:.2f}x** | {load():.2f} |')
 
 
+class StepClock:
+    "A `train` observer that records when each step ends: the steady-state seconds a step, without start-up and saving."
+    def __init__(self): self.ends = []
+    def on_iteration(self, state): self.ends.append(time.perf_counter())
+    def median_step(self): return statistics.median(b - a for a, b in zip(self.ends[1:], self.ends[2:]))  # not the first
+
+
 def bench_panel(a, device):
-    "Training from the panel (dashboard drawing) against `train` as the command line runs it: images/s, in turn."
+    "Training from the panel (dashboard drawing) against `train` as the command line runs it: whole runs and steps, in turn."
     try:
         from gan_nb.dashboard import TrainingPanel
         from gan_nb.train import train
     except Exception as e:
         print(f'\npanel: skipped ({type(e).__name__}: {e})'); return
-    print(f'\nPanel against the command line\'s loop, same options, {a.epoch_images} images an epoch, in turn\n')
-    print('| what | contender | median s | images/s | panel / command line | load |')
-    print('|---|---|---|---|---|---|')
+    print(f'\nPanel against the command line\'s loop, same options, {a.epoch_images} images an epoch, in turn '
+          '(whole run: building the panel, start-up, saving included; step: the median after the first)\n')
+    print('| what | contender | whole run: median s | images/s | panel / command line | median s/step | panel / command line | load |')
+    print('|---|---|---|---|---|---|---|---|')
     times = {'command line (train)': [], 'panel (TrainingPanel, live dashboard)': []}
+    steps = {name: [] for name in times}
     with tempfile.TemporaryDirectory() as d:
         warm = epoch_args(a, d, 'warm-up') + ['--max_dataset_size', '2']  # first model, thread choice, data: not timed
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()): train(TrainOptions().gather(warm))
         for i in range(a.epoch_pairs):
             for name in times:
                 args = epoch_args(a, d, f'p{i}{len(times[name])}') + ['--display_freq', '1', '--print_freq', '1']
-                t = time.perf_counter()
-                if name.startswith('panel'):
-                    panel = TrainingPanel(args); panel.start(); panel.join()
+                clock, t = StepClock(), time.perf_counter()
+                if name.startswith('panel'):  # the panel's own training function, with the clock beside the dashboard
+                    panel = TrainingPanel(args, train_fn=lambda opt, cbs: train(opt, callbacks=[*cbs, clock], progress=False))
+                    panel.start(); panel.join()
                     if panel.error: raise panel.error
                 else:
                     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                        train(TrainOptions().gather(args))  # as gan_nb_train runs it: a tqdm bar, lines printed
-                times[name].append(time.perf_counter() - t)
-    cli = statistics.median(times['command line (train)'])
+                        train(TrainOptions().gather(args), callbacks=[clock])  # as gan_nb_train runs it: a tqdm bar, lines printed
+                times[name].append(time.perf_counter() - t); steps[name].append(clock.median_step())
+    cli, cli_step = statistics.median(times['command line (train)']), statistics.median(steps['command line (train)'])
     for name, ts in times.items():
-        med = statistics.median(ts)
-        print(f'| panel | {name} | {med:.1f} | {a.epoch_images / med:.2f} | {cli / med:.2f}x | {load():.2f} |')
+        med, step = statistics.median(ts), statistics.median(steps[name])
+        print(f'| panel | {name} | {med:.1f} | {a.epoch_images / med:.2f} | {cli / med:.2f}x | {step:.3f} | **{cli_step / step:.2f}x** | {load():.2f} |')
 
 
 def parse(argv=None):

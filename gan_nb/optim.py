@@ -6,9 +6,10 @@
 from __future__ import annotations
 
 # %% auto #0
-__all__ = ['BLOCK', 'adam_block', 'bias_corrections', 'BlockedAdam', 'memory_order_views']
+__all__ = ['BLOCK', 'THREAD_BLOCK', 'adam_block', 'bias_corrections', 'BlockedAdam', 'block_size', 'memory_order_views']
 
 # %% ../nbs/04a_blocked_adam.ipynb #8d699019
+import threading
 import torch
 from fastcore.basics import patch
 
@@ -41,10 +42,18 @@ def bias_corrections(step: float,  # t, the step number (1 for the first update)
 class BlockedAdam(torch.optim.Adam):
     "`torch.optim.Adam` whose CPU update runs a cache-sized block at a time: the plain loop's weights, bit for bit."
     def __init__(self, params,  # parameters or parameter groups, as for `torch.optim.Adam`
-                 block: int = BLOCK,  # elements per block
+                 block: int | None = None,  # elements per block (default: `block_size()` of the thread that steps)
                  **kwargs):  # `lr`, `betas`, `eps`... as for `torch.optim.Adam`
         super().__init__(params, **kwargs)
         self.block = block
+
+# %% ../nbs/04a_blocked_adam.ipynb #a2775fb9
+THREAD_BLOCK = 1 << 20  # elements per block off the main thread: a quarter of the OpenMP hand-offs, which cost more there
+
+
+def block_size() -> int:
+    "Elements per block for the calling thread: `BLOCK` on the process's main thread, `THREAD_BLOCK` on any other."
+    return BLOCK if threading.current_thread() is threading.main_thread() else THREAD_BLOCK
 
 # %% ../nbs/04a_blocked_adam.ipynb #0dc7b48f
 _PLAIN_SETTINGS = dict(weight_decay=0, amsgrad=False, maximize=False, differentiable=False, capturable=False)
@@ -81,7 +90,7 @@ def memory_order_views(tensors  # tensors of one shape laid out alike: a weight,
 
 # %% ../nbs/04a_blocked_adam.ipynb #0f9997a6
 @patch
-def update(self: BlockedAdam, p, group: dict, scratch):
+def update(self: BlockedAdam, p, group: dict, scratch, block: int):
     "Adam's update of the parameter `p`, one block at a time (the whole tensor at once if it has no flat view)."
     state = self.moments(p)
     beta1, beta2 = group['betas']
@@ -89,8 +98,8 @@ def update(self: BlockedAdam, p, group: dict, scratch):
     tensors = (p, p.grad, state['exp_avg'], state['exp_avg_sq'])
     flat = memory_order_views(tensors)
     if flat is None: return adam_block(*tensors, torch.empty_like(p), beta1, beta2, group['eps'], step_size, bc2_sqrt)
-    for start in range(0, p.numel(), self.block):
-        blocks = [t[start:start + self.block] for t in flat]
+    for start in range(0, p.numel(), block):
+        blocks = [t[start:start + block] for t in flat]
         adam_block(*blocks, scratch[:len(blocks[0])], beta1, beta2, group['eps'], step_size, bc2_sqrt)
 
 # %% ../nbs/04a_blocked_adam.ipynb #ebbada45
@@ -104,8 +113,9 @@ def step(self: BlockedAdam, closure=None):  # re-evaluates the model and returns
     with torch.no_grad():
         for group in self.param_groups:
             params = [p for p in group['params'] if p.grad is not None]
-            scratch = torch.empty(min(self.block, max([p.numel() for p in params], default=0)))
-            for p in params: self.update(p, group, scratch)
+            block = self.block or block_size()
+            scratch = torch.empty(min(block, max([p.numel() for p in params], default=0)))
+            for p in params: self.update(p, group, scratch, block)
     return loss
 
 # %% ../nbs/04a_blocked_adam.ipynb #f24d9ffd
