@@ -14,6 +14,7 @@ average, because a ratio means little without them.
     python benchmarks/compare.py --what adam                      # the optimiser update alone: plain, foreach, blocked, fused
     python benchmarks/compare.py --what threads --size 128 --netG unet_128 --ngf 32   # one competing process
     python benchmarks/compare.py --what epoch,panel --epoch-images 16
+    python benchmarks/compare.py --what panel_fresh    # the panel in a fresh process, its main thread never running torch
     python benchmarks/compare.py --device cuda                    # the same on a GPU (compile included)
 """
 from __future__ import annotations
@@ -46,7 +47,7 @@ from gan_nb.losses import GANLoss
 from gan_nb.cycle_gan import ImagePool
 from gan_nb import hardware
 
-WHATS = ('identical', 'adam', 'step', 'flags', 'cycle_gan', 'data', 'threads', 'epoch', 'panel')
+WHATS = ('identical', 'adam', 'step', 'flags', 'cycle_gan', 'data', 'threads', 'epoch', 'panel', 'panel_fresh')
 FLAG_SETS = (['--fused_adam'], ['--channels_last'], ['--amp', 'bf16'], ['--amp', 'fp16'],
              ['--amp', 'bf16', '--channels_last', '--fused_adam'], ['--fast'])
 
@@ -493,6 +494,44 @@ def bench_panel(a, device):
         print(f'| panel | {name} | {med:.1f} | {a.epoch_images / med:.2f} | {cli / med:.2f}x | {step:.3f} | **{cli_step / step:.2f}x** | {load():.2f} |')
 
 
+
+def step_run(argv):
+    "One 16-image run in this fresh process, its median step printed: `cmd` trains on the main thread, `panel` from the panel."
+    which, root, images = argv[0], argv[1], int(argv[2])
+    from gan_nb.train import train
+    args = epoch_args(argparse.Namespace(epoch_images=images, device='cpu'), root, f'{which}{time.time_ns()}') + ['--display_freq', '1', '--print_freq', '1']
+    clock = StepClock()
+    if which == 'panel':
+        from gan_nb.dashboard import TrainingPanel
+        panel = TrainingPanel(args, train_fn=lambda opt, cbs: train(opt, callbacks=[*cbs, clock], progress=False))
+        panel.start(); panel.join()
+        if panel.error: raise panel.error
+    else:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()): train(TrainOptions().gather(args), callbacks=[clock])
+    print(f'median step {clock.median_step():.4f}')
+
+
+def bench_panel_fresh(a, device):
+    "The panel and the command line's loop, each in a fresh process whose main thread never runs torch (a notebook that only uses the panel)."
+    if device.type != 'cpu': return
+    print(f'\nPanel in a fresh process (its main thread has run no torch, as in a notebook that only uses the panel) against '
+          f'the command line, {a.epoch_images} images, whole processes in turn; median of {a.epoch_pairs} runs of the median step\n')
+    print('| what | contender | median s/step | panel / command line | load |')
+    print('|---|---|---|---|---|')
+    steps = {'cmd': [], 'panel': []}
+    with tempfile.TemporaryDirectory() as d:
+        facades(d)
+        for _ in range(a.epoch_pairs):
+            for which in steps:
+                out = subprocess.run([sys.executable, __file__, '--step-run', which, d, str(a.epoch_images)], check=True, cwd=d,
+                                     capture_output=True, text=True).stdout
+                steps[which].append(float(out.rsplit('median step', 1)[1]))
+    cli = statistics.median(steps['cmd'])
+    for which, name in (('cmd', 'command line (train, main thread)'), ('panel', 'panel (TrainingPanel, live dashboard)')):
+        med = statistics.median(steps[which])
+        print(f'| panel, fresh process | {name} | {med:.3f} | **{cli / med:.2f}x** | {load():.2f} |')
+
+
 def parse(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--what', default=','.join(WHATS), help=f'comma-separated: {", ".join(WHATS)}')
@@ -529,6 +568,7 @@ def header(a, device):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ['--plain-epoch']: return plain_epoch(argv[2:])
+    if argv[:1] == ['--step-run']: return step_run(argv[1:])
     a = parse(argv)
     device = resolve_device(a.device)
     header(a, device)
@@ -541,6 +581,7 @@ def main(argv=None):
     if 'threads' in a.what: bench_threads(a, device)
     if 'epoch' in a.what: bench_epoch(a, device)
     if 'panel' in a.what: bench_panel(a, device)
+    if 'panel_fresh' in a.what: bench_panel_fresh(a, device)
     print(f'\nload average at the end: {os.getloadavg()}')
 
 
