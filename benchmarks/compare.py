@@ -460,6 +460,21 @@ class StepClock:
     def median_step(self): return statistics.median(b - a for a, b in zip(self.ends[1:], self.ends[2:]))  # not the first
 
 
+def run_clocked(where, args):
+    "Train on `args` from the panel (`where='panel'`) or as the command line does; return the `StepClock` of the run."
+    from gan_nb.train import train
+    clock = StepClock()
+    if where == 'panel':  # the panel's own training function, with the clock beside the dashboard
+        from gan_nb.dashboard import TrainingPanel
+        panel = TrainingPanel(args, train_fn=lambda opt, cbs: train(opt, callbacks=[*cbs, clock], progress=False))
+        panel.start(); panel.join()
+        if panel.error: raise panel.error
+    else:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            train(TrainOptions().gather(args), callbacks=[clock])  # as gan_nb_train runs it: a tqdm bar, lines printed
+    return clock
+
+
 def bench_panel(a, device):
     "Training from the panel (dashboard drawing) against `train` as the command line runs it: whole runs and steps, in turn."
     try:
@@ -479,14 +494,8 @@ def bench_panel(a, device):
         for i in range(a.epoch_pairs):
             for name in times:
                 args = epoch_args(a, d, f'p{i}{len(times[name])}') + ['--display_freq', '1', '--print_freq', '1']
-                clock, t = StepClock(), time.perf_counter()
-                if name.startswith('panel'):  # the panel's own training function, with the clock beside the dashboard
-                    panel = TrainingPanel(args, train_fn=lambda opt, cbs: train(opt, callbacks=[*cbs, clock], progress=False))
-                    panel.start(); panel.join()
-                    if panel.error: raise panel.error
-                else:
-                    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                        train(TrainOptions().gather(args), callbacks=[clock])  # as gan_nb_train runs it: a tqdm bar, lines printed
+                t = time.perf_counter()
+                clock = run_clocked('panel' if name.startswith('panel') else 'cmd', args)
                 times[name].append(time.perf_counter() - t); steps[name].append(clock.median_step())
     cli, cli_step = statistics.median(times['command line (train)']), statistics.median(steps['command line (train)'])
     for name, ts in times.items():
@@ -494,21 +503,11 @@ def bench_panel(a, device):
         print(f'| panel | {name} | {med:.1f} | {a.epoch_images / med:.2f} | {cli / med:.2f}x | {step:.3f} | **{cli_step / step:.2f}x** | {load():.2f} |')
 
 
-
 def step_run(argv):
-    "One 16-image run in this fresh process, its median step printed: `cmd` trains on the main thread, `panel` from the panel."
+    "One run in this fresh process, its median step printed: `cmd` trains on the main thread, `panel` from the panel."
     which, root, images = argv[0], argv[1], int(argv[2])
-    from gan_nb.train import train
     args = epoch_args(argparse.Namespace(epoch_images=images, device='cpu'), root, f'{which}{time.time_ns()}') + ['--display_freq', '1', '--print_freq', '1']
-    clock = StepClock()
-    if which == 'panel':
-        from gan_nb.dashboard import TrainingPanel
-        panel = TrainingPanel(args, train_fn=lambda opt, cbs: train(opt, callbacks=[*cbs, clock], progress=False))
-        panel.start(); panel.join()
-        if panel.error: raise panel.error
-    else:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()): train(TrainOptions().gather(args), callbacks=[clock])
-    print(f'median step {clock.median_step():.4f}')
+    print(f'median step {run_clocked(which, args).median_step():.4f}')
 
 
 def bench_panel_fresh(a, device):

@@ -283,7 +283,7 @@ def probe_speed(opt,  # the run's options
         for label, flags in candidates.items():
             try:
                 step = runner(opt, flags); warm_up = _timed(step, timer)
-                too_slow = times and warm_up > give_up * next(iter(times.values()))  # e.g. emulated float16
+                too_slow = bool(times) and warm_up > give_up * next(iter(times.values()))  # e.g. emulated float16
                 times[label] = warm_up if too_slow else min(_timed(step, timer) for _ in range(steps))
             except Exception: continue  # e.g. a kernel this build lacks: not a candidate here
             finally: step = None  # free this model before building the next
