@@ -48,8 +48,9 @@ from gan_nb.cycle_gan import ImagePool
 from gan_nb import hardware
 
 WHATS = ('identical', 'adam', 'step', 'flags', 'cycle_gan', 'data', 'threads', 'epoch', 'panel', 'panel_fresh')
-FLAG_SETS = (['--fused_adam'], ['--channels_last'], ['--amp', 'bf16'], ['--amp', 'fp16'],
-             ['--amp', 'bf16', '--channels_last', '--fused_adam'], ['--fast'])
+FLAG_SETS = (['--fused_adam'], ['--channels_last'], ['--matmul_conv'], ['--amp', 'bf16'], ['--amp', 'fp16'],
+             ['--fused_adam', '--matmul_conv'], ['--amp', 'bf16', '--channels_last', '--fused_adam'],
+             ['--amp', 'bf16', '--channels_last', '--fused_adam', '--matmul_conv'], ['--fast'])
 
 
 # --- the plain steps: the reference's way, on gan_nb's networks -------------------------------------------
@@ -259,7 +260,8 @@ def bench_identical(a, device):
           f'(both on {hardware.DEFAULT_THREADS} threads)\n')
     print('| model | flags | max loss difference | max weight difference | identical to 1e-6 |')
     print('|---|---|---|---|---|')
-    for model, flags in (('pix2pix', ()), ('pix2pix', ('--fused_adam',)), ('pix2pix', ('--channels_last',)), ('cycle_gan', ())):
+    for model, flags in (('pix2pix', ()), ('pix2pix', ('--fused_adam',)), ('pix2pix', ('--channels_last',)),
+                         ('pix2pix', ('--matmul_conv',)), ('cycle_gan', ())):
         if model == 'cycle_gan' and 'cycle_gan' not in a.what and 'identical' not in a.what: continue
         la = copy.copy(a)
         if model == 'cycle_gan': la.size = min(a.size, 64)  # the numbers, not the speed: small is enough
@@ -326,7 +328,7 @@ def bench_step(a, device, flag_sets):
         try: m, threads = gan_nb_model(a, 'pix2pix', [*flags, '--cpu_threads', str(hardware.DEFAULT_THREADS)], device)
         except Exception as e:
             print(f'| pix2pix step | {" ".join(flags)}: cannot run here ({type(e).__name__}: {e}) | | | | | |'); continue
-        resolved = ' -> ' + ' '.join(f'--{k} {getattr(m.opt, k)}' for k in ('amp', 'channels_last', 'fused_adam')) if (
+        resolved = ' -> ' + ' '.join(f'--{k} {getattr(m.opt, k)}' for k in hardware.SPEED_FLAGS_OFF) if (
             '--fast' in flags or 'auto' in flags) else (' -> --amp off (fallback)' if '--amp' in flags and m.opt.amp == 'off' else '')
         c = Contender(' '.join(flags) + resolved, m, batch, threads, True, device)
         plain.times, default_all.times = [], []

@@ -21,9 +21,10 @@ from torch.optim import lr_scheduler
 # %% ../nbs/04_base_model.ipynb #d517da51
 from .core import atomic_write, resolve_device
 from .options import find_model, LR_POLICY_NAMES
-from .networks import clean_state_dict, count_parameters, unwrap_network, load_state_dict_file
+from .networks import clean_state_dict, count_parameters, unwrap_network, load_state_dict_file, channels_last_skip_gradients
 from .hardware import apply_speed_settings
 from .optim import BlockedAdam
+from .matmul_conv import use_matmul_convolutions
 
 # %% ../nbs/04_base_model.ipynb #dbe31576
 class BaseModel:
@@ -45,6 +46,7 @@ class BaseModel:
         # the speed flags (see "Speed" below); options built by hand may lack them
         self.amp = getattr(opt, 'amp', 'off')
         self.channels_last, self.compile = getattr(opt, 'channels_last', False), getattr(opt, 'compile', False)
+        self.matmul_conv = getattr(opt, 'matmul_conv', False)
         self.scaler = torch.amp.GradScaler(self.device.type) if self.amp == 'fp16' and self.isTrain else None
         self.loss_names, self.model_names, self.visual_names = [], [], []
         self.optimizers, self.schedulers, self.image_paths = [], [], []
@@ -351,9 +353,12 @@ def update_scaler(self: BaseModel):
 # %% ../nbs/04_base_model.ipynb #c259db88
 @patch
 def prepare_networks(self: BaseModel):
-    "Apply `--channels_last` and `--compile` to every network in `model_names` (call it once they are built)."
+    "Apply `--channels_last`, `--matmul_conv` and `--compile` to every network in `model_names` (call it once they are built)."
     for name, net in self.networks():
-        if self.channels_last: net.to(memory_format=torch.channels_last)  # in place: parameters stay the same objects
+        if self.channels_last:
+            net.to(memory_format=torch.channels_last)  # in place: parameters stay the same objects
+            channels_last_skip_gradients(net)  # U-Nets: skip connections hand back contiguous gradients
+        if self.matmul_conv: use_matmul_convolutions(net)  # in place too: same parameters, same state_dict
         if self.compile: setattr(self, 'net' + name, torch.compile(net))
 
 # %% ../nbs/04_base_model.ipynb #5c8c1298

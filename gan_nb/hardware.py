@@ -15,8 +15,8 @@ import weakref
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['CPU_FEATURES', 'DEFAULT_THREADS', 'cpu_flags', 'describe_cpu', 'native_bf16', 'native_fp16', 'check_amp',
-           'usable_cores', 'data_workers', 'time_alternately', 'fastest', 'use_threads', 'thread_choices',
+__all__ = ['CPU_FEATURES', 'DEFAULT_THREADS', 'SPEED_FLAGS_OFF', 'cpu_flags', 'describe_cpu', 'native_bf16', 'native_fp16',
+           'check_amp', 'usable_cores', 'data_workers', 'time_alternately', 'fastest', 'use_threads', 'thread_choices',
            'convolution_work', 'pick_threads', 'ThreadTuner', 'low_precisions', 'speed_candidates', 'probe_batch',
            'step_runner', 'probe_speed', 'choose_speed_flags', 'set_cpu_threads', 'apply_speed_settings',
            'speed_callbacks']
@@ -220,6 +220,9 @@ class ThreadTuner:
         self.recent, self.last = [], None  # the pause between epochs (saving) is not a step
 
 # %% ../nbs/10a_hardware.ipynb #5140701a
+SPEED_FLAGS_OFF = {'amp': 'off', 'channels_last': False, 'fused_adam': False, 'matmul_conv': False}  # the flags --fast sets, as the default has them
+
+
 def low_precisions(device,  # the training device
                    flags: set | None = None  # CPU flags (default: this CPU's)
                   ) -> list:
@@ -233,10 +236,15 @@ def low_precisions(device,  # the training device
 def speed_candidates(device,  # the training device
                      flags: set | None = None  # CPU flags (default: this CPU's)
                     ) -> dict:
-    "`{label: {flag: value}}` for `--fast` to try, the default first."
+    "`{label: {flag: value}}` for `--fast` to try, the default first; matrix-product convolutions on a CPU."
+    on_cpu = torch.device(device).type == 'cpu'
+    matmul, named = ({'matmul_conv': True}, ', matmul convolutions') if on_cpu else ({}, '')
     candidates = {'default': {}, 'fused Adam': {'fused_adam': True}}
+    if on_cpu:  # float32 on a CPU: channels-last pays where oneDNN has AVX-512 kernels, costs on AVX2 alone
+        candidates['fused Adam' + named] = {'fused_adam': True, **matmul}
+        candidates['channels-last, fused Adam' + named] = {'channels_last': True, 'fused_adam': True, **matmul}
     for amp in low_precisions(device, flags):
-        candidates[f'{amp}, channels-last, fused Adam'] = {'amp': amp, 'channels_last': True, 'fused_adam': True}
+        candidates[f'{amp}, channels-last, fused Adam' + named] = {'amp': amp, 'channels_last': True, 'fused_adam': True, **matmul}
     return candidates
 
 # %% ../nbs/10a_hardware.ipynb #2e4bda23
@@ -253,7 +261,7 @@ def step_runner(opt,  # the run's options
     "A function that does one training step of a fresh model built from `opt` with `flags`, on random images."
     from gan_nb.base_model import create_model
     trial = copy.copy(opt)
-    vars(trial).update({'amp': 'off', 'channels_last': False, 'fused_adam': False, 'compile': False, 'fast': False, **flags})
+    vars(trial).update({**SPEED_FLAGS_OFF, 'compile': False, 'fast': False, **flags})
     model, batch = create_model(trial), probe_batch(opt)
     def step():
         model.set_input(batch); model.optimize_parameters()
@@ -298,10 +306,10 @@ def choose_speed_flags(opt,  # options with `fast` (the chosen flags are set on 
                        say=print,  # where the choice is reported
                        **probe_kw  # passed to `probe_speed` (runner, timer, steps)
                       ) -> dict:
-    "Resolve `--fast` into concrete `--amp`, `--channels_last` and `--fused_adam` on `opt`, by a probe; return them."
+    "Resolve `--fast` into concrete `--amp`, `--channels_last`, `--fused_adam` and `--matmul_conv` on `opt`, by a probe; return them."
     from gan_nb.core import resolve_device
     if not getattr(opt, 'fast', False): return {}
-    kept = {k: v for k in ('amp', 'channels_last', 'fused_adam') if (v := getattr(opt, k, False)) not in (False, 'off')}
+    kept = {k: v for k in SPEED_FLAGS_OFF if (v := getattr(opt, k, False)) not in (False, 'off')}
     candidates = {}
     for label, flags in speed_candidates(resolve_device(opt.device)).items():
         flags = {**flags, **kept}  # flags given stay on
@@ -312,7 +320,7 @@ def choose_speed_flags(opt,  # options with `fast` (the chosen flags are set on 
     else:
         times = probe_speed(opt, candidates, **probe_kw)
         label = fastest(times, default) if default in times else default
-    chosen = {'amp': 'off', 'channels_last': False, 'fused_adam': False, **candidates[label]}
+    chosen = {**SPEED_FLAGS_OFF, **candidates[label]}
     vars(opt).update(chosen)
     timing = ', '.join(f'{name} {times[name]:.3f} s' if name in times else f'{name} failed' for name in candidates)
     say(f"--fast: {label} ({' '.join(f'--{k} {v}' for k, v in chosen.items())}); "
@@ -355,8 +363,7 @@ def apply_speed_settings(opt,  # options from `TrainOptions`/`TestOptions` (ones
         choose_speed_flags(opt, say)
         for key in [k for k, r in _resolved.items() if r() is None]: del _resolved[key]  # options gone since
         _resolved[id(opt)] = weakref.ref(opt)
-    return dict(threads=threads, amp=getattr(opt, 'amp', 'off'), channels_last=getattr(opt, 'channels_last', False),
-                fused_adam=getattr(opt, 'fused_adam', False))
+    return dict(threads=threads, **{flag: getattr(opt, flag, off) for flag, off in SPEED_FLAGS_OFF.items()})
 
 
 def speed_callbacks(opt,  # the run's options

@@ -6,7 +6,8 @@
 __all__ = ['PADDING_TYPES', 'get_norm_layer', 'init_weights', 'init_net', 'count_parameters', 'unwrap_network',
            'UnetSkipConnectionBlock', 'UnetGenerator', 'ResnetBlock', 'ResnetGenerator', 'receptive_field',
            'patchgan_output_size', 'NLayerDiscriminator', 'PixelDiscriminator', 'define_G', 'define_D',
-           'unreadable_reason', 'load_state_dict_file', 'strip_wrapper_prefixes', 'clean_state_dict']
+           'unreadable_reason', 'load_state_dict_file', 'strip_wrapper_prefixes', 'clean_state_dict',
+           'channels_last_skip_gradients']
 
 # %% ../nbs/01_networks.ipynb #53f3a1f1
 import functools
@@ -336,3 +337,20 @@ def clean_state_dict(state_dict,  # a loaded checkpoint, possibly old or from a 
              if isinstance(m, nn.modules.instancenorm._InstanceNorm) and not m.track_running_stats
              for buf in _INSTANCE_NORM_STATS}
     return {key: value for key, value in strip_wrapper_prefixes(state_dict).items() if key not in stale}
+
+# %% ../nbs/01_networks.ipynb #18b5bf63
+def _channels_last_gradient(grad):
+    "`grad` as a contiguous channels-last tensor: `torch.cat`'s backward hands back strided slices."
+    return grad.contiguous(memory_format=torch.channels_last)
+
+
+def _copy_gradient_channels_last(layers, inputs, output):
+    "Forward hook: make the gradient that will come back to `output` contiguous channels-last."
+    if output.requires_grad: output.register_hook(_channels_last_gradient)
+
+
+def channels_last_skip_gradients(net: nn.Module) -> int:
+    "Copy the gradient every U-Net skip connection hands back to its inner layers to contiguous channels-last; return how many."
+    inner = [block.model for block in net.modules() if isinstance(block, UnetSkipConnectionBlock) and not block.outermost]
+    for layers in inner: layers.register_forward_hook(_copy_gradient_channels_last)
+    return len(inner)

@@ -214,7 +214,8 @@ def _speed_flags(parser):
     a('--channels_last', action='store_true', help='channels-last memory format for the networks and their inputs')
     a('--compile', action='store_true', help='torch.compile the networks (checkpoints stay plain state_dicts)')
     a('--fused_adam', action='store_true', help="Adam's fused kernel: fastest update, equal to the default up to float round-off")
-    a('--fast', action='store_true', help='choose --amp, --channels_last and --fused_adam by timing a step of each on this hardware at start')
+    a('--matmul_conv', action='store_true', help='on a CPU, run convolutions with far more weights than positions (the U-Net\'s inner layers) as matrix products: faster, equal up to float round-off')
+    a('--fast', action='store_true', help='choose --amp, --channels_last, --fused_adam and --matmul_conv by timing a step of each on this hardware at start')
     a('--cpu_threads', type=int, default=0, help='CPU compute threads; 0: all, or fewer while the machine is busy (timed at start and each epoch)')
 
 
