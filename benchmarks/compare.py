@@ -49,7 +49,8 @@ from gan_nb import hardware
 
 WHATS = ('identical', 'adam', 'step', 'flags', 'cycle_gan', 'data', 'threads', 'epoch', 'panel', 'panel_fresh')
 FLAG_SETS = (['--fused_adam'], ['--channels_last'], ['--matmul_conv'], ['--amp', 'bf16'], ['--amp', 'fp16'],
-             ['--fused_adam', '--matmul_conv'], ['--amp', 'bf16', '--channels_last', '--fused_adam'],
+             ['--fused_adam', '--matmul_conv'], ['--channels_last', '--fused_adam', '--matmul_conv'],
+             ['--amp', 'bf16', '--channels_last', '--fused_adam'],
              ['--amp', 'bf16', '--channels_last', '--fused_adam', '--matmul_conv'], ['--fast'])
 
 
