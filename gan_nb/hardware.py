@@ -236,12 +236,13 @@ def low_precisions(device,  # the training device
 def speed_candidates(device,  # the training device
                      flags: set | None = None  # CPU flags (default: this CPU's)
                     ) -> dict:
-    "`{label: {flag: value}}` for `--fast` to try, the default first; matrix-product convolutions on a CPU."
+    "`{label: {flag: value}}` for `--fast` to try, the default first and the hardware's likely best last."
     on_cpu = torch.device(device).type == 'cpu'
+    flags = cpu_flags() if flags is None else flags
     matmul, named = ({'matmul_conv': True}, ', matmul convolutions') if on_cpu else ({}, '')
     candidates = {'default': {}, 'fused Adam': {'fused_adam': True}}
-    if on_cpu:  # float32 on a CPU: channels-last pays where oneDNN has AVX-512 kernels, costs on AVX2 alone
-        candidates['fused Adam' + named] = {'fused_adam': True, **matmul}
+    if on_cpu: candidates['fused Adam' + named] = {'fused_adam': True, **matmul}
+    if on_cpu and 'avx512f' in flags:  # channels-last float32 pays with oneDNN's AVX-512 kernels, costs with AVX2 alone
         candidates['channels-last, fused Adam' + named] = {'channels_last': True, 'fused_adam': True, **matmul}
     for amp in low_precisions(device, flags):
         candidates[f'{amp}, channels-last, fused Adam' + named] = {'amp': amp, 'channels_last': True, 'fused_adam': True, **matmul}
