@@ -8,7 +8,7 @@ from __future__ import annotations
 # %% auto #0
 __all__ = ['MIN_WEIGHTS_PER_POSITION', 'FLOAT32_MIN_WEIGHTS_PER_POSITION', 'weight_bound', 'stored_channels_last', 'in_format_of',
            'add_bias', 'conv2d_as_matmul', 'conv_transpose2d_as_matmul', 'autocast_type_on_cpu', 'run_product',
-           'MatmulConv2d', 'MatmulConvTranspose2d', 'covered', 'use_matmul_convolutions']
+           'MatmulConv2d', 'MatmulConvTranspose2d', 'covered', 'use_matmul_convolutions', 'plain_convolutions']
 
 # %% ../nbs/10b_matmul_conv.ipynb #994b7aa2
 import torch
@@ -24,7 +24,7 @@ def weight_bound(weight: torch.Tensor,  # the layer's weights
                  positions: int  # positions in the batch: output positions (convolution), input positions (transposed)
                 ) -> bool:
     "Whether a convolution is worth a matrix product: on a CPU, `MIN_WEIGHTS_PER_POSITION` weights or more per position."
-    return x.device.type == 'cpu' and x.dim() == 4 and weight.numel() >= MIN_WEIGHTS_PER_POSITION * positions
+    return x.device.type == 'cpu' and weight.numel() >= MIN_WEIGHTS_PER_POSITION * positions
 
 # %% ../nbs/10b_matmul_conv.ipynb #2447357e
 def stored_channels_last(weight: torch.Tensor) -> bool:
@@ -102,6 +102,7 @@ def run_product(product,  # `conv2d_as_matmul` or `conv_transpose2d_as_matmul`
 class MatmulConv2d(nn.Conv2d):
     "`nn.Conv2d` that runs as a matrix product where it is weight-bound (`weight_bound`), as itself elsewhere."
     def forward(self, x):
+        if x.dim() != 4: return super().forward(x)  # an unbatched image
         n, _, h, w = x.shape
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         positions = n * ((h + 2 * ph - kh) // sh + 1) * ((w + 2 * pw - kw) // sw + 1)
@@ -112,8 +113,8 @@ class MatmulConv2d(nn.Conv2d):
 class MatmulConvTranspose2d(nn.ConvTranspose2d):
     "`nn.ConvTranspose2d` that runs as a matrix product where it is weight-bound (`weight_bound`), as itself elsewhere."
     def forward(self, x, output_size=None):
-        positions = x.shape[0] * x.shape[2] * x.shape[3]
-        if output_size is not None or not weight_bound(self.weight, x, positions): return super().forward(x, output_size)
+        positions = x.shape[0] * x.shape[2] * x.shape[3] if x.dim() == 4 else 0
+        if output_size is not None or not positions or not weight_bound(self.weight, x, positions): return super().forward(x, output_size)
         return run_product(conv_transpose2d_as_matmul, self, x, positions)
 
 # %% ../nbs/10b_matmul_conv.ipynb #711079b4
@@ -131,4 +132,12 @@ def use_matmul_convolutions(net: nn.Module) -> int:
     "Let the covered convolutions of `net` run as matrix products where weight-bound (in place); return how many."
     layers = [layer for layer in net.modules() if covered(layer)]
     for layer in layers: layer.__class__ = _MATMUL_CLASSES[type(layer)]
+    return len(layers)
+
+
+def plain_convolutions(net: nn.Module) -> int:
+    "Undo `use_matmul_convolutions`: PyTorch's own layers again (in place), e.g. before tracing; return how many."
+    plain = {swapped: original for original, swapped in _MATMUL_CLASSES.items()}
+    layers = [layer for layer in net.modules() if type(layer) in plain]
+    for layer in layers: layer.__class__ = plain[type(layer)]
     return len(layers)
