@@ -96,7 +96,7 @@ def run_product(product,  # `conv2d_as_matmul` or `conv_transpose2d_as_matmul`
     "`product` for `layer`; in float32 under autocast where the layer is so weight-bound that casting costs more."
     low, args = autocast_type_on_cpu(), (layer.weight, layer.bias, layer.stride, layer.padding)
     if low is None or layer.weight.numel() < FLOAT32_MIN_WEIGHTS_PER_POSITION * positions: return product(x, *args)
-    with torch.autocast('cpu', enabled=False): return product(x.float(), *args).to(low)
+    with torch.autocast('cpu', enabled=False): return product(x.to(layer.weight.dtype), *args).to(low)  # float32 weights
 
 # %% ../nbs/10b_matmul_conv.ipynb #75e6bdec
 class MatmulConv2d(nn.Conv2d):
@@ -106,7 +106,7 @@ class MatmulConv2d(nn.Conv2d):
         n, _, h, w = x.shape
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         positions = n * ((h + 2 * ph - kh) // sh + 1) * ((w + 2 * pw - kw) // sw + 1)
-        if not weight_bound(self.weight, x, positions): return super().forward(x)
+        if not positions or not weight_bound(self.weight, x, positions): return super().forward(x)  # an empty batch too
         return run_product(conv2d_as_matmul, self, x, positions)
 
 
