@@ -547,7 +547,7 @@ def parse(argv=None):
     p.add_argument('--data-epochs', type=int, default=2)
     p.add_argument('--epoch-images', type=int, default=16, help='images in the whole-epoch and panel runs')
     p.add_argument('--epoch-pairs', type=int, default=3, help='pairs of whole runs (median)')
-    p.add_argument('--flags', default=None, help="flag sets for --what flags, ';'-separated (default: each speed flag)")
+    p.add_argument('--flags', default=None, help="flag sets for --what flags, ';'-separated, written --flags='--fast;--fused_adam' (default: each speed flag)")
     a = p.parse_args(argv)
     a.what = [w.strip() for w in a.what.split(',') if w.strip()]
     if bad := [w for w in a.what if w not in WHATS]: p.error(f'unknown --what {bad}; choose from {", ".join(WHATS)}')
