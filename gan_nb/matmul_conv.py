@@ -7,8 +7,9 @@ from __future__ import annotations
 
 # %% auto #0
 __all__ = ['MIN_WEIGHTS_PER_POSITION', 'FLOAT32_MIN_WEIGHTS_PER_POSITION', 'weight_bound', 'stored_channels_last', 'in_format_of',
-           'add_bias', 'conv2d_as_matmul', 'conv_transpose2d_as_matmul', 'autocast_type_on_cpu', 'run_product',
-           'MatmulConv2d', 'MatmulConvTranspose2d', 'covered', 'use_matmul_convolutions', 'plain_convolutions']
+           'add_bias', 'conv_output_size', 'conv2d_as_matmul', 'conv_transpose2d_as_matmul', 'autocast_type_on_cpu',
+           'run_product', 'MatmulConv2d', 'MatmulConvTranspose2d', 'covered', 'use_matmul_convolutions',
+           'plain_convolutions']
 
 # %% ../nbs/10b_matmul_conv.ipynb #994b7aa2
 import torch
@@ -42,6 +43,12 @@ def add_bias(y: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     return y if bias is None else y + bias.to(y.dtype).view(1, -1, 1, 1)
 
 # %% ../nbs/10b_matmul_conv.ipynb #30772930
+def conv_output_size(h: int, w: int,  # the input's height and width
+                     kernel: tuple, stride: tuple, padding: tuple) -> tuple:
+    "Height and width of a zero-padded convolution's output."
+    return tuple((size + 2 * p - k) // s + 1 for size, k, s, p in zip((h, w), kernel, stride, padding))
+
+
 def conv2d_as_matmul(x: torch.Tensor,  # input, (N, C_in, H, W)
                      weight: torch.Tensor,  # (C_out, C_in, kh, kw)
                      bias: torch.Tensor | None,
@@ -51,7 +58,7 @@ def conv2d_as_matmul(x: torch.Tensor,  # input, (N, C_in, H, W)
     "`F.conv2d(x, weight, bias, stride, padding)` as one matrix product: a row of patches per output position."
     n, c_in, h, w = x.shape
     c_out, _, kh, kw = weight.shape
-    out_h, out_w = (h + 2 * padding[0] - kh) // stride[0] + 1, (w + 2 * padding[1] - kw) // stride[1] + 1
+    out_h, out_w = conv_output_size(h, w, (kh, kw), stride, padding)
     patches = F.unfold(x, (kh, kw), padding=padding, stride=stride)  # (N, C_in·kh·kw, positions)
     if stored_channels_last(weight):  # rows in the weights' (kh, kw, C_in) order
         rows, weights = patches.view(n, c_in, kh * kw, -1).transpose(1, 3), weight.permute(0, 2, 3, 1)
@@ -103,9 +110,8 @@ class MatmulConv2d(nn.Conv2d):
     "`nn.Conv2d` that runs as a matrix product where it is weight-bound (`weight_bound`), as itself elsewhere."
     def forward(self, x):
         if x.dim() != 4: return super().forward(x)  # an unbatched image
-        n, _, h, w = x.shape
-        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
-        positions = n * ((h + 2 * ph - kh) // sh + 1) * ((w + 2 * pw - kw) // sw + 1)
+        out_h, out_w = conv_output_size(*x.shape[2:], self.kernel_size, self.stride, self.padding)
+        positions = x.shape[0] * out_h * out_w
         if not positions or not weight_bound(self.weight, x, positions): return super().forward(x)  # an empty batch too
         return run_product(conv2d_as_matmul, self, x, positions)
 
