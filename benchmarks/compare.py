@@ -13,6 +13,7 @@ average, because a ratio means little without them.
     python benchmarks/compare.py --what identical                 # same losses and weights after 3 steps?
     python benchmarks/compare.py --what adam                      # the optimiser update alone: plain, foreach, blocked, fused
     python benchmarks/compare.py --what threads --size 128 --netG unet_128 --ngf 32   # one competing process
+    python benchmarks/compare.py --what busy_fast                 # --fast against plain, quiet and beside that process
     python benchmarks/compare.py --what epoch,panel --epoch-images 16
     python benchmarks/compare.py --what panel_fresh    # the panel in a fresh process, its main thread never running torch
     python benchmarks/compare.py --device cuda                    # the same on a GPU (compile included)
@@ -47,7 +48,7 @@ from gan_nb.losses import GANLoss
 from gan_nb.cycle_gan import ImagePool
 from gan_nb import hardware
 
-WHATS = ('identical', 'adam', 'step', 'flags', 'cycle_gan', 'data', 'threads', 'epoch', 'panel', 'panel_fresh')
+WHATS = ('identical', 'adam', 'step', 'flags', 'cycle_gan', 'data', 'threads', 'busy_fast', 'epoch', 'panel', 'panel_fresh')
 FLAG_SETS = (['--fused_adam'], ['--channels_last'], ['--matmul_conv'], ['--amp', 'bf16'], ['--amp', 'fp16'],
              ['--fused_adam', '--matmul_conv'], ['--channels_last', '--fused_adam', '--matmul_conv'],
              ['--amp', 'bf16', '--channels_last', '--fused_adam'],
@@ -409,6 +410,36 @@ def bench_threads(a, device):
           f'| {quiet[choices[0]]:.3f} | {busy[chosen]:.3f} | **{busy[chosen] / quiet[choices[0]]:.2f}x** (target <= 1.8x) | {busy_load:.2f} |')
 
 
+def bench_busy_fast(a, device):
+    "`--fast` against the plain step, quiet and beside one competing process (both on the threads `pick_threads` chooses, and on all), in turn."
+    if device.type != 'cpu': return
+    all_threads, batch, quiet = hardware.DEFAULT_THREADS, random_batch(a), lambda s: None
+    base, _ = gan_nb_model(a, 'pix2pix', ['--cpu_threads', str(all_threads)], device, say=quiet)
+    plain = Contender('plain', PlainPix2Pix(base.opt, device, base), batch, all_threads, False, device)
+    del base
+    fast, _ = gan_nb_model(a, 'pix2pix', ['--fast', '--cpu_threads', str(all_threads)], device, say=quiet)
+    chosen = ' '.join(f'--{k} {getattr(fast.opt, k)}' for k in hardware.SPEED_FLAGS_OFF)
+    ours = Contender('--fast', fast, batch, all_threads, True, device)
+    def medians(threads):  # both contenders on `threads`, in turn
+        for c in (plain, ours): c.threads, c.times = threads, []
+        alternate([plain, ours], a.steps, 1)
+        return statistics.median(plain.times), statistics.median(ours.times), load()
+    rows = [('quiet', all_threads, medians(all_threads))]
+    other = spin()
+    try:
+        time.sleep(0.5)
+        picked, probe = hardware.pick_threads()
+        timed = ', '.join(f'{n}: {t * 1000:.0f} ms' for n, t in probe.items())
+        rows.append((f'one competing process, the threads `pick_threads` chose ({timed})', picked, medians(picked)))
+        for n in (n for n in hardware.thread_choices() if n != picked): rows.append(('one competing process', n, medians(n)))
+    finally:
+        other.kill(); other.wait()
+    print(f'\n`--fast` ({chosen}) against the plain step, quiet and beside one competing CPU-bound process, in turn\n')
+    print('| machine | threads (both) | plain: median s/step | --fast: median s/step | speed-up over plain | load |')
+    print('|---|---|---|---|---|---|')
+    for label, threads, (p, f, busy) in rows: print(f'| {label} | {threads} | {p:.3f} | {f:.3f} | **{p / f:.2f}x** | {busy:.2f} |')
+
+
 def facades(d):
     "The built-in facades generated once in `d` (not timed), as an absolute path."
     with contextlib.redirect_stdout(io.StringIO()): return str(Path(gan_nb.data.resolve_dataroot('builtin:facades', root=Path(d)/'datasets')).resolve())
@@ -581,6 +612,7 @@ def main(argv=None):
     if 'cycle_gan' in a.what: bench_cycle_gan(a, device)
     if 'data' in a.what: bench_data(a, device)
     if 'threads' in a.what: bench_threads(a, device)
+    if 'busy_fast' in a.what: bench_busy_fast(a, device)
     if 'epoch' in a.what: bench_epoch(a, device)
     if 'panel' in a.what: bench_panel(a, device)
     if 'panel_fresh' in a.what: bench_panel_fresh(a, device)

@@ -150,9 +150,11 @@ def convolution_work(size: int = 48,  # feature-map side
                     ):
     "A small training-like workload (a 3x3 convolution, forward and backward, repeated): what thread counts are compared on."
     conv, x = torch.nn.Conv2d(32, 32, 3, padding=1), torch.randn(2, 32, size, size)
-    once = lambda: conv(x).sum().backward()
-    once(); start = time.perf_counter(); once()
-    repeats = max(3, math.ceil(seconds / max(time.perf_counter() - start, 1e-6)))  # calibrated on this machine
+    once, threads = lambda: conv(x).sum().backward(), torch.get_num_threads()
+    torch.set_num_threads(1)  # calibrated on one thread: a busy machine stalls a team of threads, hardly one
+    try: call = time_alternately({'call': once}, rounds=3)['call']  # the fastest of three calls
+    finally: torch.set_num_threads(threads)
+    repeats = max(3, math.ceil(seconds / max(call, 1e-6)))
     def work():
         for _ in range(repeats): once()
     return work
