@@ -6,6 +6,8 @@
 from __future__ import annotations
 import contextlib
 import copy
+import ctypes
+import functools
 import io
 import math
 import os
@@ -15,11 +17,11 @@ import weakref
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['CPU_FEATURES', 'DEFAULT_THREADS', 'SPEED_FLAGS_OFF', 'cpu_flags', 'describe_cpu', 'native_bf16', 'native_fp16',
-           'check_amp', 'usable_cores', 'data_workers', 'time_alternately', 'fastest', 'use_threads', 'thread_choices',
-           'convolution_work', 'pick_threads', 'ThreadTuner', 'low_precisions', 'speed_candidates', 'probe_batch',
-           'step_runner', 'probe_speed', 'choose_speed_flags', 'set_cpu_threads', 'apply_speed_settings',
-           'speed_callbacks']
+__all__ = ['CPU_FEATURES', 'DEFAULT_THREADS', 'OMP_PAUSE_SOFT', 'SPEED_FLAGS_OFF', 'cpu_flags', 'describe_cpu', 'native_bf16',
+           'native_fp16', 'check_amp', 'usable_cores', 'data_workers', 'time_alternately', 'fastest', 'use_threads',
+           'thread_choices', 'convolution_work', 'pick_threads', 'ThreadTuner', 'openmp_runtime', 'release_thread_pool',
+           'low_precisions', 'speed_candidates', 'probe_batch', 'step_runner', 'probe_speed', 'choose_speed_flags',
+           'set_cpu_threads', 'apply_speed_settings', 'speed_callbacks']
 
 # %% ../nbs/10a_hardware.ipynb #5156b480
 import torch
@@ -220,6 +222,26 @@ class ThreadTuner:
         slowed = self.recent and sorted(self.recent)[len(self.recent) // 2] > self.slower * (self.baseline or float('inf'))
         if self.running is None and (self.threads != self.choices[0] or slowed): self._start()
         self.recent, self.last = [], None  # the pause between epochs (saving) is not a step
+
+# %% ../nbs/10a_hardware.ipynb #ec0530eb
+OMP_PAUSE_SOFT = 1  # `omp_pause_soft` of OpenMP 5's omp.h: free the threads, keep what can be kept
+
+
+@functools.cache
+def openmp_runtime():
+    "The OpenMP library PyTorch loaded (GNU, LLVM or Intel) as a `ctypes.CDLL`; None where none is found (no /proc)."
+    try: maps = Path('/proc/self/maps').read_text().splitlines()
+    except OSError: return None
+    paths = [fields[5] for line in maps if len(fields := line.split(maxsplit=5)) == 6]
+    found = [path for path in paths if Path(path).name.startswith(('libgomp', 'libomp', 'libiomp5'))]
+    return ctypes.CDLL(found[0]) if found else None
+
+
+def release_thread_pool() -> bool:
+    "Free the idle OpenMP threads the calling thread keeps for its parallel loops; True if they were freed."
+    pause = getattr(openmp_runtime(), 'omp_pause_resource_all', None)
+    return pause is not None and pause(OMP_PAUSE_SOFT) == 0
+
 
 # %% ../nbs/10a_hardware.ipynb #5140701a
 SPEED_FLAGS_OFF = {'amp': 'off', 'channels_last': False, 'fused_adam': False, 'matmul_conv': False}  # the flags --fast sets, as the default has them
