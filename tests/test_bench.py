@@ -42,3 +42,18 @@ def test_compare_plain_step_is_identical():
     import compare  # benchmarks/ is on sys.path (above)
     a = compare.parse(['--what', 'identical', '--size', '128', '--netG', 'unet_128', '--ngf', '8'])
     check_eq(compare.same_numbers(a, torch.device('cpu')), (0.0, 0.0))
+
+
+def test_winograd_trial_computes_the_convolution():
+    "winograd_trial.py's convolutions are `F.conv2d`'s (other round-off), gradients included, for both strides and odd sizes."
+    import winograd_trial as wt
+    import torch.nn.functional as F
+    torch.manual_seed(0)
+    for conv, stride, side in ((wt.conv4x4_stride2, 2, 8), (wt.conv4x4_stride1, 1, 8), (wt.conv4x4_stride1, 1, 7)):
+        x, w = torch.randn(2, 3, side, side, requires_grad=True), torch.randn(5, 3, 4, 4, requires_grad=True)
+        y, ref = conv(x, w), F.conv2d(x, w, stride=stride, padding=1)
+        check_eq(y.shape, ref.shape)
+        assert (y - ref).abs().max() < 1e-4
+        gx, gw = torch.autograd.grad(y.square().sum(), (x, w))
+        rx, rw = torch.autograd.grad(ref.square().sum(), (x, w))
+        assert (gx - rx).abs().max() < 1e-3 and (gw - rw).abs().max() < 1e-3
