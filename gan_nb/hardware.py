@@ -234,7 +234,8 @@ def openmp_runtime():
     except OSError: return None
     paths = [fields[5] for line in maps if len(fields := line.split(maxsplit=5)) == 6]
     found = [path for path in paths if Path(path).name.startswith(('libgomp', 'libomp', 'libiomp5'))]
-    return ctypes.CDLL(found[0]) if found else None
+    try: return ctypes.CDLL(found[0]) if found else None
+    except OSError: return None  # e.g. a library file replaced since it was loaded
 
 
 def release_thread_pool() -> bool:
