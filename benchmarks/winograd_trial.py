@@ -8,17 +8,21 @@ convolution of stride 2 is a 2x2 convolution of stride 1 over the input's four p
 one of stride 1 is four shifted 2x2 convolutions: both do 9/16 of the multiplications this way, with other
 round-off (fine for `--fast`, never for the default). Written in PyTorch operations (each transform one
 small matrix product over `F.unfold`'s tiles, the products nine batched matrix products), it is timed
-forward and backward against `F.conv2d` on the layers of a pix2pix step, and its result compared with
-`F.conv2d`'s. (A first version built the transforms from slices: autograd's backward of each slice filled
-a zero tensor the size of its source, and the weights' transform alone cost more than the convolution.)
+forward and backward against `F.conv2d` on the layers of a pix2pix step (in turn, the fastest of
+`--repeats` calls of each, with gan_nb's `time_alternately`), and its result compared with `F.conv2d`'s.
+(A first version built the transforms from slices: autograd's backward of each slice filled a zero tensor
+the size of its source, and the weights' transform alone cost more than the convolution.)
 """
 from __future__ import annotations
 import argparse
-import statistics
-import time
+import sys
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere in the repository
+from gan_nb.hardware import time_alternately  # noqa: E402
 
 LAYERS = ((64, 128, 128, 2), (128, 256, 64, 2), (256, 512, 32, 2), (256, 512, 32, 1), (512, 512, 16, 2))  # C_in, C_out, side, stride
 
@@ -81,20 +85,17 @@ def conv4x4_stride1(x, w):
     return winograd_conv2x2(stacked, torch.cat([w[:, :, a:a + 2, b:b + 2] for a, b in shifts], 1))[:, :, :out, :out]
 
 
-def forward_backward_seconds(conv, x, w, repeats: int = 5) -> float:
-    "Median seconds of `conv(x, w)` forward and backward (both gradients)."
-    times = []
-    for _ in range(repeats + 1):
-        xs, ws = x.detach().requires_grad_(), w.detach().requires_grad_()
-        start = time.perf_counter()
-        y = conv(xs, ws); y.backward(torch.ones_like(y))
-        times.append(time.perf_counter() - start)
-    return statistics.median(times[1:])  # the first call chooses kernels and allocates
+def forward_backward(conv, x, w):
+    "A function that runs `conv(x, w)` forward and backward (both gradients)."
+    def run():
+        y = conv(x.detach().requires_grad_(), w.detach().requires_grad_())
+        y.backward(torch.ones_like(y))
+    return run
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--repeats', type=int, default=5, help='timed calls of each, after one untimed')
+    p.add_argument('--repeats', type=int, default=5, help='timed calls of each, in turn, after one untimed')
     a = p.parse_args(argv)
     print('| layer (batch 1) | largest difference from F.conv2d | F.conv2d s | Winograd s | Winograd speed-up |')
     print('|---|---|---|---|---|')
@@ -103,7 +104,8 @@ def main(argv=None):
         plain = lambda x, w, stride=stride: F.conv2d(x, w, stride=stride, padding=1)
         trial = conv4x4_stride2 if stride == 2 else conv4x4_stride1
         difference = (trial(x, w) - plain(x, w)).abs().max().item()
-        t_plain, t_trial = (forward_backward_seconds(f, x, w, a.repeats) for f in (plain, trial))
+        times = time_alternately({'plain': forward_backward(plain, x, w), 'trial': forward_backward(trial, x, w)}, rounds=a.repeats)
+        t_plain, t_trial = times['plain'], times['trial']
         print(f'| {c_in}->{c_out}, {side}x{side}, stride {stride} | {difference:.1e} | {t_plain:.4f} | {t_trial:.4f} | **{t_plain / t_trial:.2f}x** |')
 
 
