@@ -11,3 +11,7 @@ from .pix2pix import Pix2PixModel
 from .cycle_gan import CycleGANModel
 from .test_models import TestModel, ColorizationModel
 from .template import TemplateModel
+
+# The extras attach to the core here, each at its one named place when imported (the training loop's RUN_HOOKS,
+# create_model's BUILD_HOOKS). Torchrun's hook comes first: the checkpoints' start waits on its process group.
+from .extras import distributed, checkpoints  # noqa: F401

@@ -20,12 +20,12 @@ from fastcore.basics import patch
 from tqdm.auto import tqdm
 
 # %% ../nbs/07a_callbacks.ipynb #338ced03
-from .core import HTML, atomic_write, save_image, tensor2im
+from .core import HTML, atomic_write, is_main, save_image, tensor2im
 from .options import options_file
 
 # %% ../nbs/07a_callbacks.ipynb #0ac01b73
-EVENTS = ('on_train_begin', 'on_epoch_begin', 'on_iteration', 'on_losses', 'on_visuals', 'on_checkpoint',
-          'on_batches_end', 'on_validation', 'on_epoch_end', 'on_train_end')
+EVENTS = ('on_train_begin', 'on_epoch_begin', 'on_iteration', 'on_losses', 'on_visuals', 'before_checkpoint', 'on_checkpoint',
+          'on_batches_end', 'on_validation', 'on_epoch_end', 'on_train_end', 'on_close')
 
 
 class Callback:
@@ -35,11 +35,13 @@ class Callback:
     def on_iteration(self, state): pass
     def on_losses(self, state, losses): pass
     def on_visuals(self, state, visuals): pass
+    def before_checkpoint(self, state): pass
     def on_checkpoint(self, state, path): pass
     def on_batches_end(self, state): pass
     def on_validation(self, state, metric, score): pass  # `--val_freq`: the metric's name and the generator's score
     def on_epoch_end(self, state): pass
     def on_train_end(self, state): pass
+    def on_close(self, state): pass
 
 # %% ../nbs/07a_callbacks.ipynb #efb3a6fa
 @dataclass
@@ -70,9 +72,6 @@ class TrainState:
 
     @property
     def stop_requested(self) -> bool: return self._stop.is_set()
-
-    @property
-    def is_main(self) -> bool: return self.rank == 0
 
 # %% ../nbs/07a_callbacks.ipynb #a12f3c55
 def fire(callbacks,  # observers: objects with some of the methods named in `EVENTS`
@@ -111,26 +110,20 @@ def read_loss_log(path) -> list[dict]:
 # %% ../nbs/07a_callbacks.ipynb #7799b4be
 class LossLog(Callback):
     "Print each loss line and append it to `loss_log.txt`, after the reference's header line."
-    def __init__(self, path,  # the log file, `<checkpoints_dir>/<name>/loss_log.txt`
-                 enabled=True,  # False: write and print nothing (processes other than rank 0)
-                ):
-        self.path, self.enabled = Path(path), enabled
-        if enabled:
-            with open(self.path, 'a') as f: f.write(f"================ Training Loss ({time.strftime('%c')}) ================\n")
+    def __init__(self, path):  # the log file, `<checkpoints_dir>/<name>/loss_log.txt`
+        self.path = Path(path)
+        with open(self.path, 'a') as f: f.write(f"================ Training Loss ({time.strftime('%c')}) ================\n")
 
     def write(self, line):
         "Append `line` to the log."
-        if not self.enabled: return
         with open(self.path, 'a') as f: f.write(line + '\n')
 
     def on_losses(self, state, losses):
-        if not self.enabled: return
         line = format_losses(state.epoch, state.epoch_iter, losses, state.iter_time, state.data_time)
         tqdm.write(line)
         self.write(line)
 
     def on_validation(self, state, metric, score):
-        if not self.enabled: return
         line = f'(epoch: {state.epoch}, iters: {state.epoch_iter}) val_{metric}: {score:.4f} '  # `read_loss_log` reads it too
         tqdm.write(line)
         self.write(line)
@@ -138,7 +131,7 @@ class LossLog(Callback):
 # %% ../nbs/07a_callbacks.ipynb #8b1015c9
 class ProgressBar(Callback):
     "A tqdm bar per epoch (images done of `state.dataset_size`), the last losses beside it."
-    def __init__(self, enabled=True):  # False: no bar (notebook dashboards, processes other than rank 0)
+    def __init__(self, enabled=True):  # False: no bar (`train(progress=False)`, notebook dashboards)
         self.enabled, self.bar = enabled, None
 
     def on_epoch_begin(self, state):
@@ -178,16 +171,14 @@ def save_training_visuals(web_dir,  # the page's folder, `<checkpoints_dir>/<nam
 # %% ../nbs/07a_callbacks.ipynb #560eb0e1
 class TrainingPage(Callback):
     "Save the shown images and rebuild `web/index.html`, every `update_html_freq` images and first in each epoch."
-    def __init__(self, web_dir,  # the page's folder, `<checkpoints_dir>/<name>/web`
-                 enabled=True,  # False: no page (`--no_html`, processes other than rank 0)
-                ):
-        self.web_dir, self.enabled, self.saved = Path(web_dir), enabled, False
+    def __init__(self, web_dir):  # the page's folder, `<checkpoints_dir>/<name>/web`
+        self.web_dir, self.saved = Path(web_dir), False
 
     def on_epoch_begin(self, state): self.saved = False
 
     def on_visuals(self, state, visuals):
         opt = state.opt
-        if not self.enabled or (state.total_iters % opt.update_html_freq and self.saved): return
+        if state.total_iters % opt.update_html_freq and self.saved: return
         self.saved = True
         save_training_visuals(self.web_dir, visuals, state.epoch, opt.name, opt.display_winsize)
 
@@ -249,7 +240,6 @@ class SaveOptions(Callback):
     "Write the options listing (`format_options`) to `options_file` (`train_opt.txt`) once training has begun."
     def __init__(self, text): self.text = text
     def on_train_begin(self, state):
-        if not getattr(state, 'is_main', True): return  # one writer under torchrun
         with atomic_write(options_file(state.opt)) as f: f.write(self.text + '\n')
 
 # %% ../nbs/07a_callbacks.ipynb #9f8edb70
@@ -300,7 +290,7 @@ class Snapshots(Callback):
         self.pairs, self.epochs, self.net, self.images = list(pairs), epochs, net, {}  # images: {epoch: [output, ...]}
 
     def on_epoch_end(self, state):
-        if not state.is_main or (self.epochs is not None and state.epoch not in self.epochs): return
+        if not is_main() or (self.epochs is not None and state.epoch not in self.epochs): return
         self.images[state.epoch] = self.capture(getattr(state.model, 'net' + self.net))
 
     def capture(self, net) -> list:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['DEVICE_PATTERN', 'GENERATORS', 'UNET_DEPTHS', 'DISCRIMINATORS', 'NORMS', 'INIT_TYPES', 'GAN_MODES', 'OptionError',
-           'error_line', 'exit_with_error', 'in_ipython', 'atomic_write', 'device_name', 'resolve_device', 'tensor2im',
-           'save_image', 'HTML']
+           'error_line', 'exit_with_error', 'in_ipython', 'atomic_write', 'check_writable', 'is_main', 'device_name',
+           'resolve_device', 'tensor2im', 'save_image', 'HTML']
 
 # %% ../nbs/00_core.ipynb #5a220dca
 class OptionError(ValueError):
@@ -75,6 +75,22 @@ def atomic_write(path, mode: str = 'w', **open_kwargs):
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+# %% ../nbs/00_core.ipynb #c0a1b2c3
+def check_writable(folder):
+    "Raise `OSError` with one clear line unless files can be created in `folder` (made if missing)."
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with atomic_write(folder/'.gan_nb_write_test', 'w') as f: f.write('ok')
+        (folder/'.gan_nb_write_test').unlink()
+    except OSError as e:
+        raise type(e)(f'cannot write checkpoints to {folder} ({e.strerror or e}); choose a writable --checkpoints_dir') from None
+
+# %% ../nbs/00_core.ipynb #c0a1b2c5
+def is_main() -> bool:
+    "Whether this process writes files and prints: rank 0 under torchrun (its `RANK`), and any process without it."
+    return int(os.environ.get('RANK', '0')) == 0
 
 # %% ../nbs/00_core.ipynb #2c3437be
 DEVICE_PATTERN = re.compile(r'auto|cpu|mps|cuda(:\d+)?')

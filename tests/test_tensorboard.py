@@ -38,7 +38,7 @@ def test_scalars_load_back_and_continue_across_a_resume(tmp_path):
 
 def test_missing_tensorboard_is_one_line(tmp_path):
     script = tmp_path/'train_without_tensorboard.py'  # as if the tensorboard extra were not installed
-    script.write_text('import sys; sys.modules["tensorboard"] = None\nfrom gan_nb.cli import train_main\nsys.exit(train_main())\n')
+    script.write_text('import sys; sys.modules["tensorboard"] = None\nfrom gan_nb.train import main as train_main\nsys.exit(train_main())\n')
     r = subprocess.run([sys.executable, str(script), '--dataroot', 'builtin:facades'] + TINY + ['--n_epochs', '1'],
                        cwd=tmp_path, capture_output=True, text=True, timeout=240, env=ENV)
     assert "--use_tensorboard needs the tensorboard package: pip install 'gan_nb[tensorboard]'" in one_error_line(r)
