@@ -14,4 +14,4 @@ from .template import TemplateModel
 
 # The extras attach to the core here, each at its one named place when imported (the training loop's RUN_HOOKS,
 # create_model's BUILD_HOOKS). Torchrun's hook comes first: the checkpoints' start waits on its process group.
-from .extras import distributed, checkpoints  # noqa: F401
+from .extras import distributed, checkpoints, tensorboard_logger  # noqa: F401

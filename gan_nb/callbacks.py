@@ -12,8 +12,8 @@ import torch
 
 # %% auto #0
 __all__ = ['EVENTS', 'Callback', 'TrainState', 'fire', 'format_losses', 'read_loss_log', 'LossLog', 'ProgressBar',
-           'save_training_visuals', 'TrainingPage', 'WandbLogger', 'TensorBoardLogger', 'SaveOptions', 'LossHistory',
-           'read_pairs', 'Snapshots']
+           'save_training_visuals', 'TrainingPage', 'WandbLogger', 'SaveOptions', 'LossHistory', 'read_pairs',
+           'Snapshots']
 
 # %% ../nbs/07a_callbacks.ipynb #a816e3e8
 from fastcore.basics import patch
@@ -205,35 +205,6 @@ class WandbLogger(Callback):
 
     def on_train_end(self, state):
         self.run.finish()
-
-# %% ../nbs/07a_callbacks.ipynb #214a782d
-class TensorBoardLogger(Callback):
-    "Write losses, learning rates, validation metrics and images as TensorBoard events (`--use_tensorboard`); the loop adds it on rank 0."
-    def __init__(self, log_dir):  # `<checkpoints_dir>/<name>/tensorboard`
-        try: from torch.utils.tensorboard import SummaryWriter
-        except ImportError:
-            raise ValueError("--use_tensorboard needs the tensorboard package: pip install 'gan_nb[tensorboard]' (or leave out --use_tensorboard)") from None
-        self.log_dir, self.writer_class, self.writer = Path(log_dir), SummaryWriter, None
-
-    def on_train_begin(self, state):  # a resume drops what the earlier run logged after its checkpoint (steps > total_iters)
-        self.writer = self.writer_class(str(self.log_dir), purge_step=state.total_iters + 1 if state.total_iters else None)
-
-    def on_losses(self, state, losses):
-        step = state.total_iters
-        for name, value in losses.items(): self.writer.add_scalar(f'loss/{name}', value, step)
-        optimizers = {k[len('optimizer_'):]: v for k, v in vars(state.model).items() if k.startswith('optimizer_')} if state.model else {}
-        for name, optimizer in optimizers.items(): self.writer.add_scalar(f'lr/{name}', optimizer.param_groups[0]['lr'], step)
-        self.writer.add_scalar('epoch', state.epoch, step)
-
-    def on_visuals(self, state, visuals):
-        for label, image in visuals.items(): self.writer.add_image(label, tensor2im(image), state.total_iters, dataformats='HWC')
-
-    def on_validation(self, state, metric, score):  # `--val_freq`: the generator's score on the validation split
-        self.writer.add_scalar(f'val/{metric}', score, state.total_iters)
-
-    def on_epoch_end(self, state): self.writer.flush()
-
-    def on_train_end(self, state): self.writer.close()
 
 # %% ../nbs/07a_callbacks.ipynb #3ea77bac
 class SaveOptions(Callback):

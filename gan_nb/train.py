@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 # %% ../nbs/07_train.ipynb #99870fe7
 from .base_model import ready_model
-from .callbacks import TrainState, fire, LossLog, ProgressBar, SaveOptions, TrainingPage, WandbLogger, TensorBoardLogger
+from .callbacks import TrainState, fire, LossLog, ProgressBar, SaveOptions, TrainingPage, WandbLogger
 from .core import check_writable, exit_with_error, is_main
 from .data import create_dataset
 from .options import OptionError, TrainOptions, format_options
@@ -102,7 +102,6 @@ class TrainingRun:
         self.extensions = list(self.callbacks)
         self.callbacks += list(callbacks)
         if is_main() and opt.use_wandb: self.callbacks.append(WandbLogger(opt))  # fails now if wandb is missing
-        if is_main() and opt.use_tensorboard: self.callbacks.append(TensorBoardLogger(s.save_dir/'tensorboard'))
 
     def say(self, *args):
         "Print on rank 0 only (one copy of each message under torchrun)."
