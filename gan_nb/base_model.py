@@ -5,13 +5,11 @@
 # %% ../nbs/04_base_model.ipynb #5a26da50
 from __future__ import annotations
 import contextlib
-import ctypes
 from collections import OrderedDict
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['AMP_DTYPES', 'BaseModel', 'get_scheduler', 'CheckpointError', 'create_model', 'ready_model', 'adam_kwargs',
-           'reuse_freed_memory']
+__all__ = ['BUILD_HOOKS', 'AMP_DTYPES', 'BaseModel', 'get_scheduler', 'CheckpointError', 'create_model', 'ready_model']
 
 # %% ../nbs/04_base_model.ipynb #1e9e3bda
 import torch
@@ -22,9 +20,6 @@ from torch.optim import lr_scheduler
 from .core import atomic_write, resolve_device
 from .options import find_model, LR_POLICY_NAMES
 from .networks import clean_state_dict, count_parameters, unwrap_network, load_state_dict_file, channels_last_skip_gradients
-from .hardware import apply_speed_settings
-from .optim import BlockedAdam
-from .matmul_conv import use_matmul_convolutions
 
 # %% ../nbs/04_base_model.ipynb #dbe31576
 class BaseModel:
@@ -46,7 +41,6 @@ class BaseModel:
         # the speed flags (see "Speed" below); options built by hand may lack them
         self.amp = getattr(opt, 'amp', 'off')
         self.channels_last, self.compile = getattr(opt, 'channels_last', False), getattr(opt, 'compile', False)
-        self.matmul_conv = getattr(opt, 'matmul_conv', False)
         self.scaler = torch.amp.GradScaler(self.device.type) if self.amp == 'fp16' and self.isTrain else None
         self.loss_names, self.model_names, self.visual_names = [], [], []
         self.optimizers, self.schedulers, self.image_paths = [], [], []
@@ -272,9 +266,7 @@ def print_networks(self: BaseModel, verbose=False):  # also print each network's
 # %% ../nbs/04_base_model.ipynb #0211176e
 @patch
 def setup(self: BaseModel, opt):
-    "Apply the speed settings; create schedulers when training; load networks when testing or resuming; print the networks."
-    apply_speed_settings(opt)  # threads, memory reuse, a precision this hardware runs natively (models built by hand too)
-    if self.amp != 'off' and opt.amp == 'off': self.amp, self.scaler = 'off', None  # built before the check: float32
+    "Create schedulers when training; load networks when testing or resuming; print the networks."
     if self.isTrain: self.schedulers = [get_scheduler(optimizer, opt) for optimizer in self.optimizers]
     if not self.isTrain or getattr(opt, 'continue_train', False):
         self.load_networks(f'iter_{opt.load_iter}' if opt.load_iter > 0 else opt.epoch)
@@ -282,9 +274,12 @@ def setup(self: BaseModel, opt):
 
 
 
+BUILD_HOOKS = []  # functions of the options that run before a model is built: where extras (speed) attach
+
+
 def create_model(opt):  # options with `model` naming a registered model class
-    "The model registered as `opt.model`, built from `opt` once the speed settings are applied (they decide how it is built)."
-    apply_speed_settings(opt)  # threads, memory reuse, --amp checked, --fast resolved: see the hardware chapter
+    "The model registered as `opt.model`, built from `opt` after every hook in `BUILD_HOOKS` has seen the options."
+    for hook in BUILD_HOOKS: hook(opt)
     model = find_model(opt.model)(opt)
     print(f'model [{type(model).__name__}] was created')
     return model
@@ -302,27 +297,11 @@ def ready_model(opt,  # options naming the model (`--model`) and how to set it u
 # %% ../nbs/04_base_model.ipynb #762833cf
 AMP_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}  # `--amp` -> the autocast dtype
 
-
-def _fused_devices():
-    "Device types with a fused Adam kernel in this PyTorch."
-    try: from torch.utils._foreach_utils import _get_fused_kernels_supported_devices
-    except ImportError: return ('cuda',)
-    return tuple(_get_fused_kernels_supported_devices())
-
-
-def adam_kwargs(device,  # a `torch.device` or its name
-                fused=False  # use the fused kernel where `device` has one (round-off differs from the plain loop)
-               ) -> dict:
-    "Keyword arguments for a fast Adam: `foreach=True` (bit-identical to the plain loop), or `fused=True`."
-    return {'fused': True} if fused and torch.device(device).type in _fused_devices() else {'foreach': True}
-
 # %% ../nbs/04_base_model.ipynb #b381e25b
 @patch
 def make_adam(self: BaseModel, params):  # an iterable of parameters (or parameter groups)
-    "Adam with the reference's settings (`--lr`, betas `(--beta1, 0.999)`): `BlockedAdam` on a CPU, multi-tensor on a GPU; fused with `--fused_adam`."
-    kwargs = adam_kwargs(self.device, getattr(self.opt, 'fused_adam', False))
-    adam = BlockedAdam if self.device.type == 'cpu' else torch.optim.Adam  # CPU fused too: no copies of channels-last weights
-    return adam(params, lr=self.opt.lr, betas=(self.opt.beta1, 0.999), **kwargs)
+    "Adam with the reference's settings (`--lr`, betas `(--beta1, 0.999)`); the fused kernel with `--fused_adam`."
+    return torch.optim.Adam(params, lr=self.opt.lr, betas=(self.opt.beta1, 0.999), fused=True if self.opt.fused_adam else None)
 
 # %% ../nbs/04_base_model.ipynb #2d61ba88
 @patch
@@ -353,20 +332,9 @@ def update_scaler(self: BaseModel):
 # %% ../nbs/04_base_model.ipynb #c259db88
 @patch
 def prepare_networks(self: BaseModel):
-    "Apply `--channels_last`, `--matmul_conv` and `--compile` to every network in `model_names` (call it once they are built)."
+    "Apply `--channels_last` and `--compile` to every network in `model_names` (call it once they are built)."
     for name, net in self.networks():
         if self.channels_last:
             net.to(memory_format=torch.channels_last)  # in place: parameters stay the same objects
             channels_last_skip_gradients(net)  # U-Nets: skip connections hand back contiguous gradients
-        if self.matmul_conv: use_matmul_convolutions(net)  # in place too: same parameters, same state_dict
         if self.compile: setattr(self, 'net' + name, torch.compile(net))
-
-# %% ../nbs/04_base_model.ipynb #5c8c1298
-def reuse_freed_memory() -> bool:
-    "Make glibc's `malloc` keep freed memory for reuse (no `mmap` per large block, no trimming); `False` if not glibc."
-    try:
-        libc = ctypes.CDLL(None)
-        libc.gnu_get_libc_version  # only glibc has it, and only glibc's mallopt takes these options
-        M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # from glibc's <malloc.h>
-        return bool(libc.mallopt(M_MMAP_MAX, 0)) and bool(libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1))
-    except (OSError, TypeError, AttributeError): return False

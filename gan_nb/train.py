@@ -24,7 +24,6 @@ from tqdm.auto import tqdm
 
 # %% ../nbs/07_train.ipynb #99870fe7
 from .base_model import ready_model
-from .hardware import apply_speed_settings, speed_callbacks
 from .callbacks import TrainState, fire, LossLog, ProgressBar, TrainingPage, WandbLogger, TensorBoardLogger
 from .core import resolve_device
 from .distributed import DistInfo, init_distributed, wrap_distributed, sync_buffers, _agree
@@ -121,7 +120,6 @@ def prepare(self: TrainingRun,
     model = ready_model(opt, model)
     self.dataset, self.model = dataset, model
     s.model = model
-    apply_speed_settings(opt)  # as create_model and setup do (a model passed in may come from elsewhere)
     s.dataset_size = math.ceil(len(dataset) / s.world_size)
     self.saved = resume_train_state(model, opt, s) if opt.continue_train else None
     if self.saved is None: s.epoch, s.epoch_iter = opt.epoch_count, 0
@@ -133,7 +131,6 @@ def prepare(self: TrainingRun,
     self.say(f'The number of training images = {len(dataset)}' + (f' (x{s.world_size} processes)' if s.world_size > 1 else ''))
     self.callbacks = [self.progress, LossLog(s.save_dir/'loss_log.txt', enabled=s.is_main),
                       TrainingPage(s.save_dir/'web', enabled=s.is_main and not opt.no_html)] + self.callbacks
-    self.callbacks += speed_callbacks(opt, say=tqdm.write)  # the thread count follows the load (CPU)
     self.notify('on_train_begin')
     return self
 

@@ -23,7 +23,6 @@ __all__ = ['STATE_VERSION', 'seed_everything', 'rng_state', 'set_rng_state', 'tr
 import torch
 
 # %% ../nbs/07b_train_state.ipynb #10d3ba8b
-from .base_model import adam_kwargs
 from .callbacks import TrainState
 from .core import atomic_write
 from .networks import unreadable_reason
@@ -324,11 +323,11 @@ def resume_train_state(model,  # the model, its weights loaded by `setup`
         print(f'note: {path.name} does not match the weights {label}_net_*.pth (saved at different times?): '
               f'resuming from the weights only at epoch {opt.epoch_count}')
         return None
-    implementation = adam_kwargs(model.device, getattr(opt, 'fused_adam', False))
+    fused = True if opt.fused_adam else None  # as make_adam builds it
     for o, s in zip(model.optimizers, saved['optimizers']):
         o.load_state_dict(s)
         for group in o.param_groups:  # today's --fused_adam, not the saved run's kernel choice
-            group.update(foreach=implementation.get('foreach', False), fused=implementation.get('fused', False))
+            group.update(foreach=None, fused=fused)
     if saved.get('scaler') and getattr(model, 'scaler', None) is not None: model.scaler.load_state_dict(saved['scaler'])
     for sch, s in zip(model.schedulers, saved['schedulers']): sch.load_state_dict(s)
     model.metric = saved.get('metric', 0)
