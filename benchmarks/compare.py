@@ -452,6 +452,7 @@ def parse(argv=None):
     a = p.parse_args(argv)
     a.what = [w.strip() for w in a.what.split(',') if w.strip()]
     if bad := [w for w in a.what if w not in WHATS]: p.error(f'unknown --what {bad}; choose from {", ".join(WHATS)}')
+    if a.epoch_images < 3: p.error('--epoch-images must be at least 3 (a step time needs two steps after the first)')
     a.flag_sets = [s.split() for s in a.flags.split(';')] if a.flags else [list(f) for f in FLAG_SETS]
     return a
 
