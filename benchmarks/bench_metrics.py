@@ -23,7 +23,6 @@ import io
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere in the repository
@@ -34,6 +33,7 @@ from PIL import Image
 
 from gan_nb.data import make_facade
 from gan_nb.metrics import (InceptionFeatures, evaluate, frechet_distance, image_features, stored_inception_path)
+from gan_nb.extras.speed import time_alternately
 
 
 def write_images(folder: Path, n: int, size: int, noise: float, seed: int):
@@ -63,9 +63,10 @@ def library_fid(f1, f2):
 
 
 def timed(fn):
-    t0 = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - t0
+    "`fn()` and the seconds it took, timed once by the project's one harness."
+    out = []
+    seconds = time_alternately({'run': lambda: out.append(fn())}, rounds=1, warmup=0)['run']
+    return out[0], seconds
 
 
 def bench_validation(steps: int, threads: int):
@@ -82,18 +83,15 @@ def bench_validation(steps: int, threads: int):
         dataset, model = create_dataset(opt), create_model(opt)
         model.setup(opt)
         batches = iter(dataset)
-        times = []
-        for i in range(steps + 1):  # the first step warms up
-            model.set_input(next(batches))
-            t0 = time.perf_counter(); model.optimize_parameters(); times.append(time.perf_counter() - t0)
-        step = sorted(times[1:])[len(times[1:]) // 2]
+        def one_step(): model.set_input(next(batches)); model.optimize_parameters()
+        step = time_alternately({'step': one_step}, rounds=steps, warmup=1)['step']  # the fastest of `steps`
         val = validation_data(opt)
         validation_score(model, val, max_images=1)  # warm-up
         n = min(8, len(val))
         _, t_val = timed(lambda: validation_score(model, val, max_images=n))
     per_image = t_val / n
     print(f'machine: {os.cpu_count()} CPU cores, torch {torch.__version__}, {threads} torch threads')
-    print(f'default pix2pix training step (unet_256, ngf 64, 256x256, batch 1): {step:.2f} s (median of {steps})')
+    print(f'default pix2pix training step (unet_256, ngf 64, 256x256, batch 1): {step:.2f} s (fastest of {steps})')
     print(f'validation, per image (eval-mode forward of G, L1; {n} images): {per_image:.3f} s')
     print(f'--val_freq 1 with a val split a tenth of train adds {100 * per_image / (10 * step):.1f}% to an epoch')
 

@@ -1,19 +1,19 @@
-"""gan_nb against a plain PyTorch step written the way the reference writes it, side by side in one process.
+"""gan_nb against a plain PyTorch step written the way the reference writes it, side by side in one process:
+the project's one benchmark harness.
 
 The plain step (`PlainPix2Pix`, `PlainCycleGAN` below) is built from gan_nb's own networks and losses with the
-same initial weights, and trained as the reference's `train.py` trains: `torch.optim.Adam` with its CPU
-default (a per-parameter loop, `foreach=False`), glibc's malloc as it runs in a process that never tunes
-it, PyTorch's default thread count. The contenders run **alternately**, one step each in turn, so that the
-load of a shared machine hits all of them alike, and every figure is printed as a ratio to the plain step
-(> 1: faster than plain). Each run prints the CPU, its flags (AVX2, AVX-512, AVX512_BF16, AMX) and the load
-average, because a ratio means little without them.
+same initial weights, and trained as the reference's `train.py` trains: `torch.optim.Adam(params, lr, betas)`
+with PyTorch's own defaults. Every figure comes from `time_alternately` (gan_nb.extras.speed): the contenders
+run in turn, one unit of work each, so that the load of a shared machine hits all of them alike, and the
+fastest time of each counts. Each is printed as a ratio to the plain step (> 1: faster than plain). Batches
+are made on the device before timing, so no step copies a pageable batch. Each run prints the date, the CPU
+and its flags (AVX2, AVX-512, AVX512_BF16, AMX) or the GPU, and the load average.
 
     python benchmarks/compare.py                                  # everything, CPU, 256 px
     python benchmarks/compare.py --what step,flags --steps 4      # the pix2pix step: default and each speed flag
     python benchmarks/compare.py --what identical                 # same losses and weights after 3 steps?
-    python benchmarks/compare.py --what adam                      # the optimiser update alone: plain, foreach, blocked, fused
-    python benchmarks/compare.py --what threads --size 128 --netG unet_128 --ngf 32   # one competing process
-    python benchmarks/compare.py --what busy_fast                 # --fast against plain, quiet and beside that process
+    python benchmarks/compare.py --what adam                      # the optimiser update alone: plain, foreach, fused
+    python benchmarks/compare.py --what flops                     # the step against the machine's matmul rate
     python benchmarks/compare.py --what epoch,panel --epoch-images 16
     python benchmarks/compare.py --what panel_fresh    # the panel in a fresh process, its main thread never running torch
     python benchmarks/compare.py --device cuda                    # the same on a GPU (compile included)
@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
-import ctypes
 import datetime
 import io
 import os
@@ -42,17 +41,15 @@ import torch
 from gan_nb.options import TrainOptions, resolve_device
 import gan_nb.data  # registers the datasets
 import gan_nb.pix2pix, gan_nb.cycle_gan  # register the models
-from gan_nb.base_model import create_model, reuse_freed_memory
+from gan_nb.base_model import create_model
 from gan_nb.networks import define_G, define_D
 from gan_nb.losses import GANLoss
 from gan_nb.cycle_gan import ImagePool
-from gan_nb import hardware
+from gan_nb.extras.speed import time_alternately, describe_cpu, native_bf16, native_fp16  # the hook: --amp, --fast
 
-WHATS = ('identical', 'adam', 'step', 'flags', 'cycle_gan', 'data', 'threads', 'busy_fast', 'epoch', 'panel', 'panel_fresh')
-FLAG_SETS = (['--fused_adam'], ['--channels_last'], ['--matmul_conv'], ['--amp', 'bf16'], ['--amp', 'fp16'],
-             ['--fused_adam', '--matmul_conv'], ['--channels_last', '--fused_adam', '--matmul_conv'],
-             ['--amp', 'bf16', '--channels_last', '--fused_adam'],
-             ['--amp', 'bf16', '--channels_last', '--fused_adam', '--matmul_conv'], ['--fast'])
+WHATS = ('identical', 'adam', 'step', 'flags', 'cycle_gan', 'data', 'flops', 'epoch', 'panel', 'panel_fresh')
+FLAG_SETS = (['--fused_adam'], ['--channels_last'], ['--channels_last', '--fused_adam'], ['--amp', 'bf16'], ['--amp', 'fp16'],
+             ['--amp', 'bf16', '--channels_last', '--fused_adam'], ['--fast'])
 
 
 # --- the plain steps: the reference's way, on gan_nb's networks -------------------------------------------
@@ -70,7 +67,7 @@ class PlainPix2Pix:
         self.netD = define_D(o.input_nc + o.output_nc, o.ndf, o.netD, o.n_layers_D, o.norm, o.init_type, o.init_gain).to(self.device)
         if model is not None: self.netG.load_state_dict(model.netG.state_dict()); self.netD.load_state_dict(model.netD.state_dict())
         self.criterionGAN, self.criterionL1 = GANLoss(o.gan_mode).to(self.device), torch.nn.L1Loss()
-        adam = lambda net: torch.optim.Adam(net.parameters(), lr=o.lr, betas=(o.beta1, 0.999), foreach=False)
+        adam = lambda net: torch.optim.Adam(net.parameters(), lr=o.lr, betas=(o.beta1, 0.999))
         self.optimizer_G, self.optimizer_D = adam(self.netG), adam(self.netD)
 
     def set_input(self, batch):
@@ -106,7 +103,7 @@ class PlainCycleGAN:
         for name in ('G_A', 'G_B', 'D_A', 'D_B'): getattr(self, 'net' + name).load_state_dict(getattr(model, 'net' + name).state_dict())
         self.fake_A_pool, self.fake_B_pool = ImagePool(o.pool_size), ImagePool(o.pool_size)
         self.criterionGAN, self.criterionCycle, self.criterionIdt = GANLoss(o.gan_mode).to(self.device), torch.nn.L1Loss(), torch.nn.L1Loss()
-        adam = lambda params: torch.optim.Adam(params, lr=o.lr, betas=(o.beta1, 0.999), foreach=False)
+        adam = lambda params: torch.optim.Adam(params, lr=o.lr, betas=(o.beta1, 0.999))
         self.optimizer_G = adam(list(self.netG_A.parameters()) + list(self.netG_B.parameters()))
         self.optimizer_D = adam(list(self.netD_A.parameters()) + list(self.netD_B.parameters()))
 
@@ -143,71 +140,34 @@ class PlainCycleGAN:
     def nets(self): return {n: getattr(self, 'net' + n) for n in ('G_A', 'G_B', 'D_A', 'D_B')}
 
 
-# --- the process settings each contender runs under ------------------------------------------------------
-
-def glibc():
-    try:
-        libc = ctypes.CDLL(None); libc.gnu_get_libc_version
-        return libc
-    except (OSError, AttributeError): return None
-
-
-def plain_malloc():
-    """glibc's malloc as it runs in a process that never tunes it, in its steady state: blocks under 32 MiB
-    from the heap (its dynamic threshold has risen to its maximum), larger ones mapped and unmapped each time,
-    the heap trimmed above 64 MiB. (Once a process has called `mallopt`, the dynamic threshold cannot come
-    back; this is where it settles.)"""
-    libc = glibc()
-    if libc is None: return
-    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_MMAP_MAX = -1, -3, -4
-    libc.mallopt(M_MMAP_THRESHOLD, 32 * 2**20); libc.mallopt(M_TRIM_THRESHOLD, 64 * 2**20); libc.mallopt(M_MMAP_MAX, 65536)
-
-
-class Contender:
-    "A training step to time and the process settings it runs under (threads, malloc)."
-    def __init__(self, name, model, batch, threads, tuned_malloc, device):
-        self.name, self.model, self.batch, self.threads, self.tuned_malloc, self.device = name, model, batch, threads, tuned_malloc, device
-        self.times = []
-
-    def step(self):
-        if self.device.type == 'cpu':
-            torch.set_num_threads(self.threads)
-            reuse_freed_memory() if self.tuned_malloc else plain_malloc()
-        sync(self.device)
-        t = time.perf_counter()
-        self.model.set_input(self.batch)
-        self.model.optimize_parameters()
-        sync(self.device)
-        return time.perf_counter() - t
-
+# --- timing and building -----------------------------------------------------------------------------------
 
 def sync(device):
     if device.type == 'cuda': torch.cuda.synchronize(device)
 
 
-def alternate(contenders, steps, warmup):
-    "Each contender steps in turn: `warmup` untimed rounds, then `steps` timed ones."
-    for _ in range(warmup):
-        for c in contenders: c.step()
-    for _ in range(steps):
-        for c in contenders: c.times.append(c.step())
+def stepper(model, batch, device):
+    "One training step of `model` on `batch` (already on the device), finished before it returns."
+    def step():
+        model.set_input(batch); model.optimize_parameters(); sync(device)
+    return step
 
 
-def report(contenders, base, what):
-    "One line per contender: median and min s/step, and the speed-up over `base` (median and min)."
-    for c in contenders:
-        med, best = statistics.median(c.times), min(c.times)
-        ratio = statistics.median(base.times) / med
-        print(f'| {what} | {c.name} | {best:.3f} | {med:.3f} | **{ratio:.2f}x** | {min(base.times) / best:.2f}x | {load():.2f} |')
+def load():
+    return os.getloadavg()[0] if hasattr(os, 'getloadavg') else float('nan')
+
+
+def report(times, base, what):
+    "One line per contender: its fastest s/step and the speed-up over `base`."
+    for name, t in times.items():
+        print(f'| {what} | {name} | {t:.3f} | **{times[base] / t:.2f}x** | {load():.2f} |')
 
 
 def table_head(title):
     print(f'\n{title}\n')
-    print('| what | contender | min s/step | median s/step | speed-up over plain (median) | (min) | load |')
-    print('|---|---|---|---|---|---|---|')
+    print('| what | contender | fastest s/step | speed-up over plain | load |')
+    print('|---|---|---|---|---|')
 
-
-# --- building ----------------------------------------------------------------------------------------------
 
 def gan_nb_opt(a, model, flags=(), device='cpu'):
     args = ['--dataroot', 'unused', '--model', model, '--device', str(device), '--batch_size', str(a.batch_size),
@@ -217,39 +177,34 @@ def gan_nb_opt(a, model, flags=(), device='cpu'):
 
 
 def gan_nb_model(a, model, flags=(), device='cpu', say=print):
-    "A gan_nb model as a user gets it (`create_model` + `setup`: the speed settings applied), and the thread count it chose."
+    "A gan_nb model as a user gets it (`create_model`, whose build hooks check --amp and resolve --fast, then `setup`)."
     opt = gan_nb_opt(a, model, flags, device)
     torch.manual_seed(0)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        hardware.apply_speed_settings(opt)  # what create_model and setup do (a no-op the second time)
         m = create_model(opt); m.setup(opt)
     for line in out.getvalue().splitlines():
-        if line.startswith(('note:', '--fast', '--amp auto', 'threads:')): say('    ' + line)
-    return m, torch.get_num_threads()
+        if line.startswith(('note:', '--fast')): say('    ' + line)
+    return m
 
 
-def random_batch(a, nc_in=3, nc_out=3, seed=0):
+def random_batch(a, nc_in=3, nc_out=3, seed=0, device='cpu'):
+    "Random images made on `device`: no timed step copies them there."
     g = torch.Generator().manual_seed(seed)
-    x = lambda nc: torch.rand(a.batch_size, nc, a.size, a.size, generator=g) * 2 - 1
+    x = lambda nc: (torch.rand(a.batch_size, nc, a.size, a.size, generator=g) * 2 - 1).to(device)
     return {'A': x(nc_in), 'B': x(nc_out), 'A_paths': ['a'] * a.batch_size, 'B_paths': ['b'] * a.batch_size}
-
-
-def load():
-    return os.getloadavg()[0] if hasattr(os, 'getloadavg') else float('nan')
 
 
 # --- what is compared --------------------------------------------------------------------------------------
 
 def same_numbers(a, device, model='pix2pix', flags=(), steps=3):
     "Train the plain step and gan_nb's from the same weights for `steps` steps; the largest loss and weight differences."
-    torch.set_num_threads(hardware.DEFAULT_THREADS)
-    m, _ = gan_nb_model(a, model, [*flags, '--cpu_threads', str(hardware.DEFAULT_THREADS)], device, say=lambda s: None)
+    m = gan_nb_model(a, model, flags, device, say=lambda s: None)
     plain = (PlainPix2Pix if model == 'pix2pix' else PlainCycleGAN)(m.opt, m.device, m)
     for runner in (plain, m):
         for i in range(steps):
             torch.manual_seed(100 + i); random.seed(100 + i)  # dropout masks and the image pool's draws alike
-            runner.set_input(random_batch(a, seed=i)); runner.optimize_parameters()
+            runner.set_input(random_batch(a, seed=i, device=device)); runner.optimize_parameters()
     gan_losses = m.get_current_losses()
     loss_diff = max(abs(gan_losses[k] - v) for k, v in plain.losses().items())
     weight_diff = max((p - q).abs().max().item() for name, net in plain.nets().items()
@@ -258,13 +213,11 @@ def same_numbers(a, device, model='pix2pix', flags=(), steps=3):
 
 
 def bench_identical(a, device):
-    print('\nSame numbers: the plain step and gan_nb\'s, from the same weights, 3 steps on the same batches '
-          f'(both on {hardware.DEFAULT_THREADS} threads)\n')
+    print(f'\nSame numbers: the plain step and gan_nb\'s, from the same weights, 3 steps on the same batches '
+          f'({torch.get_num_threads()} threads)\n')
     print('| model | flags | max loss difference | max weight difference | identical to 1e-6 |')
     print('|---|---|---|---|---|')
-    for model, flags in (('pix2pix', ()), ('pix2pix', ('--fused_adam',)), ('pix2pix', ('--channels_last',)),
-                         ('pix2pix', ('--matmul_conv',)), ('cycle_gan', ())):
-        if model == 'cycle_gan' and 'cycle_gan' not in a.what and 'identical' not in a.what: continue
+    for model, flags in (('pix2pix', ()), ('pix2pix', ('--fused_adam',)), ('pix2pix', ('--channels_last',)), ('cycle_gan', ())):
         la = copy.copy(a)
         if model == 'cycle_gan': la.size = min(a.size, 64)  # the numbers, not the speed: small is enough
         loss_diff, weight_diff = same_numbers(la, device, model, flags)
@@ -273,12 +226,9 @@ def bench_identical(a, device):
 
 
 def bench_adam(a, device):
-    "The optimiser update alone, on pix2pix's G and D: the reference's loop, multi-tensor, `BlockedAdam`, fused."
-    from gan_nb.optim import BlockedAdam
-    print(f'\nAdam update of pix2pix\'s G and D ({a.netG}, ngf {a.ngf}), gradients set, optimisers in turn\n')
-    print('| what | optimiser | min s/update | median s/update | speed-up over plain (median) | load |')
-    print('|---|---|---|---|---|---|')
-    m, _ = gan_nb_model(a, 'pix2pix', ['--cpu_threads', str(hardware.DEFAULT_THREADS)], device, say=lambda s: None)
+    "The optimiser update alone, on pix2pix's G and D: the reference's default, multi-tensor, fused, fused on channels-last weights."
+    table_head(f'Adam update of pix2pix\'s G and D ({a.netG}, ngf {a.ngf}), gradients set, optimisers in turn')
+    m = gan_nb_model(a, 'pix2pix', (), device, say=lambda s: None)
     weights = [p.detach() for net in (m.netG, m.netD) for p in net.parameters()]
     kw = dict(lr=m.opt.lr, betas=(m.opt.beta1, 0.999))
     del m
@@ -286,75 +236,52 @@ def bench_adam(a, device):
         ps = [w.clone(memory_format=layout if w.dim() == 4 else torch.contiguous_format).requires_grad_() for w in weights]
         for p in ps: p.grad = torch.randn_like(p) * 1e-3
         return ps
-    makers = {'plain (torch.optim.Adam, foreach=False)': lambda: torch.optim.Adam(params(), foreach=False, **kw),
+    makers = {'plain (torch.optim.Adam, its defaults)': lambda: torch.optim.Adam(params(), **kw),
               'multi-tensor (foreach=True)': lambda: torch.optim.Adam(params(), foreach=True, **kw),
-              'BlockedAdam (gan_nb default on a CPU)': lambda: BlockedAdam(params(), **kw)}
-    if device.type == 'cpu':
-        cl = torch.channels_last
-        makers['fused (--fused_adam)'] = lambda: torch.optim.Adam(params(), fused=True, **kw)
-        makers['fused, channels-last weights: torch.optim.Adam (copies)'] = lambda: torch.optim.Adam(params(cl), fused=True, **kw)
-        makers['fused, channels-last weights: BlockedAdam (flat views, --fast)'] = lambda: BlockedAdam(params(cl), fused=True, **kw)
-    plain_malloc()  # the allocator as an untuned process has it, for all alike
-    runs = {name: make() for name, make in makers.items()}
-    times = {name: [] for name in runs}
-    for i in range(a.steps + a.warmup):
-        for name, o in runs.items():
-            t = time.perf_counter(); o.step(); sync(device)
-            if i >= a.warmup: times[name].append(time.perf_counter() - t)
-    base = statistics.median(next(iter(times.values())))
-    for name, ts in times.items():
-        print(f'| adam | {name} | {min(ts):.3f} | {statistics.median(ts):.3f} | **{base / statistics.median(ts):.2f}x** | {load():.2f} |')
+              'fused (--fused_adam)': lambda: torch.optim.Adam(params(), fused=True, **kw),
+              'fused, channels-last weights': lambda: torch.optim.Adam(params(torch.channels_last), fused=True, **kw)}
+    updates = {name: make() for name, make in makers.items()}
+    runs = {name: (lambda o=o: (o.step(), sync(device))) for name, o in updates.items()}
+    report(time_alternately(runs, rounds=a.steps, warmup=a.warmup), next(iter(runs)), 'adam')
 
 
 def bench_step(a, device, flag_sets):
-    "The default step, and each flag set, against the plain step, alternating."
+    "The default step, and each flag set, against the plain step, in turn."
     table_head(f'pix2pix step ({a.netG}, ngf {a.ngf}, basic D, batch norm, {a.size} px, batch {a.batch_size}), '
-               f'{a.steps} timed rounds after {a.warmup} warm-up, contenders in turn')
-    batch = random_batch(a)
-    base_model, _ = gan_nb_model(a, 'pix2pix', ['--cpu_threads', str(hardware.DEFAULT_THREADS)], device)
-    plain = Contender('plain (reference-style: per-parameter Adam, no settings)', PlainPix2Pix(base_model.opt, device, base_model), batch,
-                      hardware.DEFAULT_THREADS, False, device)
-    default_all = Contender(f'gan_nb default, {hardware.DEFAULT_THREADS} threads (identical numbers)', base_model, batch,
-                            hardware.DEFAULT_THREADS, True, device)
-    contenders = [plain, default_all]
-    if not flag_sets:  # the default as a user gets it: threads chosen by the probe
-        m, threads = gan_nb_model(a, 'pix2pix', [], device)
-        if threads != hardware.DEFAULT_THREADS:
-            contenders.append(Contender(f'gan_nb default, threads chosen now: {threads}', m, batch, threads, True, device))
-    alternate(contenders, a.steps, a.warmup)
-    report(contenders, plain, 'pix2pix step')
-    for flags in flag_sets:  # one at a time beside the same plain step, so at most three models are alive
-        if device.type == 'cpu' and 'fp16' in flags and not hardware.native_fp16():
+               f'fastest of {a.steps} rounds after {a.warmup} warm-up, contenders in turn')
+    batch = random_batch(a, device=device)
+    base = gan_nb_model(a, 'pix2pix', (), device)
+    runs = {'plain (reference-style)': stepper(PlainPix2Pix(base.opt, device, base), batch, device),
+            'gan_nb default (identical numbers)': stepper(base, batch, device)}
+    if not flag_sets: report(time_alternately(runs, rounds=a.steps, warmup=a.warmup), 'plain (reference-style)', 'pix2pix step')
+    for flags in flag_sets:  # one at a time beside the same plain and default steps, so at most three models are alive
+        if device.type == 'cpu' and 'fp16' in flags and not native_fp16():
             print(f'| pix2pix step | {" ".join(flags)}: not timed, float16 is emulated on this CPU (no AMX_FP16): '
-                  'tens of seconds a step; `check_amp` says so in one line | | | | | |'); continue
-        try: m, threads = gan_nb_model(a, 'pix2pix', [*flags, '--cpu_threads', str(hardware.DEFAULT_THREADS)], device)
+                  'tens of seconds a step; `check_amp` says so in one line | | | |'); continue
+        try: m = gan_nb_model(a, 'pix2pix', flags, device)
         except Exception as e:
-            print(f'| pix2pix step | {" ".join(flags)}: cannot run here ({type(e).__name__}: {e}) | | | | | |'); continue
-        resolved = ' -> ' + ' '.join(f'--{k} {getattr(m.opt, k)}' for k in hardware.SPEED_FLAGS_OFF) if (
-            '--fast' in flags or 'auto' in flags) else (' -> --amp off (fallback)' if '--amp' in flags and m.opt.amp == 'off' else '')
-        c = Contender(' '.join(flags) + resolved, m, batch, threads, True, device)
-        plain.times, default_all.times = [], []
-        alternate([plain, default_all, c], a.steps, a.warmup)
-        report([c], plain, 'pix2pix step')
-        print(f'|  | (same run) {" ".join(flags)} against gan_nb default | | | {statistics.median(default_all.times) / statistics.median(c.times):.2f}x | | |')
-        del m, c
+            print(f'| pix2pix step | {" ".join(flags)}: cannot run here ({type(e).__name__}: {e}) | | | |'); continue
+        name = ' '.join(flags) + (' -> ' + ' '.join(f'--{k} {v}' for k, v in m.opt.speed_settings.items()) if (
+            '--fast' in flags) else (' -> --amp off (fallback)' if '--amp' in flags and m.opt.amp == 'off' else ''))
+        times = time_alternately({**runs, name: stepper(m, batch, device)}, rounds=a.steps, warmup=a.warmup)
+        print(f'| pix2pix step | {name} | {times[name]:.3f} | **{times["plain (reference-style)"] / times[name]:.2f}x** '
+              f'({times["gan_nb default (identical numbers)"] / times[name]:.2f}x the default) | {load():.2f} |')
+        del m
 
 
 def bench_cycle_gan(a, device):
     ca = copy.copy(a); ca.size = a.cycle_size
     table_head(f'CycleGAN step (resnet_9blocks x2, basic D x2, instance norm, pool 50, {ca.size} px), contenders in turn')
-    batch = random_batch(ca)
-    m, _ = gan_nb_model(ca, 'cycle_gan', ['--cpu_threads', str(hardware.DEFAULT_THREADS)], device)
-    plain = Contender('plain (reference-style)', PlainCycleGAN(m.opt, device, m), batch, hardware.DEFAULT_THREADS, False, device)
-    ours = Contender('gan_nb default', m, batch, hardware.DEFAULT_THREADS, True, device)
-    alternate([plain, ours], max(2, a.steps // 2), 1)
-    report([plain, ours], plain, 'CycleGAN step')
+    batch = random_batch(ca, device=device)
+    m = gan_nb_model(ca, 'cycle_gan', (), device)
+    runs = {'plain (reference-style)': stepper(PlainCycleGAN(m.opt, device, m), batch, device), 'gan_nb default': stepper(m, batch, device)}
+    report(time_alternately(runs, rounds=max(2, a.steps // 2), warmup=1), 'plain (reference-style)', 'CycleGAN step')
 
 
 def bench_data(a, device):
-    "gan_nb's data loader (workers capped at the cores) against the reference's (`--num_threads` workers as given)."
-    print(f'\nData loader: builtin:facades, 286 resize, 256 crop, flip, batch 1, --num_threads 4 on {hardware.usable_cores()} usable cores; epochs in turn\n')
-    print('| what | contender | images/s (median of epochs) | ratio to plain | load |')
+    "gan_nb's data loader (workers capped at the cores, persistent) against the reference's (`--num_threads` workers as given)."
+    print(f'\nData loader: builtin:facades, 286 resize, 256 crop, flip, batch 1, --num_threads 4 on {os.cpu_count()} cores; epochs in turn\n')
+    print('| what | contender | images/s (fastest epoch) | ratio to plain | load |')
     print('|---|---|---|---|---|')
     import warnings
     with tempfile.TemporaryDirectory() as d, warnings.catch_warnings():
@@ -362,82 +289,29 @@ def bench_data(a, device):
         opt = TrainOptions().gather(['--dataroot', facades(d), '--model', 'pix2pix', '--device', str(device), '--num_threads', '4'])
         with contextlib.redirect_stdout(io.StringIO()): ours = gan_nb.data.create_dataset(opt)
         plain = torch.utils.data.DataLoader(ours.dataset, batch_size=1, shuffle=True, num_workers=4)  # the reference's loader
-        rates = {'plain (4 workers, restarted every epoch)': [], f'gan_nb ({ours.dataloader.num_workers} persistent workers)': []}
-        for epoch in range(a.data_epochs + 1):
-            for (name, rs), loader in zip(rates.items(), (plain, ours)):
-                t, n = time.perf_counter(), 0
-                for batch in loader: n += len(batch['A'])
-                if epoch: rs.append(n / (time.perf_counter() - t))  # the first epoch starts the workers: a warm-up
+        loaders = {'plain (4 workers, restarted every epoch)': plain, f'gan_nb ({ours.dataloader.num_workers} persistent workers)': ours}
+        n = len(ours.dataset)
+        times = time_alternately({name: (lambda l=l: sum(1 for _ in l)) for name, l in loaders.items()}, rounds=a.data_epochs, warmup=1)
         del ours, plain
-    base = statistics.median(next(iter(rates.values())))
-    for name, rs in rates.items():
-        print(f'| data loader | {name} | {statistics.median(rs):.1f} | {statistics.median(rs) / base:.2f}x | {load():.2f} |')
+    base = n / next(iter(times.values()))
+    for name, t in times.items(): print(f'| data loader | {name} | {n / t:.1f} | {n / t / base:.2f}x | {load():.2f} |')
 
 
-def spin():
-    "A CPU-bound process (one busy core)."
-    return subprocess.Popen([sys.executable, '-c', 'while True: pass'])
-
-
-def bench_threads(a, device):
-    "One competing CPU-bound process: the step with all threads (today), with fewer, and as `pick_threads` chooses."
-    if device.type != 'cpu': return
-    ta = copy.copy(a)
-    choices = hardware.thread_choices()
-    print(f'\nContention: pix2pix step ({a.netG}, ngf {a.ngf}, {a.size} px), quiet and beside one competing CPU-bound '
-          f'process, each thread count in turn\n')
-    print('| threads | quiet: median s/step | with one competing process: median s/step | busy / quiet default | load |')
-    print('|---|---|---|---|---|')
-    m, _ = gan_nb_model(ta, 'pix2pix', ['--cpu_threads', str(choices[0])], device)
-    batch = random_batch(ta)
-    runs = {n: Contender(f'{n} threads', m, batch, n, True, device) for n in choices}
-    alternate(list(runs.values()), a.steps, a.warmup)
-    quiet = {n: statistics.median(c.times) for n, c in runs.items()}
-    quiet_load = load()
-    other = spin()
-    try:
-        time.sleep(0.5)
-        chosen, probe = hardware.pick_threads()
-        for c in runs.values(): c.times = []
-        alternate(list(runs.values()), a.steps, 1)
-        busy = {n: statistics.median(c.times) for n, c in runs.items()}
-        busy_load = load()
-    finally:
-        other.kill(); other.wait()
-    for n in choices:
-        print(f'| {n} (fixed) | {quiet[n]:.3f} | {busy[n]:.3f} | {busy[n] / quiet[choices[0]]:.2f}x | {quiet_load:.2f} / {busy_load:.2f} |')
-    print(f'| adaptive: `pick_threads` chose {chosen} ({", ".join(f"{n}: {t * 1000:.0f} ms" for n, t in probe.items())}) '
-          f'| {quiet[choices[0]]:.3f} | {busy[chosen]:.3f} | **{busy[chosen] / quiet[choices[0]]:.2f}x** (target <= 1.8x) | {busy_load:.2f} |')
-
-
-def bench_busy_fast(a, device):
-    "`--fast` against the plain step, quiet and beside one competing process (both on the threads `pick_threads` chooses, and on all), in turn."
-    if device.type != 'cpu': return
-    all_threads, batch, quiet = hardware.DEFAULT_THREADS, random_batch(a), lambda s: None
-    base, _ = gan_nb_model(a, 'pix2pix', ['--cpu_threads', str(all_threads)], device, say=quiet)
-    plain = Contender('plain', PlainPix2Pix(base.opt, device, base), batch, all_threads, False, device)
-    del base
-    fast, _ = gan_nb_model(a, 'pix2pix', ['--fast', '--cpu_threads', str(all_threads)], device, say=quiet)
-    chosen = ' '.join(f'--{k} {getattr(fast.opt, k)}' for k in hardware.SPEED_FLAGS_OFF)
-    ours = Contender('--fast', fast, batch, all_threads, True, device)
-    def medians(threads):  # both contenders on `threads`, in turn
-        for c in (plain, ours): c.threads, c.times = threads, []
-        alternate([plain, ours], a.steps, 1)
-        return statistics.median(plain.times), statistics.median(ours.times), load()
-    rows = [('quiet', all_threads, medians(all_threads))]
-    other = spin()
-    try:
-        time.sleep(0.5)
-        picked, probe = hardware.pick_threads()
-        timed = ', '.join(f'{n}: {t * 1000:.0f} ms' for n, t in probe.items())
-        rows.append((f'one competing process, the threads `pick_threads` chose ({timed})', picked, medians(picked)))
-        for n in (n for n in hardware.thread_choices() if n != picked): rows.append(('one competing process', n, medians(n)))
-    finally:
-        other.kill(); other.wait()
-    print(f'\n`--fast` ({chosen}) against the plain step, quiet and beside one competing CPU-bound process, in turn\n')
-    print('| machine | threads (both) | plain: median s/step | --fast: median s/step | speed-up over plain | load |')
-    print('|---|---|---|---|---|---|')
-    for label, threads, (p, f, busy) in rows: print(f'| {label} | {threads} | {p:.3f} | {f:.3f} | **{p / f:.2f}x** | {busy:.2f} |')
+def bench_flops(a, device):
+    "The default step against the machine's float32 matrix-product rate: how far it is from the FLOP limit."
+    from torch.utils.flop_counter import FlopCounterMode
+    n = 2048
+    x, y = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    rate = 2 * n ** 3 / time_alternately({'mm': lambda: (torch.mm(x, y), sync(device))}, rounds=5)['mm']
+    m, batch = gan_nb_model(a, 'pix2pix', (), device, say=lambda s: None), random_batch(a, device=device)
+    m.set_input(batch)
+    counter = FlopCounterMode(display=False)
+    with counter: m.optimize_parameters()
+    flops, step = counter.get_total_flops(), time_alternately({'step': stepper(m, batch, device)}, rounds=a.steps)['step']
+    print(f'\nFLOP limit: pix2pix default step ({a.netG}, ngf {a.ngf}, {a.size} px)\n')
+    print(f'| fp32 matmul rate ({n}x{n} torch.mm, fastest of 5) | {rate / 1e9:.0f} GFLOP/s |')
+    print(f'| step: {flops / 1e9:.1f} GFLOP (convolutions, matmuls; not Adam, norms) | floor {flops / rate:.3f} s; '
+          f'measured {step:.3f} s = {step * rate / flops:.2f}x the floor |')
 
 
 def facades(d):
@@ -467,24 +341,21 @@ def plain_epoch(argv):
 
 def bench_epoch(a, device):
     "A whole epoch through the command line (`python -m gan_nb.train`) against the plain loop, whole processes in turn."
-    print(f'\nA whole epoch, whole processes (start-up, data, {a.epoch_images} images, saving), in turn; median of {a.epoch_pairs} pairs\n')
-    print('| what | contender | median s | images/s | speed-up over plain | load |')
+    print(f'\nA whole epoch, whole processes (start-up, data, {a.epoch_images} images, saving), in turn; fastest of {a.epoch_pairs}\n')
+    print('| what | contender | fastest s | images/s | speed-up over plain | load |')
     print('|---|---|---|---|---|---|')
-    times = {'plain loop (reference-style)': [], 'gan_nb_train (python -m gan_nb.train)': []}
     env = {**os.environ, 'PYTHONPATH': str(ROOT)}
     with tempfile.TemporaryDirectory() as d:
         facades(d)
-        for i in range(a.epoch_pairs):
-            for name in times:
-                cmd = ([sys.executable, __file__, '--plain-epoch', '--'] if name.startswith('plain')
-                       else [sys.executable, '-m', 'gan_nb.train']) + epoch_args(a, d, f'e{i}{len(times[name])}')
-                t = time.perf_counter()
-                subprocess.run(cmd, check=True, env=env, cwd=d, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                times[name].append(time.perf_counter() - t)
-    base = statistics.median(times['plain loop (reference-style)'])
-    for name, ts in times.items():
-        med = statistics.median(ts)
-        print(f'| epoch | {name} | {med:.1f} | {a.epoch_images / med:.2f} | **{base / med:.2f}x** | {load():.2f} |')
+        def process(cmd):
+            return lambda: subprocess.run(cmd + epoch_args(a, d, f'e{time.time_ns()}'), check=True, env=env, cwd=d,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times = time_alternately({'plain loop (reference-style)': process([sys.executable, __file__, '--plain-epoch', '--']),
+                                  'gan_nb_train (python -m gan_nb.train)': process([sys.executable, '-m', 'gan_nb.train'])},
+                                 rounds=a.epoch_pairs, warmup=0)
+    base = times['plain loop (reference-style)']
+    for name, t in times.items():
+        print(f'| epoch | {name} | {t:.1f} | {a.epoch_images / t:.2f} | **{base / t:.2f}x** | {load():.2f} |')
 
 
 class StepClock:
@@ -512,29 +383,27 @@ def run_clocked(where, args):
 def bench_panel(a, device):
     "Training from the panel (dashboard drawing) against `train` as the command line runs it: whole runs and steps, in turn."
     try:
-        from gan_nb.dashboard import TrainingPanel
+        import gan_nb.dashboard  # the panel can be built here
         from gan_nb.train import train
     except Exception as e:
         print(f'\npanel: skipped ({type(e).__name__}: {e})'); return
     print(f'\nPanel against the command line\'s loop, same options, {a.epoch_images} images an epoch, in turn '
-          '(whole run: building the panel, start-up, saving included; step: the median after the first)\n')
-    print('| what | contender | whole run: median s | images/s | panel / command line | median s/step | panel / command line | load |')
+          '(whole run: building the panel, start-up, saving included; step: the median after the first, fastest run)\n')
+    print('| what | contender | whole run: fastest s | images/s | panel / command line | s/step | panel / command line | load |')
     print('|---|---|---|---|---|---|---|---|')
-    times = {'command line (train)': [], 'panel (TrainingPanel, live dashboard)': []}
-    steps = {name: [] for name in times}
+    names = {'cmd': 'command line (train)', 'panel': 'panel (TrainingPanel, live dashboard)'}
+    steps = {name: [] for name in names.values()}
     with tempfile.TemporaryDirectory() as d:
-        warm = epoch_args(a, d, 'warm-up') + ['--max_dataset_size', '2']  # first model, thread choice, data: not timed
+        warm = epoch_args(a, d, 'warm-up') + ['--max_dataset_size', '2']  # first model, data: not timed
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()): train(TrainOptions().gather(warm))
-        for i in range(a.epoch_pairs):
-            for name in times:
-                args = epoch_args(a, d, f'p{i}{len(times[name])}') + ['--display_freq', '1', '--print_freq', '1']
-                t = time.perf_counter()
-                clock = run_clocked('panel' if name.startswith('panel') else 'cmd', args)
-                times[name].append(time.perf_counter() - t); steps[name].append(clock.median_step())
-    cli, cli_step = statistics.median(times['command line (train)']), statistics.median(steps['command line (train)'])
-    for name, ts in times.items():
-        med, step = statistics.median(ts), statistics.median(steps[name])
-        print(f'| panel | {name} | {med:.1f} | {a.epoch_images / med:.2f} | {cli / med:.2f}x | {step:.3f} | **{cli_step / step:.2f}x** | {load():.2f} |')
+        def run(where):
+            args = epoch_args(a, d, f'p{time.time_ns()}') + ['--display_freq', '1', '--print_freq', '1']
+            return lambda: steps[names[where]].append(run_clocked(where, args).median_step())
+        times = time_alternately({names[w]: run(w) for w in names}, rounds=a.epoch_pairs, warmup=0)
+    cli, cli_step = times[names['cmd']], min(steps[names['cmd']])
+    for name, t in times.items():
+        step = min(steps[name])
+        print(f'| panel | {name} | {t:.1f} | {a.epoch_images / t:.2f} | {cli / t:.2f}x | {step:.3f} | **{cli_step / step:.2f}x** | {load():.2f} |')
 
 
 def step_run(argv):
@@ -548,21 +417,22 @@ def bench_panel_fresh(a, device):
     "The panel and the command line's loop, each in a fresh process whose main thread never runs torch (a notebook that only uses the panel)."
     if device.type != 'cpu': return
     print(f'\nPanel in a fresh process (its main thread has run no torch, as in a notebook that only uses the panel) against '
-          f'the command line, {a.epoch_images} images, whole processes in turn; median of {a.epoch_pairs} runs of the median step\n')
-    print('| what | contender | median s/step | panel / command line | load |')
+          f'the command line, {a.epoch_images} images, whole processes in turn; fastest of {a.epoch_pairs} runs of the median step\n')
+    print('| what | contender | s/step | panel / command line | load |')
     print('|---|---|---|---|---|')
     steps = {'cmd': [], 'panel': []}
     with tempfile.TemporaryDirectory() as d:
         facades(d)
-        for _ in range(a.epoch_pairs):
-            for which in steps:
+        def run(which):
+            def fresh():
                 out = subprocess.run([sys.executable, __file__, '--step-run', which, d, str(a.epoch_images)], check=True, cwd=d,
                                      capture_output=True, text=True).stdout
                 steps[which].append(float(out.rsplit('median step', 1)[1]))
-    cli = statistics.median(steps['cmd'])
+            return fresh
+        time_alternately({which: run(which) for which in steps}, rounds=a.epoch_pairs, warmup=0)  # in turn; the step is the figure
+    cli = min(steps['cmd'])
     for which, name in (('cmd', 'command line (train, main thread)'), ('panel', 'panel (TrainingPanel, live dashboard)')):
-        med = statistics.median(steps[which])
-        print(f'| panel, fresh process | {name} | {med:.3f} | **{cli / med:.2f}x** | {load():.2f} |')
+        print(f'| panel, fresh process | {name} | {min(steps[which]):.3f} | **{cli / min(steps[which]):.2f}x** | {load():.2f} |')
 
 
 def parse(argv=None):
@@ -577,11 +447,12 @@ def parse(argv=None):
     p.add_argument('--device', default='cpu', help='cpu, cuda, cuda:N or auto')
     p.add_argument('--data-epochs', type=int, default=2)
     p.add_argument('--epoch-images', type=int, default=16, help='images in the whole-epoch and panel runs')
-    p.add_argument('--epoch-pairs', type=int, default=3, help='pairs of whole runs (median)')
+    p.add_argument('--epoch-pairs', type=int, default=3, help='rounds of whole runs (the fastest counts)')
     p.add_argument('--flags', default=None, help="flag sets for --what flags, ';'-separated, written --flags='--fast;--fused_adam' (default: each speed flag)")
     a = p.parse_args(argv)
     a.what = [w.strip() for w in a.what.split(',') if w.strip()]
     if bad := [w for w in a.what if w not in WHATS]: p.error(f'unknown --what {bad}; choose from {", ".join(WHATS)}')
+    if a.epoch_images < 3: p.error('--epoch-images must be at least 3 (a step time needs two steps after the first)')
     a.flag_sets = [s.split() for s in a.flags.split(';')] if a.flags else [list(f) for f in FLAG_SETS]
     return a
 
@@ -591,9 +462,9 @@ def header(a, device):
     cpu = next((l.split(':', 1)[1].strip() for l in Path('/proc/cpuinfo').read_text().splitlines() if l.startswith('model name')), '?') \
         if Path('/proc/cpuinfo').exists() else '?'
     print(f'compare.py: {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="minutes")}; device {device}'
-          f'{" (" + name + ")" if device.type == "cuda" else ""}; CPU {cpu}, {hardware.usable_cores()} usable cores, '
-          f'flags: {hardware.describe_cpu()}; native bf16 {hardware.native_bf16()}, native fp16 {hardware.native_fp16()}; '
-          f'torch {torch.__version__}, default threads {hardware.DEFAULT_THREADS}; load average {os.getloadavg()}')
+          f'{" (" + name + ")" if device.type == "cuda" else ""}; CPU {cpu}, {os.cpu_count()} cores, '
+          f'flags: {describe_cpu()}; native bf16 {native_bf16()}, native fp16 {native_fp16()}; '
+          f'torch {torch.__version__}, {torch.get_num_threads()} threads; load average {os.getloadavg()}')
     if device.type == 'cpu' and not torch.cuda.is_available():
         print('no CUDA device here: the GPU rows (`--device cuda`, `--compile` included) are not measured in this run')
 
@@ -611,8 +482,7 @@ def main(argv=None):
     if 'flags' in a.what: bench_step(a, device, a.flag_sets + ([['--compile']] if device.type == 'cuda' else []))
     if 'cycle_gan' in a.what: bench_cycle_gan(a, device)
     if 'data' in a.what: bench_data(a, device)
-    if 'threads' in a.what: bench_threads(a, device)
-    if 'busy_fast' in a.what: bench_busy_fast(a, device)
+    if 'flops' in a.what: bench_flops(a, device)
     if 'epoch' in a.what: bench_epoch(a, device)
     if 'panel' in a.what: bench_panel(a, device)
     if 'panel_fresh' in a.what: bench_panel_fresh(a, device)

@@ -23,7 +23,6 @@ from fastcore.basics import patch
 # %% ../nbs/09a_dashboard.ipynb #e40082f2
 from .callbacks import Callback, SaveOptions
 from .core import tensor2im
-from .hardware import release_thread_pool
 from .options import OptionError, TrainOptions, format_options
 from .panel import OptionsPanel
 
@@ -432,7 +431,6 @@ def start(self: TrainingPanel):
     self.result = self.error = None
     self.train_button.disabled = True
     self.dashboard.say(f'starting: {self.options_panel.command_line}')
-    release_thread_pool()  # this thread's idle OpenMP team would slow every parallel loop of training
     self.thread = threading.Thread(target=self._run, args=(options, opt), name='gan_nb-train', daemon=True)
     self.thread.start()
     return self.thread

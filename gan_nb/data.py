@@ -23,7 +23,6 @@ from PIL import Image
 
 from .core import resolve_device, atomic_write
 from .options import register_dataset, find_dataset
-from .hardware import data_workers
 
 # %% auto #0
 __all__ = ['IMG_EXTENSIONS', 'FACADE_CLASSES', 'BUILTIN_DATASETS', 'is_image_file', 'make_dataset', 'load_image', 'read_array',
@@ -842,7 +841,7 @@ class CustomDatasetDataLoader:
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             self.sampler = torch.utils.data.distributed.DistributedSampler(self.dataset, shuffle=shuffle)
             shuffle = False  # the sampler shuffles
-        workers = data_workers(opt.num_threads)  # no more workers than cores
+        workers = max(0, min(int(opt.num_threads), os.cpu_count() or 1))  # no more workers than cores
         on_cuda = resolve_device(getattr(opt, 'device', 'auto')).type == 'cuda'
         self.dataloader = torch.utils.data.DataLoader(self.dataset, batch_size=opt.batch_size, shuffle=shuffle,
                                                       sampler=self.sampler, num_workers=workers, drop_last=False,

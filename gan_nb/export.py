@@ -23,7 +23,6 @@ import torch.nn as nn
 from .core import atomic_write, exit_with_error
 from .inference import load_generator, generator_options, size_multiple
 from .networks import unwrap_network
-from .matmul_conv import plain_convolutions
 
 # %% ../nbs/08b_export.ipynb #2e0c55d7
 class BatchStatsNorm(nn.Module):
@@ -44,7 +43,6 @@ def export_ready(generator,  # a generator network (not changed)
                 ) -> nn.Module:
     "A copy of `generator` fixed in the chosen mode, dropout off, in eval mode for tracing."
     net = copy.deepcopy(unwrap_network(generator)).float().cpu().eval()
-    plain_convolutions(net)  # `--matmul_conv` layers choose by size: a trace would keep one size's choice
     if not eval:
         for name, m in list(net.named_modules()):
             if isinstance(m, nn.modules.batchnorm._BatchNorm):

@@ -214,9 +214,7 @@ def _speed_flags(parser):
     a('--channels_last', action='store_true', help='channels-last memory format for the networks and their inputs')
     a('--compile', action='store_true', help='torch.compile the networks (checkpoints stay plain state_dicts)')
     a('--fused_adam', action='store_true', help="Adam's fused kernel: fastest update, equal to the default up to float round-off")
-    a('--matmul_conv', action='store_true', help='on a CPU, run convolutions with far more weights than positions (the U-Net\'s inner layers) as matrix products: faster, equal up to float round-off')
-    a('--fast', action='store_true', help='choose --amp, --channels_last, --fused_adam and --matmul_conv by timing a step of each on this hardware at start')
-    a('--cpu_threads', type=int, default=0, help='CPU compute threads; 0: all, or fewer while the machine is busy (timed at start and each epoch)')
+    a('--fast', action='store_true', help='choose --amp, --channels_last and --fused_adam by timing a step of each on this hardware at start')
 
 
 def _logging_flags(parser):
@@ -349,7 +347,7 @@ def check_name(name: str) -> str:
 AT_LEAST_ONE = ('input_nc', 'output_nc', 'ngf', 'ndf', 'batch_size', 'load_size', 'crop_size', 'max_dataset_size',
                 'display_winsize', 'display_freq', 'update_html_freq', 'print_freq', 'save_latest_freq',
                 'save_epoch_freq', 'epoch_count', 'lr_decay_iters', 'num_test')  # counts and sizes: 0 divides or breaks
-NOT_NEGATIVE = ('num_threads', 'load_iter', 'n_epochs', 'n_epochs_decay', 'pool_size', 'init_gain', 'val_freq', 'cpu_threads')
+NOT_NEGATIVE = ('num_threads', 'load_iter', 'n_epochs', 'n_epochs_decay', 'pool_size', 'init_gain', 'val_freq')
 POSITIVE = ('lr', 'aspect_ratio')
 
 
