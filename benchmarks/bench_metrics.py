@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from gan_nb.data import make_facade
+from gan_nb.extras.facades import make_facade
 from gan_nb.metrics import (InceptionFeatures, evaluate, frechet_distance, image_features, stored_inception_path)
 from gan_nb.extras.speed import time_alternately
 

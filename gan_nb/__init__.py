@@ -6,6 +6,7 @@ from .options import TrainOptions, TestOptions, register_model, register_dataset
 from .networks import define_G, define_D
 from .losses import GANLoss
 from .data import create_dataset
+import gan_nb.extras.facades  # TEMPORARY (helper 'data'): registers builtin: data roots; the lead owns this file
 from .base_model import BaseModel, create_model, get_scheduler, CheckpointError
 from .pix2pix import Pix2PixModel
 from .cycle_gan import CycleGANModel

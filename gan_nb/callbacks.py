@@ -242,7 +242,8 @@ def read_pairs(folder,  # a folder of `A|B` files side by side, as the aligned d
               ) -> list:
     "`(input, target)` PIL image pairs from the first `n` files of an aligned folder, for `Snapshots`."
     from PIL import Image
-    from gan_nb.data import make_dataset, load_image  # the dataset's own listing and reading, with their errors
+    from gan_nb.data import make_dataset  # the dataset's own listing and reading, with their errors
+    from gan_nb.images import load_image
     pairs = []
     for path in make_dataset(folder, n):
         ab = load_image(path); w, h = ab.size

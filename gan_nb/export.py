@@ -155,7 +155,7 @@ def sample_image(channels,  # channels the generator takes
                  size  # side in pixels
                 ) -> torch.Tensor:
     "A (1, channels, size, size) facade photo in [-1, 1] (colour channels repeated for more than 3)."
-    from gan_nb.data import make_facade
+    from gan_nb.extras.facades import make_facade
     import numpy as np
     rgb = torch.from_numpy(np.asarray(make_facade(seed=0, size=size)[0], dtype=np.float32)).permute(2, 0, 1) / 127.5 - 1
     return rgb[[i % 3 for i in range(channels)]][None] if channels != 1 else rgb.mean(0, keepdim=True)[None]

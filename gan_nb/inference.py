@@ -30,7 +30,7 @@ TEST_OVERRIDES = dict(num_threads=0, batch_size=1, serial_batches=True, no_flip=
 def save_images(webpage: HTML, visuals, image_path, aspect_ratio=1.0, width=256,
                 formats=None):  # label -> `StoredAs` for results kept in their files' type and channels (`result_formats`)
     "Save one batch's `visuals` as `images/<name>_<label>.png` and add a row to `webpage` (the reference's layout)."
-    from gan_nb.data import save_array, tensor_to_array
+    from gan_nb.images import save_array, tensor_to_array
     image_dir = webpage.get_image_dir()
     name = os.path.splitext(ntpath.basename(image_path[0]))[0]
     webpage.add_header(name)
@@ -94,7 +94,7 @@ def result_formats(opt,  # test options: direction, value_range
                    visuals  # {label: image tensor}
                   ) -> dict:
     "label -> `StoredAs` of the file of its domain (None: the reference's 8-bit PNG)."
-    from gan_nb.data import stored_as
+    from gan_nb.images import stored_as
     out = {}
     for label, image in visuals.items():
         side = visual_domain(label)
@@ -273,7 +273,8 @@ def translate(image,  # a PIL image or the path of an image file
               value_range=None,  # (lo, hi) stored values for -1 and 1 of a file read losslessly (default: its type's range)
               **load_kwargs):  # passed to `load_generator` when `generator` is a file
     "Run `generator` on one image of any size: a PIL image of the same size, or for a 16-bit, multi-channel or array file, an array of its type."
-    from gan_nb.data import image_to_colorization, colorization_to_rgb, is_plain_image, load_array, tensor_to_array
+    from gan_nb.data import image_to_colorization, colorization_to_rgb
+    from gan_nb.images import is_plain_image, load_array, tensor_to_array
     if isinstance(generator, (str, os.PathLike)): generator = load_generator(generator, **load_kwargs)
     in_nc, out_nc = _image_channels(generator)
     stored = None

@@ -13,8 +13,9 @@ import torch
 from .options import register_model, register_dataset
 from .networks import define_G
 from .base_model import BaseModel
-from .data import (BaseDataset, make_dataset, load_side, image_size, get_params, get_transform, image_channels, channel_flag,
+from .data import (BaseDataset, make_dataset, image_size, get_params, get_transform, image_channels, channel_flag,
                          require_images)
+from .images import load_side
 
 # %% ../nbs/06b_your_own_model.ipynb #3ac9a77f
 @register_model('template')

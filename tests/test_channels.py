@@ -85,7 +85,7 @@ def test_gan_nb_test_pads_unet_inputs_with_preprocess_none(tmp_path):
 
 def test_tiff_and_npy_without_tifffile(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, 'tifffile', None)  # as if the tiff extra were not installed
-    from gan_nb.data import read_array, save_array
+    from gan_nb.images import read_array, save_array
     seven = np.arange(4 * 5 * 7, dtype=np.uint16).reshape(4, 5, 7)
     path = save_array(seven, tmp_path/'seven')
     assert path.suffix == '.npy' and np.array_equal(read_array(path), seven)

@@ -96,7 +96,7 @@ def test_stop_in_an_epochs_last_iteration_resumes(root, tmp_path, uninterrupted)
 def test_cycle_gan_resumes_exactly_at_an_epoch_boundary(tmp_path):
     "The image pools and every generator come back: bit-identical weights to an uninterrupted run."
     import gan_nb.cycle_gan  # noqa: F401 (registers the model)
-    from gan_nb.data import make_facades
+    from gan_nb.extras.facades import make_facades
     data = make_facades(tmp_path/'unaligned', n_train=3, n_val=0, n_test=0, size=32, unaligned=True)
     def opt(ck, **kw):
         return tiny_cycle_gan_opt(data, tmp_path/ck, freq=3, pool_size=2, extra=('--save_epoch_freq', '1'), **kw)

@@ -151,7 +151,7 @@ def test_sigterm_saves_and_exits(root, tmp_path):
 def test_cycle_gan_resume_equals_uninterrupted(tmp_path):
     "CycleGAN draws from Python's random for unaligned pairs and its image pools: those are restored too."
     import gan_nb.cycle_gan  # noqa: F401 (registers the model)
-    from gan_nb.data import make_facades
+    from gan_nb.extras.facades import make_facades
     root = make_facades(tmp_path/'unaligned', n_train=4, n_val=0, n_test=0, size=32, unaligned=True)
     def opt(ck, **kw):
         return tiny_cycle_gan_opt(root, tmp_path/ck, freq=4, pool_size=3, **kw)

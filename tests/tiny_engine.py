@@ -6,7 +6,7 @@ import torch
 
 import gan_nb.data  # registers the datasets
 import gan_nb.pix2pix  # registers the model
-from gan_nb.data import make_facades
+from gan_nb.extras.facades import make_facades
 from gan_nb.options import TrainOptions
 
 # resnet_6blocks accepts 32x32 (multiples of 4); ngf/ndf 8 keeps a step at a few milliseconds; dropout stays on
