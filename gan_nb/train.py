@@ -299,7 +299,7 @@ def stop_early(self: TrainingRun, epoch_done=False):  # True: stopped once the e
 @patch
 def prepare_validation(self: TrainingRun):
     "Build the `Validator` for `--val_freq` (the split is checked now, not after the first epoch)."
-    from gan_nb.metrics import Validator
+    from gan_nb.extras.metrics import Validator
     s = self.state
     self.validator = Validator(self.opt, self.model)
     if s.best is not None and s.best.get('metric') != self.validator.metric:  # scores of another metric do not compare
