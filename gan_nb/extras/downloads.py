@@ -152,11 +152,6 @@ def safe_extract(path,  # the archive
     return dest
 
 # %% ../../nbs/03b_downloads.ipynb #b2c683b6
-def _has_files(folder) -> bool:
-    "Whether `folder` holds at least one file, at any depth."
-    return any(files for _, _, files in os.walk(folder))
-
-
 def download_dataset(name,  # a dataset of the reference, e.g. 'facades', 'horse2zebra'
                      root='./datasets',  # parent folder; the dataset lands in <root>/<name>
                      kind='pix2pix',  # 'pix2pix' (.tar.gz of A|B pairs) or 'cyclegan' (.zip of trainA/trainB...)
@@ -180,7 +175,7 @@ def download_dataset(name,  # a dataset of the reference, e.g. 'facades', 'horse
         archive.unlink()
         entries = [p for p in out.iterdir() if not p.name.startswith('.') and p.name != '__MACOSX']
         src = entries[0] if len(entries) == 1 and entries[0].is_dir() else out
-        if not _has_files(src):
+        if not any(files for _, _, files in os.walk(src)):  # no file at any depth
             raise DownloadError(f'{url} contains no files; download it by hand into {target}')
         try: os.rename(src, target)
         except OSError:

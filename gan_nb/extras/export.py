@@ -21,7 +21,7 @@ import torch.nn as nn
 
 # %% ../../nbs/08b_export.ipynb #e453b52b
 from ..core import atomic_write, exit_with_error
-from ..inference import load_generator, generator_options, size_multiple
+from ..inference import load_generator, generator_options, size_multiple, fit_size
 from ..networks import unwrap_network
 
 # %% ../../nbs/08b_export.ipynb #2e0c55d7
@@ -58,8 +58,7 @@ def export_metadata(generator,  # the generator being exported
     "What a user of the exported file needs to know: channels, size rule, scaling, mode."
     net = unwrap_network(generator)
     guess = generator_options(net.state_dict())
-    m = size_multiple(net)
-    smallest = max(m, getattr(net, 'min_side', 1))
+    m, smallest = size_multiple(net), fit_size(1, 1, net)[0]
     return dict(producer='gan_nb', netG=guess['netG'], input_channels=guess['input_nc'], output_channels=guess['output_nc'],
                 size_multiple=m, min_side=smallest,
                 size_rule=f'height and width: multiples of {m}, at least {smallest}; pad or resize to fit, crop back after',
@@ -85,11 +84,12 @@ def _dynamic_shapes(meta):
     return {'input': {0: Dim('batch', min=1, max=1024), 2: m * k, 3: m * l}}
 
 
-def _export_program(net, sample, meta):
-    "The `torch.export` program of `net`, sizes symbolic (sizes of 1 at run time allowed, not frozen)."
+def _program(export_fn, net, sample, meta, **kwargs):
+    "`export_fn(net, (sample,))` (`torch.export.export` or `torch.onnx.export`), sizes symbolic (sizes of 1 at run time allowed, not frozen)."
     import torch.fx.experimental._config as fx_config
-    with fx_config.patch(backed_size_oblivious=True):
-        return torch.export.export(net, (sample,), dynamic_shapes=_dynamic_shapes(meta))
+    with fx_config.patch(backed_size_oblivious=True), warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        return export_fn(net, (sample,), dynamic_shapes=_dynamic_shapes(meta), **kwargs)
 
 # %% ../../nbs/08b_export.ipynb #18ed1565
 def _save_torchscript(net, sample, meta, f):
@@ -101,16 +101,13 @@ def _save_torchscript(net, sample, meta, f):
 
 
 def _save_pt2(net, sample, meta, f):
-    torch.export.save(_export_program(net, sample, meta), f, extra_files={'gan_nb': json.dumps(meta)})
+    torch.export.save(_program(torch.export.export, net, sample, meta), f, extra_files={'gan_nb': json.dumps(meta)})
 
 
 def _save_onnx(net, sample, meta, f):
     onnx, _ = require_export_extra('onnx', 'onnxscript')
-    import torch.fx.experimental._config as fx_config
-    with fx_config.patch(backed_size_oblivious=True), warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        program = torch.onnx.export(net, (sample,), dynamic_shapes=_dynamic_shapes(meta), dynamo=True, verbose=False,
-                                    input_names=['image'], output_names=['translated'])
+    program = _program(torch.onnx.export, net, sample, meta, dynamo=True, verbose=False, input_names=['image'],
+                       output_names=['translated'])
     proto = program.model_proto
     for key, value in meta.items(): proto.metadata_props.add(key=key, value=str(value))
     f.write(proto.SerializeToString())  # one file (under protobuf's 2 GB: unet_1024 at ngf 64 is 0.3 GB)
@@ -194,8 +191,7 @@ def export(name=None,  # experiment name: the checkpoint is <checkpoints_dir>/<n
     else: source = 'a network passed to export'
     meta = export_metadata(generator, eval, source)
     net = export_ready(generator, eval)
-    m = meta['size_multiple']
-    s = -(-max(meta['min_side'], 64) // m) * m  # the smallest size the network takes, at least 64 pixels
+    s = fit_size(64, 64, generator)[0]  # the smallest size the network takes, at least 64 pixels
     sample = sample_image(meta['input_channels'], s)
     with torch.no_grad(): expected = net(sample)
     with atomic_write(output, 'wb') as f: EXPORT_FORMATS[format][1](net, torch.cat([sample, sample.flip(-1)]).repeat(1, 1, 2, 2), meta, f)

@@ -13,13 +13,12 @@ import os
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['METRICS_EXTRA', 'FID_RELIABLE_SIZE', 'INCEPTION_URL', 'INCEPTION_SHA256', 'PAIRED_METRICS', 'DISTRIBUTION_METRICS',
-           'METRICS', 'VAL_METRICS', 'read_rgb', 'l1_error', 'psnr', 'gaussian_window', 'ssim',
-           'require_torch_fidelity', 'frechet_distance', 'kernel_inception_distance', 'small_set_warning',
-           'stored_inception_path', 'inception_weights_file', 'InceptionFeatures', 'image_features', 'results_images',
-           'folder_images', 'gather_images', 'paired_scores', 'distribution_scores', 'choose_metrics', 'format_scores',
-           'write_scores', 'evaluate', 'eval_parser', 'main', 'default_val_metric', 'validation_data',
-           'validation_score', 'Validator']
+__all__ = ['FID_RELIABLE_SIZE', 'INCEPTION_URL', 'INCEPTION_SHA256', 'PAIRED_METRICS', 'DISTRIBUTION_METRICS', 'METRICS',
+           'VAL_METRICS', 'read_rgb', 'l1_error', 'psnr', 'gaussian_window', 'ssim', 'require_torch_fidelity',
+           'frechet_distance', 'kernel_inception_distance', 'small_set_warning', 'stored_inception_path',
+           'inception_weights_file', 'InceptionFeatures', 'image_features', 'results_images', 'folder_images',
+           'gather_images', 'paired_scores', 'distribution_scores', 'choose_metrics', 'format_scores', 'write_scores',
+           'evaluate', 'eval_parser', 'main', 'default_val_metric', 'validation_data', 'validation_score', 'Validator']
 
 # %% ../../nbs/08a_metrics.ipynb #f105c8b6
 import numpy as np
@@ -102,14 +101,11 @@ def ssim(fake,  # generated images on the 0..255 scale, as for `l1_error`
     return s.mean(dim=(1, 2, 3))
 
 # %% ../../nbs/08a_metrics.ipynb #9872d9ad
-METRICS_EXTRA = "pip install 'gan_nb[metrics]'"
-
-
 def require_torch_fidelity():
     "The `torch_fidelity` module, or an ImportError of one line that names the `metrics` extra."
     try: import torch_fidelity
     except ImportError:
-        raise ImportError(f'FID and KID need torch-fidelity, in gan_nb\'s metrics extra: {METRICS_EXTRA}') from None
+        raise ImportError("FID and KID need torch-fidelity, in gan_nb's metrics extra: pip install 'gan_nb[metrics]'") from None
     return torch_fidelity
 
 
