@@ -10,8 +10,8 @@ import os
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['TEST_OVERRIDES', 'save_images', 'results_dir', 'test', 'visual_domain', 'result_formats', 'generator_options',
-           'load_generator', 'size_multiple', 'reflect_pad', 'fit_size', 'translate', 'pad_to_fit']
+__all__ = ['TEST_OVERRIDES', 'save_images', 'test', 'visual_domain', 'result_formats', 'generator_options', 'load_generator',
+           'size_multiple', 'reflect_pad', 'fit_size', 'translate', 'pad_to_fit']
 
 # %% ../nbs/08_test.ipynb #acf8c970
 import numpy as np
@@ -22,10 +22,10 @@ from PIL import Image
 
 # %% ../nbs/08_test.ipynb #3794fed6
 from .core import HTML, resolve_device, save_image, tensor2im
-from .networks import (ResnetGenerator, UnetGenerator, clean_state_dict, get_norm_layer, load_state_dict_file,
-                             strip_wrapper_prefixes, unwrap_network)
-from .data import (colorization_to_rgb, create_dataset, image_to_colorization, is_plain_image, load_array, save_array,
-                         stored_as, tensor_to_array)
+from .networks import ResnetGenerator, UnetGenerator, clean_state_dict, get_norm_layer, unwrap_network
+from .networks import load_state_dict_file, strip_wrapper_prefixes
+from .data import colorization_to_rgb, create_dataset, image_to_colorization, is_plain_image, load_array
+from .data import save_array, stored_as, tensor_to_array
 from .base_model import create_model
 
 # %% ../nbs/08_test.ipynb #b9022e50
@@ -49,12 +49,6 @@ def save_images(webpage: HTML, visuals, image_path, aspect_ratio=1.0, width=256,
     webpage.add_images(ims, txts, links, width=width)
 
 
-def results_dir(opt) -> Path:
-    "Where `test` writes: `<results_dir>/<name>/<phase>_<epoch>[_iter<load_iter>]`."
-    web_dir = Path(opt.results_dir)/opt.name/f'{opt.phase}_{opt.epoch}'
-    return Path(f'{web_dir}_iter{opt.load_iter}') if opt.load_iter > 0 else web_dir
-
-
 def test(opt,  # options from `TestOptions().parse(...)` or `.gather(...)`
          model=None):  # a set-up model (default: `create_model(opt)` then `setup(opt)`)
     "Run the model over the test images as the reference's `test.py` does; return a summary dict."
@@ -63,7 +57,8 @@ def test(opt,  # options from `TestOptions().parse(...)` or `.gather(...)`
     if model is None:
         model = create_model(opt)
         model.setup(opt)
-    web_dir = results_dir(opt)
+    web_dir = Path(opt.results_dir)/opt.name/f'{opt.phase}_{opt.epoch}'  # the reference's results folder
+    if opt.load_iter > 0: web_dir = Path(f'{web_dir}_iter{opt.load_iter}')
     print(f'creating web directory {web_dir}')
     try: webpage = HTML(web_dir, f'Experiment = {opt.name}, Phase = {opt.phase}, Epoch = {opt.epoch}')
     except OSError as e:
