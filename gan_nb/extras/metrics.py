@@ -417,12 +417,11 @@ VAL_METRICS = ('l1', 'cycle_l1', 'fid')
 
 
 def default_val_metric(model,  # a gan_nb model
-                       weights_at_hand=None  # whether Inception weights are at hand (default: a stored copy exists)
+                       weights_at_hand  # whether Inception weights are at hand (given, or a stored copy)
                       ) -> str:
     "'l1' for paired models; for cycle models 'fid' when the Inception weights are at hand, else 'cycle_l1'."
     if 'rec_A' not in model.visual_names: return 'l1'
-    at_hand = stored_inception_path().is_file() if weights_at_hand is None else weights_at_hand
-    return 'fid' if at_hand else 'cycle_l1'
+    return 'fid' if weights_at_hand else 'cycle_l1'
 
 
 def validation_data(opt,  # training options
@@ -438,12 +437,12 @@ _SCORED = ('real_A', 'fake_B', 'real_B', 'rec_A', 'rec_B')  # the model's images
 
 
 def _batch_scores(visuals, metric):
-    "Per-image L1 (0..255) for 'l1' and 'cycle_l1', or the (fake, real) uint8 images for 'fid'."
+    "A tuple: per-image L1 (0..255) for 'l1' and 'cycle_l1', or the fake and real uint8 images for 'fid'."
     missing = [k for k in {'l1': ('fake_B', 'real_B'), 'fid': ('fake_B', 'real_B'), 'cycle_l1': ('rec_A', 'real_A')}[metric] if k not in visuals]
     if missing: raise ValueError(f'validation metric {metric} needs the model\'s {missing[0]} images; it has {", ".join(visuals)}')
     l1 = lambda a, b: (_to_255(visuals[a]) - _to_255(visuals[b])).abs().mean((1, 2, 3)).cpu()
-    if metric == 'l1': return l1('fake_B', 'real_B')
-    if metric == 'cycle_l1': return (l1('rec_A', 'real_A') + l1('rec_B', 'real_B')) / 2
+    if metric == 'l1': return l1('fake_B', 'real_B'),
+    if metric == 'cycle_l1': return (l1('rec_A', 'real_A') + l1('rec_B', 'real_B')) / 2,
     return _to_255(visuals['fake_B']).to(torch.uint8).cpu(), _to_255(visuals['real_B']).to(torch.uint8).cpu()
 
 # %% ../../nbs/08a_metrics.ipynb #56e2349c
@@ -458,24 +457,23 @@ def validation_score(model,  # a gan_nb model after `setup` (pix2pix, CycleGAN, 
     networks = [net for _, net in model.networks()]
     modes = [net.training for net in networks]
     model.eval()
-    scores, seen = [], 0
+    scores, seen, limit = [], 0, float('inf') if max_images is None else max_images
     try:
         for batch in data:
-            if max_images is not None and seen >= max_images: break
+            if seen >= limit: break
             model.set_input(batch)
             model.test()
             out = _batch_scores({k: getattr(model, k) for k in _SCORED if hasattr(model, k)}, metric)
-            n = len(out[0]) if metric == 'fid' else len(out)
-            keep = n if max_images is None else min(n, max_images - seen)
-            scores.append([x[:keep] for x in out] if metric == 'fid' else out[:keep])
+            keep = min(len(out[0]), limit - seen)
+            scores.append([x[:keep] for x in out])
             seen += keep
     finally:
         for net, mode in zip(networks, modes): net.train(mode)
     if not seen: raise ValueError('validation_score: the validation data holds no images')
-    if metric != 'fid': return float(torch.cat(scores).mean())
+    columns = [torch.cat(c) for c in zip(*scores)]
+    if metric != 'fid': return float(columns[0].mean())
     network = inception if isinstance(inception, nn.Module) else InceptionFeatures(inception_weights_file(inception))
-    fakes, reals = (list(torch.cat([s[i] for s in scores])) for i in (0, 1))
-    return frechet_distance(image_features(fakes, network, device=model.device), image_features(reals, network, device=model.device))
+    return frechet_distance(*(image_features(list(c), network, device=model.device) for c in columns))
 
 # %% ../../nbs/08a_metrics.ipynb #f92a062a
 class Validator:
