@@ -1,4 +1,4 @@
-"""Benchmark for gan_nb.metrics: FID and KID on 100 generated 256x256 images, and what --val_freq 1 adds to an epoch.
+"""Benchmark for gan_nb.extras.metrics: FID and KID on 100 generated 256x256 images, and what --val_freq 1 adds to an epoch.
 
 `--what fid`: times `evaluate(fake=..., real=..., metrics=['fid', 'kid'])` from PNG files on disk, after the
 Inception weights are present (loading them is timed apart), and the Frechet-distance step alone: gan_nb's
@@ -32,7 +32,7 @@ import torch
 from PIL import Image
 
 from gan_nb.extras.facades import make_facade
-from gan_nb.metrics import (InceptionFeatures, evaluate, frechet_distance, image_features, stored_inception_path)
+from gan_nb.extras.metrics import (InceptionFeatures, evaluate, frechet_distance, image_features, stored_inception_path)
 from gan_nb.extras.speed import time_alternately
 
 
@@ -72,7 +72,7 @@ def timed(fn):
 def bench_validation(steps: int, threads: int):
     "Seconds per default pix2pix training step and per validation image; the overhead of --val_freq 1 at val = train / 10."
     from gan_nb.base_model import create_model
-    from gan_nb.metrics import validation_data, validation_score
+    from gan_nb.extras.metrics import validation_data, validation_score
     from gan_nb.options import TrainOptions
     import gan_nb.pix2pix  # registers the model
     with tempfile.TemporaryDirectory() as d, contextlib.redirect_stdout(io.StringIO()):

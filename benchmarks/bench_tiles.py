@@ -1,4 +1,4 @@
-"""Translating a large image in tiles (`translate(..., tile=512, overlap=64)`): time and peak memory, against a whole-image pass.
+"""Translating a large image in tiles (`translate(image, Tiled(G, tile=512, overlap=64))`): time and peak memory, against a whole-image pass.
 
     python benchmarks/bench_tiles.py                   # 3000x2000 through unet_256 (ngf 64), tiles of 512, overlap 64, on the CPU
     python benchmarks/bench_tiles.py --whole           # also run the whole-image pass at full size (several GB)
@@ -29,6 +29,7 @@ def child(args):
     from gan_nb.networks import define_G
     from gan_nb.inference import translate
     from gan_nb.extras.speed import time_alternately
+    from gan_nb.extras.tiles import Tiled
     torch.manual_seed(0)
     device = torch.device(args.device)
     net = define_G(3, 3, args.ngf, args.netG, 'batch', True).eval().to(device)
@@ -39,7 +40,7 @@ def child(args):
     if device.type == 'cuda': torch.cuda.reset_peak_memory_stats(device)
     def one_pass():
         if args.child == 'baseline': return
-        out = translate(image, net, tile=args.tile if args.child == 'tiled' else None, overlap=args.overlap)
+        out = translate(image, Tiled(net, args.tile, args.overlap) if args.child == 'tiled' else net)
         assert out.size == (w, h)
     seconds = time_alternately({'pass': one_pass}, rounds=1, warmup=0)['pass']  # once: the peak memory is of one pass
     print(json.dumps(dict(seconds=seconds, maxrss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

@@ -10,11 +10,11 @@ import os
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['TEST_OVERRIDES', 'save_images', 'results_dir', 'test', 'visual_domain', 'result_formats', 'generator_options',
-           'load_generator', 'size_multiple', 'reflect_pad', 'fit_size', 'tile_starts', 'blend_ramp', 'translate_tiles',
-           'translate', 'pad_to_fit', 'main']
+__all__ = ['TEST_OVERRIDES', 'save_images', 'test', 'visual_domain', 'result_formats', 'generator_options', 'load_generator',
+           'size_multiple', 'reflect_pad', 'fit_size', 'translate', 'pad_to_fit']
 
 # %% ../nbs/08_test.ipynb #acf8c970
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -22,6 +22,11 @@ from PIL import Image
 
 # %% ../nbs/08_test.ipynb #3794fed6
 from .core import HTML, resolve_device, save_image, tensor2im
+from .networks import ResnetGenerator, UnetGenerator, clean_state_dict, get_norm_layer, unwrap_network
+from .networks import load_state_dict_file, strip_wrapper_prefixes
+from .data import colorization_to_rgb, create_dataset, image_to_colorization
+from .images import is_plain_image, load_array, save_array, stored_as, tensor_to_array
+from .base_model import create_model
 
 # %% ../nbs/08_test.ipynb #b9022e50
 TEST_OVERRIDES = dict(num_threads=0, batch_size=1, serial_batches=True, no_flip=True)  # what the test script forces
@@ -30,7 +35,6 @@ TEST_OVERRIDES = dict(num_threads=0, batch_size=1, serial_batches=True, no_flip=
 def save_images(webpage: HTML, visuals, image_path, aspect_ratio=1.0, width=256,
                 formats=None):  # label -> `StoredAs` for results kept in their files' type and channels (`result_formats`)
     "Save one batch's `visuals` as `images/<name>_<label>.png` and add a row to `webpage` (the reference's layout)."
-    from gan_nb.images import save_array, tensor_to_array
     image_dir = webpage.get_image_dir()
     name = os.path.splitext(ntpath.basename(image_path[0]))[0]
     webpage.add_header(name)
@@ -45,21 +49,16 @@ def save_images(webpage: HTML, visuals, image_path, aspect_ratio=1.0, width=256,
     webpage.add_images(ims, txts, links, width=width)
 
 
-def results_dir(opt) -> Path:
-    "Where `test` writes: `<results_dir>/<name>/<phase>_<epoch>[_iter<load_iter>]`."
-    web_dir = Path(opt.results_dir)/opt.name/f'{opt.phase}_{opt.epoch}'
-    return Path(f'{web_dir}_iter{opt.load_iter}') if opt.load_iter > 0 else web_dir
-
-
 def test(opt,  # options from `TestOptions().parse(...)` or `.gather(...)`
          model=None):  # a set-up model (default: `create_model(opt)` then `setup(opt)`)
     "Run the model over the test images as the reference's `test.py` does; return a summary dict."
     opt = argparse.Namespace(**{**vars(opt), **TEST_OVERRIDES})
-    from gan_nb.data import create_dataset
     dataset = create_dataset(opt)
-    from gan_nb.base_model import ready_model
-    model = ready_model(opt, model)
-    web_dir = results_dir(opt)
+    if model is None:
+        model = create_model(opt)
+        model.setup(opt)
+    web_dir = Path(opt.results_dir)/opt.name/f'{opt.phase}_{opt.epoch}'  # the reference's results folder
+    if opt.load_iter > 0: web_dir = Path(f'{web_dir}_iter{opt.load_iter}')
     print(f'creating web directory {web_dir}')
     try: webpage = HTML(web_dir, f'Experiment = {opt.name}, Phase = {opt.phase}, Epoch = {opt.epoch}')
     except OSError as e:
@@ -94,13 +93,12 @@ def result_formats(opt,  # test options: direction, value_range
                    visuals  # {label: image tensor}
                   ) -> dict:
     "label -> `StoredAs` of the file of its domain (None: the reference's 8-bit PNG)."
-    from gan_nb.images import stored_as
     out = {}
     for label, image in visuals.items():
         side = visual_domain(label)
         if label[-1] in 'AB' and opt.direction == 'BtoA': side = 'B' if side == 'A' else 'A'  # the model's A is the data's B
         paths = data.get(f'{side}_paths') or data.get('A_paths')
-        out[label] = stored_as(paths[0], image.shape[-3], getattr(opt, 'value_range', None)) if paths else None
+        out[label] = stored_as(paths[0], image.shape[-3], opt.value_range) if paths else None
     return out
 
 # %% ../nbs/08_test.ipynb #64a71d92
@@ -132,46 +130,30 @@ def generator_options(state_dict) -> dict:
 
 # %% ../nbs/08_test.ipynb #42a663cd
 def load_generator(checkpoint,  # a `<epoch>_net_G.pth` file (or a state_dict)
-                   netG=None,  # the generator architecture (default: guessed from the file)
-                   ngf=None,  # filters in the last conv layer (default: guessed from the file)
-                   norm=None,  # `batch`, `instance` or `none` (default: guessed from the file)
-                   input_nc=None,  # input channels (default: guessed from the file)
-                   output_nc=None,  # output channels (default: guessed from the file)
                    no_dropout=None,  # U-Nets: default dropout on (pix2pix); ResNets: read from the file
                    device='auto',  # `--device` spelling: auto, cpu, cuda, cuda:N, mps
                    eval=False):  # eval mode (running batch-norm statistics, no dropout); False is the reference's default
-    "A generator built to fit `checkpoint`, with its weights loaded."
-    from gan_nb.networks import (UnetGenerator, ResnetGenerator, get_norm_layer, clean_state_dict, strip_wrapper_prefixes,
-                                 load_state_dict_file, UNET_DEPTHS)
+    "A generator built to fit `checkpoint` (architecture read by `generator_options`), with its weights loaded."
     state = checkpoint if isinstance(checkpoint, dict) else load_state_dict_file(checkpoint)
     state = strip_wrapper_prefixes(state)  # a file saved from a DDP or compiled network
-    guess = generator_options(state)
-    netG, ngf, norm = netG or guess['netG'], ngf or guess['ngf'], norm or guess['norm']
-    input_nc, output_nc = input_nc or guess['input_nc'], output_nc or guess['output_nc']
-    use_dropout = guess.get('use_dropout', True) if no_dropout is None else not no_dropout
-    norm_layer = get_norm_layer(norm)
-    if netG.startswith('unet'):
-        depth = guess.get('num_downs') if netG == guess['netG'] else UNET_DEPTHS[netG]
-        net = UnetGenerator(input_nc, output_nc, depth, ngf, norm_layer=norm_layer, use_dropout=use_dropout)
+    g = generator_options(state)
+    use_dropout = g.get('use_dropout', True) if no_dropout is None else not no_dropout
+    norm_layer = get_norm_layer(g['norm'])
+    if 'num_downs' in g:
+        net = UnetGenerator(g['input_nc'], g['output_nc'], g['num_downs'], g['ngf'], norm_layer=norm_layer, use_dropout=use_dropout)
     else:
-        n = guess.get('n_blocks') if netG == guess['netG'] else {'resnet_9blocks': 9, 'resnet_6blocks': 6}[netG]
-        net = ResnetGenerator(input_nc, output_nc, ngf, norm_layer=norm_layer, use_dropout=use_dropout, n_blocks=n)
-    try: net.load_state_dict(clean_state_dict(state, net), strict=True)
-    except RuntimeError:  # torch's message lists every key: say which choice did not fit instead
-        source = checkpoint if not isinstance(checkpoint, dict) else 'the state_dict'
-        raise ValueError(f'{source} does not fit {netG} (ngf {ngf}, norm {norm}, dropout {use_dropout}); leave netG, ngf, '
-                         'norm and no_dropout unset to read them from the file') from None
-    net.input_nc, net.output_nc = input_nc, output_nc
+        net = ResnetGenerator(g['input_nc'], g['output_nc'], g['ngf'], norm_layer=norm_layer, use_dropout=use_dropout,
+                              n_blocks=g['n_blocks'])
+    net.load_state_dict(clean_state_dict(state, net), strict=True)
+    net.input_nc, net.output_nc = g['input_nc'], g['output_nc']
     return net.to(resolve_device(device)).train(not eval)
 
 # %% ../nbs/08_test.ipynb #e53a112a
 def size_multiple(generator) -> int:
     "The number height and width must be multiples of for `generator` (1 if it accepts anything)."
-    from gan_nb.networks import unwrap_network
     net = unwrap_network(generator)
     if hasattr(net, 'num_downs'): return 2 ** net.num_downs
-    if type(net).__name__ == 'ResnetGenerator': return 4
-    return getattr(net, 'size_multiple', 1)
+    return 4 if isinstance(net, ResnetGenerator) else 1
 
 
 def reflect_pad(x, bottom, right):
@@ -185,72 +167,19 @@ def reflect_pad(x, bottom, right):
     return x
 
 
-def fit_size(h, w, multiple, mode='pad'):
-    "The size `(h, w)` becomes for a generator that needs multiples of `multiple`."
-    if mode == 'pad': return -(-h // multiple) * multiple, -(-w // multiple) * multiple
-    if mode == 'resize': return max(multiple, round(h / multiple) * multiple), max(multiple, round(w / multiple) * multiple)
-    raise ValueError(f"mode must be 'pad' or 'resize', not {mode!r}")
-
-# %% ../nbs/08_test.ipynb #3dbb5fff
-def tile_starts(size,  # the image side, in pixels
-                tile,  # the tile side
-                overlap  # at least this many pixels shared by neighbouring tiles
-               ) -> list:
-    "Offsets of the tiles covering `size` pixels; the last one ends at the edge."
-    if size <= tile: return [0]
-    return list(range(0, size - tile, tile - overlap)) + [size - tile]
-
-
-def blend_ramp(n,  # the tile's side, in pixels
-               overlap,  # pixels shared with a neighbour
-               rise,  # a tile precedes on this side: ramp up at the start
-               fall  # a tile follows: ramp down at the end
-              ) -> torch.Tensor:
-    "Weights along one side of an `n`-pixel tile: rising over `overlap` pixels if a tile precedes (`rise`), falling if one follows."
-    w = torch.ones(n)
-    k = min(overlap, n // 2)
-    edge = torch.arange(1, k + 1, dtype=torch.float32) / (k + 1)  # never 0: every pixel keeps some weight
-    if rise and k: w[:k] = edge
-    if fall and k: w[n - k:] = edge.flip(0)
-    return w
-
-# %% ../nbs/08_test.ipynb #200fec14
-def translate_tiles(generator,  # an image-to-image network
-                    x,  # a (1, C, H, W) tensor in [-1, 1], any size, on any device
-                    tile=512,  # tile side: a multiple of `size_multiple(generator)`
-                    overlap=64  # pixels shared by neighbouring tiles, blended (at most tile / 2)
-                   ) -> torch.Tensor:
-    "`generator(x)` computed tile by tile with blended seams: a (1, C_out, H, W) float tensor on the CPU."
-    from gan_nb.networks import unwrap_network
-    m = size_multiple(generator)
-    if tile < m or tile % m: raise ValueError(f'tile {tile} is not a multiple of {m}, the size this generator needs; use tile={max(m, tile // m * m)}')
-    if not 0 <= overlap <= tile // 2: raise ValueError(f'overlap {overlap} must be between 0 and tile / 2 ({tile // 2})')
-    h, w = x.shape[-2:]
-    smallest = getattr(unwrap_network(generator), 'min_side', 1)
-    H, W = (s if s >= tile else max(smallest, fit_size(s, s, m)[0]) for s in (h, w))  # a side shorter than a tile: pad it
-    x = reflect_pad(x, H - h, W - w)
-    th, tw = min(tile, H), min(tile, W)
-    ys, xs = tile_starts(H, th, overlap), tile_starts(W, tw, overlap)
-    device = next(generator.parameters()).device
-    out, total = None, torch.zeros(H, W)
-    with torch.no_grad():
-        for i, y0 in enumerate(ys):
-            wy = blend_ramp(th, overlap, i > 0, i < len(ys) - 1)
-            for j, x0 in enumerate(xs):
-                weight = wy[:, None] * blend_ramp(tw, overlap, j > 0, j < len(xs) - 1)[None]
-                y = generator(x[..., y0:y0 + th, x0:x0 + tw].to(device)).float().cpu()
-                if out is None: out = torch.zeros(1, y.shape[1], H, W)
-                out[..., y0:y0 + th, x0:x0 + tw] += y * weight
-                total[y0:y0 + th, x0:x0 + tw] += weight
-    return (out / total)[..., :h, :w]
+def fit_size(h, w, generator, mode='pad') -> tuple:
+    "The size `(h, w)` becomes for `generator`: multiples of `size_multiple` (up, or nearest for 'resize'), at least its `min_side`."
+    if mode not in ('pad', 'resize'): raise ValueError(f"mode must be 'pad' or 'resize', not {mode!r}")
+    m, smallest = size_multiple(generator), getattr(unwrap_network(generator), 'min_side', 1)
+    fit = (lambda s: -(-s // m) * m) if mode == 'pad' else (lambda s: round(s / m) * m)
+    return max(m, smallest, fit(h)), max(m, smallest, fit(w))
 
 # %% ../nbs/08_test.ipynb #ef7793a1
 def _to_tensor(image, channels):
-    "A PIL image as a (1, C, H, W) tensor in [-1, 1]."
-    import numpy as np
+    "A PIL image as a (C, H, W) tensor in [-1, 1]."
     image = image.convert('L' if channels == 1 else 'RGB')
     x = torch.from_numpy(np.asarray(image, dtype=np.float32).copy()) / 127.5 - 1
-    return (x[None] if x.dim() == 2 else x.permute(2, 0, 1))[None]
+    return x[None] if x.dim() == 2 else x.permute(2, 0, 1)
 
 
 def _to_image(y, channels):
@@ -262,19 +191,15 @@ def _to_image(y, channels):
 def _image_channels(net):
     "Channels in and out of an image-to-image network: its first convolution's input, its last one's output."
     convs = [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
-    return (convs[0].in_channels, convs[-1].out_channels) if convs else (3, 3)
+    return convs[0].in_channels, convs[-1].out_channels
 
 
 def translate(image,  # a PIL image or the path of an image file
               generator,  # a network, or a checkpoint file for `load_generator`
               mode='pad',  # 'pad' (mirror, then crop back) or 'resize' (resize, then back) to the sizes the generator takes
-              tile=None,  # translate in tiles of this side, blended (`translate_tiles`): bounded memory for large images
-              overlap=64,  # pixels shared by neighbouring tiles
               value_range=None,  # (lo, hi) stored values for -1 and 1 of a file read losslessly (default: its type's range)
               **load_kwargs):  # passed to `load_generator` when `generator` is a file
     "Run `generator` on one image of any size: a PIL image of the same size, or for a 16-bit, multi-channel or array file, an array of its type."
-    from gan_nb.data import image_to_colorization, colorization_to_rgb
-    from gan_nb.images import is_plain_image, load_array, tensor_to_array
     if isinstance(generator, (str, os.PathLike)): generator = load_generator(generator, **load_kwargs)
     in_nc, out_nc = _image_channels(generator)
     stored = None
@@ -282,20 +207,13 @@ def translate(image,  # a PIL image or the path of an image file
         if not Path(image).is_file(): raise FileNotFoundError(f'{image} is not an image file')
         if value_range is None and in_nc in (1, 3) and is_plain_image(image): image = Image.open(image)
         else: x, stored = load_array(image, in_nc, value_range, "the generator's input")
-    h, w = x.shape[-2:] if stored else image.size[::-1]
-    device = next(generator.parameters()).device
     colorize = (in_nc, out_nc) == (1, 2) and not stored  # a colorization generator: Lab lightness in, ab colour out
-    if not stored: x = image_to_colorization(image)[0] if colorize else _to_tensor(image, in_nc)[0]
-    x = x[None].to(device)
-    H, W = fit_size(h, w, size_multiple(generator), mode)
-    from gan_nb.networks import unwrap_network
-    smallest = getattr(unwrap_network(generator), 'min_side', 1)  # a ResNet needs 8x8: pad tiny images up to it
-    H, W = max(H, smallest), max(W, smallest)
-    if tile and mode != 'pad': raise ValueError("tile works with mode='pad' only: tiles keep the image's scale")
+    if not stored: x = image_to_colorization(image)[0] if colorize else _to_tensor(image, in_nc)
+    h, w = x.shape[-2:]
+    H, W = fit_size(h, w, generator, mode)
+    x = x[None].to(next(generator.parameters()).device)
     with torch.no_grad():
-        if tile: y = translate_tiles(generator, x, tile, overlap)
-        elif mode == 'pad':
-            y = generator(reflect_pad(x, H - h, W - w))[..., :h, :w]
+        if mode == 'pad': y = generator(reflect_pad(x, H - h, W - w))[..., :h, :w]
         else:
             y = generator(F.interpolate(x, size=(H, W), mode='bicubic', align_corners=False).clamp(-1, 1))
             y = F.interpolate(y, size=(h, w), mode='bicubic', align_corners=False).clamp(-1, 1)
@@ -307,19 +225,6 @@ def pad_to_fit(data,  # a batch dict from the dataset: (N, C, H, W) tensors
                model  # a model whose `model_names` starting with G are its generators
               ) -> tuple:
     "The batch with its images mirror-padded to a size all the generators take, and the original (height, width)."
-    from gan_nb.networks import unwrap_network
-    nets = [getattr(model, 'net' + name) for name in model.model_names if name.startswith('G')]
-    m = max(size_multiple(net) for net in nets)
-    smallest = max(getattr(unwrap_network(net), 'min_side', 1) for net in nets)
     h, w = next(v for v in data.values() if torch.is_tensor(v)).shape[-2:]
-    H, W = (max(smallest, s) for s in fit_size(h, w, m))
+    H, W = map(max, zip(*(fit_size(h, w, getattr(model, 'net' + n)) for n in model.model_names if n.startswith('G'))))
     return {k: reflect_pad(v, H - h, W - w) if torch.is_tensor(v) else v for k, v in data.items()}, (h, w)
-
-# %% ../nbs/08_test.ipynb #bd79bc27
-def main(args=None):  # command-line arguments (default: `sys.argv[1:]`)
-    "`gan_nb_test` (`gan_nb.cli.test_main`), also as `python -m gan_nb.inference`."
-    from gan_nb.cli import test_main
-    return test_main(args)
-
-
-if __name__ == '__main__' and '__file__' in globals(): main()  # run as a script (not in a notebook)

@@ -17,8 +17,8 @@ TINY = ['--name', 'tiny', '--model', 'pix2pix', '--direction', 'BtoA', '--netG',
 def command(name):
     "The console script if installed (`pip install -e .`), else the module."
     script = BIN/name
-    module = {'gan_nb_train': 'gan_nb.train', 'gan_nb_test': 'gan_nb.inference', 'gan_nb_eval': 'gan_nb.metrics',
-              'gan_nb_export': 'gan_nb.export'}[name]
+    module = {'gan_nb_train': 'gan_nb.train', 'gan_nb_test': 'gan_nb.inference', 'gan_nb_eval': 'gan_nb.extras.metrics',
+              'gan_nb_export': 'gan_nb.extras.export'}[name]
     return [str(script)] if script.exists() else [sys.executable, '-m', module]
 
 

@@ -14,7 +14,14 @@ import pytest
 import torch
 from PIL import Image
 
-from test_cli import TINY, run
+from test_cli import ENV, TINY, run as run_script
+
+
+def run(name, args, cwd, timeout=240):
+    "`gan_nb_eval` as `python -m gan_nb.extras.metrics` (whatever console scripts are installed); the others as test_cli runs them."
+    if name != 'gan_nb_eval': return run_script(name, args, cwd, timeout)
+    return subprocess.run([sys.executable, '-m', 'gan_nb.extras.metrics'] + args, cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=ENV)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -97,7 +104,7 @@ def test_option_errors_exit_2(tmp_path):
 
 
 def test_missing_extra_names_it(results, standin_weights, tmp_path):
-    code = ('import sys; sys.modules["torch_fidelity"] = None; from gan_nb.metrics import main; '
+    code = ('import sys; sys.modules["torch_fidelity"] = None; from gan_nb.extras.metrics import main; '
             f'main(["--results", {str(results)!r}, "--metrics", "fid", "--inception_weights", {str(standin_weights)!r}])')
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert "FID and KID need torch-fidelity, in gan_nb's metrics extra: pip install 'gan_nb[metrics]'" in one_error_line(r)
@@ -108,8 +115,8 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 
 
 def test_weights_download_from_a_local_server(tmp_path):
-    from gan_nb.downloads import DownloadError
-    from gan_nb.metrics import inception_weights_file
+    from gan_nb.extras.downloads import DownloadError
+    from gan_nb.extras.metrics import inception_weights_file
     www = tmp_path/'www'; www.mkdir()
     torch.save({'conv.weight': torch.ones(2, 3)}, www/'w.pth')
     (www/'page.pth').write_bytes(b'<html>not found</html>')

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from gan_nb.export import EXPORT_FORMATS, export, export_ready, read_export_metadata, run_exported
+from gan_nb.extras.export import EXPORT_FORMATS, export, export_ready, read_export_metadata, run_exported
 from gan_nb.networks import define_G
 
 ENV = {**os.environ, 'OMP_NUM_THREADS': '1'}
@@ -35,7 +35,7 @@ def checkpoints(tmp_path_factory):
 def test_each_format_matches_pytorch(checkpoints, name, fmt, eval):
     if fmt == 'onnx' and not HAS_ONNX: pytest.skip("ONNX export needs the export extra (onnx, onnxscript)")
     root, nets = checkpoints
-    out = root/f'{name}_{eval}{EXPORT_FORMATS[fmt]}'
+    out = root/f'{name}_{eval}{EXPORT_FORMATS[fmt][0]}'
     r = export(name, fmt, eval=eval, checkpoints_dir=root, output=out, verbose=False)
     meta = read_export_metadata(out)
     assert str(meta['size_multiple']) == str({'unet': 128, 'resnet': 4}[name])
@@ -60,7 +60,7 @@ def test_train_mode_export_is_the_networks_training_mode_without_dropout(checkpo
 
 
 def run(args, tmp_path, code=None):
-    command = [sys.executable, '-c', code] if code else [sys.executable, '-m', 'gan_nb.export']
+    command = [sys.executable, '-c', code] if code else [sys.executable, '-m', 'gan_nb.extras.export']
     return subprocess.run(command + args, cwd=tmp_path, capture_output=True, text=True, timeout=300, env=ENV)
 
 
@@ -86,7 +86,7 @@ def test_command_line_errors_are_one_line(checkpoints, tmp_path):
 
 def test_missing_onnx_names_the_extra(checkpoints, tmp_path):
     root, _ = checkpoints
-    hide = 'import sys; sys.modules["onnxscript"] = None; from gan_nb.export import main; main()'
+    hide = 'import sys; sys.modules["onnxscript"] = None; from gan_nb.extras.export import main; main()'
     r = run(['--name', 'resnet', '--format', 'onnx', '--checkpoints_dir', str(root), '--output', str(tmp_path/'g.onnx')],
             tmp_path, code=hide)
     assert r.returncode == 1, r.stderr

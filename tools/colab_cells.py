@@ -18,7 +18,7 @@ NBS = ROOT/'nbs'
 REPO_URL = 'https://colab.research.google.com/github/gan-nb/gan_nb/blob/main/nbs/'
 INSTALL_URL = 'git+https://github.com/gan-nb/gan_nb'
 INSTALL_COMMENT = '# In Colab (and only there) install gan_nb and what this chapter imports; elsewhere this does nothing.'
-EXTRA_OF_MODULE = {'metrics': 'metrics', 'export': 'export'}  # gan_nb module -> the settings.ini extra it needs
+EXTRA_OF_MODULE = {'extras.metrics': 'metrics', 'extras.export': 'export'}  # gan_nb module -> the settings.ini extra it needs
 BADGE_MARK = 'colab.research.google.com/github/gan-nb/gan_nb'
 
 
@@ -45,8 +45,8 @@ def imported_modules(notebook: Path):
     for text in code(notebook):
         for name in re.findall(r'^\s*(?:from|import)\s+([\w.]+)', text, re.M):
             found.add(name.split('.')[0])
-            if name.startswith('gan_nb.'): found.add('gan_nb.' + name.split('.')[1])
-        found.update('gan_nb.' + m for m in re.findall(r'^#\|\s*default_exp\s+(\w+)', text, re.M))
+            if name.startswith('gan_nb.'): found.update({'gan_nb.' + name.split('.')[1], name})
+        found.update('gan_nb.' + m for m in re.findall(r'^#\|\s*default_exp\s+([\w.]+)', text, re.M))
     return found
 
 
