@@ -97,7 +97,7 @@ def _note(text): print(f'note: {text}', file=sys.stderr)
 
 def _device_for_gpu_ids(value: str, args: list[str], is_train: bool) -> str:
     "The `--device` for the reference's `--gpu_ids` value; several GPUs: `OptionError` with the torchrun command."
-    try: ids = [int(i) for i in value.split(',')]
+    try: ids = list(map(int, value.split(',')))
     except ValueError:
         raise OptionError(f"--gpu_ids {value}: expected GPU numbers such as 0 or 0,1 (-1: the CPU); gan_nb's flag is --device") from None
     ids = [i for i in ids if i >= 0]  # as in the reference: -1 means no GPU
@@ -136,7 +136,7 @@ def translate_old_flags(args: list[str],  # command-line tokens
 # %% ../nbs/00_options.ipynb #9bcfc1f0
 def value_range(value: str) -> tuple:
     "argparse type for `--value_range`: `lo,hi`, two numbers with lo < hi."
-    try: lo, hi = (float(v) for v in value.split(','))
+    try: lo, hi = map(float, value.split(','))
     except ValueError: raise argparse.ArgumentTypeError(f"'{value}' is not lo,hi (two numbers, e.g. 0,4095)") from None
     if not lo < hi: raise argparse.ArgumentTypeError(f"'{value}': lo must be less than hi")
     return lo, hi
@@ -193,23 +193,18 @@ def _dataset_flags(parser):
 
 
 def _additional_flags(parser):
-    "Which checkpoint to load, verbosity, name suffix, seed (the additional parameters)."
+    "Which checkpoint to load, verbosity, name suffix, seed (the additional parameters), and logging to W&B and TensorBoard."
     a = parser.add_argument
     a('--epoch', default='latest', help='which epoch to load? set to latest to use latest cached model')
     a('--load_iter', type=int, default=0, help='which iteration to load? if load_iter > 0, the code will load models by iter_[load_iter]; otherwise, the code will load models by [epoch]')
     a('--verbose', action='store_true', help='if specified, print more debugging information')
     a('--suffix', default='', help='customized suffix: opt.name = opt.name + suffix: e.g., {model}_{netG}_size{load_size}')
-    a('--seed', type=int, default=None, help='seed Python, NumPy and torch for a repeatable run (default: not seeded)')
-
-# %% ../nbs/00_options.ipynb #d71ca212
-def _logging_flags(parser):
-    "Logging to W&B and TensorBoard."
-    a = parser.add_argument
+    a('--seed', type=int, help='seed Python, NumPy and torch for a repeatable run (default: not seeded)')
     a('--use_wandb', action='store_true', help='if specified, then init wandb logging')
     a('--use_tensorboard', action='store_true', help='write losses, learning rates and images for TensorBoard to <checkpoints_dir>/<name>/tensorboard')
     a('--wandb_project_name', default='CycleGAN-and-pix2pix', help='specify wandb project name')
 
-
+# %% ../nbs/00_options.ipynb #d71ca212
 TUNING = 'speed and tuning'  # the --help section and the panel tab of the flags below
 
 
@@ -221,10 +216,10 @@ def _tuning_flags(parser, is_train):
     a('--compile', action='store_true', help='torch.compile the networks (checkpoints stay plain state_dicts)')
     a('--fused_adam', action='store_true', help="Adam's fused kernel: fastest update, equal to the default up to float round-off")
     a('--fast', action='store_true', help='turn on the speed flags above that make a training step faster on this hardware')
-    a('--value_range', type=value_range, default=None, help='lo,hi: the values mapped to -1 and 1 (default: the file type\'s range, e.g. 0,65535 for 16-bit; 0,4095 for 12-bit data)')
+    a('--value_range', type=value_range, help='lo,hi: the values mapped to -1 and 1 (default: the file type\'s range, e.g. 0,65535 for 16-bit; 0,4095 for 12-bit data)')
     if is_train:
         a('--val_phase', default='val', help='the validation split: <dataroot>/<val_phase> (or <val_phase>A and B)')
-        a('--inception_weights', default=None, help='the FID Inception weights file for --val_metric fid (default: the stored download)')
+        a('--inception_weights', help='the FID Inception weights file for --val_metric fid (default: the stored download)')
 
 # %% ../nbs/00_options.ipynb #fcb2cc6d
 class BaseOptions:
@@ -233,7 +228,7 @@ class BaseOptions:
 
     def initialize(self, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "Add the shared flags to `parser` (and, for training, the validation settings of the tuning section)."
-        for add_flags in (_basic_flags, _model_flags, _dataset_flags, _additional_flags, _logging_flags):
+        for add_flags in (_basic_flags, _model_flags, _dataset_flags, _additional_flags):
             add_flags(parser)
         _tuning_flags(parser, self.isTrain)  # one section of its own, last in --help
         return parser
@@ -431,7 +426,7 @@ def parse(self: BaseOptions, args=None, **overrides) -> argparse.Namespace:
     except OptionError as e:
         if not from_command_line: raise
         self.usage_error(e)
-    for note in option_notes(opt): print(f'note: {note}', file=sys.stderr)
+    for note in option_notes(opt): _note(note)
     self.opt = opt
     return opt
 
