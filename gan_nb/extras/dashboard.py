@@ -6,6 +6,7 @@
 from __future__ import annotations
 import argparse
 import collections
+import datetime
 import html
 import io
 import sys
@@ -122,12 +123,6 @@ class BackgroundDrawer:
         return self._idle.wait(timeout)
 
 # %% ../../nbs/09a_dashboard.ipynb #05434b94
-def _fmt_time(seconds):
-    seconds = int(max(seconds, 0))
-    h, rest = divmod(seconds, 3600)
-    return f'{h}:{rest // 60:02d}:{rest % 60:02d}' if h else f'{rest // 60}:{rest % 60:02d}'
-
-
 class TrainingDashboard(Callback):
     "Live loss curves, images, progress and a Stop button: an observer for `gan_nb.train.train(callbacks=...)`."
     def __init__(self, max_points: int = 1000, # loss reports kept (evenly spaced over the run)
@@ -285,7 +280,7 @@ def write(self: TrainingDashboard, text: str):
 def reset(self: TrainingDashboard):
     "Forget the previous run's curves, images and log."
     with self._lock:
-        self.history, self.stride, self._reports = LossHistory(), 1, 0
+        self.history, self.stride, self._reports, self.validation = LossHistory(), 1, 0, {}
         self.loss_image.value, self.visuals_image.value = b'', b''
         self.loss_image.layout.display = self.visuals_image.layout.display = 'none'
     self.log_lines.clear(); self._partial = ''
@@ -311,7 +306,7 @@ def _progress(self: TrainingDashboard, state,
         total = (state.n_epochs_total - state.opt.epoch_count + 1) * state.dataset_size
         done = total if finished else (state.epoch - state.opt.epoch_count) * state.dataset_size + state.epoch_iter
         self.progress.value = min(max(done / total, 0), 1) if total else 0
-        if self.speed and done < total: parts.append(f'{_fmt_time((total - done) / self.speed)} left')
+        if self.speed and done < total: parts.append(f'{datetime.timedelta(seconds=round((total - done) / self.speed))} left')
     if self.speed: parts.append(f'{self.speed:.1f} img/s')
     self.progress_text.value = ' · '.join(parts)
 
