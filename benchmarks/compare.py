@@ -370,7 +370,7 @@ def run_clocked(where, args):
     from gan_nb.train import train
     clock = StepClock()
     if where == 'panel':  # the panel's own training function, with the clock beside the dashboard
-        from gan_nb.dashboard import TrainingPanel
+        from gan_nb.extras.dashboard import TrainingPanel
         panel = TrainingPanel(args, train_fn=lambda opt, cbs: train(opt, callbacks=[*cbs, clock], progress=False))
         panel.start(); panel.join()
         if panel.error: raise panel.error
@@ -383,7 +383,7 @@ def run_clocked(where, args):
 def bench_panel(a, device):
     "Training from the panel (dashboard drawing) against `train` as the command line runs it: whole runs and steps, in turn."
     try:
-        import gan_nb.dashboard  # the panel can be built here
+        import gan_nb.extras.dashboard  # noqa: F401 (the panel can be built here)
         from gan_nb.train import train
     except Exception as e:
         print(f'\npanel: skipped ({type(e).__name__}: {e})'); return

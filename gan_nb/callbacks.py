@@ -12,8 +12,8 @@ import torch
 
 # %% auto #0
 __all__ = ['EVENTS', 'Callback', 'TrainState', 'fire', 'format_losses', 'read_loss_log', 'LossLog', 'ProgressBar',
-           'save_training_visuals', 'TrainingPage', 'WandbLogger', 'SaveOptions', 'LossHistory', 'read_pairs',
-           'Snapshots']
+           'save_training_visuals', 'TrainingPage', 'WandbLogger', 'SaveOptions', 'moving_average', 'LossHistory',
+           'read_pairs', 'Snapshots']
 
 # %% ../nbs/07a_callbacks.ipynb #a816e3e8
 from fastcore.basics import patch
@@ -214,6 +214,15 @@ class SaveOptions(Callback):
         with atomic_write(options_file(state.opt)) as f: f.write(self.text + '\n')
 
 # %% ../nbs/07a_callbacks.ipynb #9f8edb70
+def moving_average(values, # a sequence of numbers, e.g. one loss's reports
+                   n: int = 1, # how many values each point averages (1: the values themselves)
+                  ) -> list:
+    "Each value averaged with the `n - 1` before it (fewer at the start): the one smoothing of loss curves."
+    sums = [0.0]
+    for v in values: sums.append(sums[-1] + v)
+    return [(sums[i + 1] - sums[max(0, i + 1 - n)]) / min(i + 1, n) for i in range(len(values))]
+
+
 class LossHistory(Callback):
     "Keep every reported loss dict with its `total_iters` (for plots)."
     def __init__(self): self.iters, self.losses = [], []
@@ -228,9 +237,7 @@ class LossHistory(Callback):
         import matplotlib.pyplot as plt
         if ax is None: _, ax = plt.subplots(figsize=(6, 3))
         for name in names or (self.losses[0] if self.losses else {}):
-            values = [l[name] for l in self.losses]
-            windows = [values[max(0, i - smooth + 1):i + 1] for i in range(len(values))]
-            ax.plot(self.iters, [sum(w) / len(w) for w in windows], label=name)
+            ax.plot(self.iters, moving_average([l[name] for l in self.losses], smooth), label=name)
         ax.set_xlabel('images seen (total_iters)'); ax.set_ylabel('loss'); ax.legend(fontsize=8)
         return ax
 

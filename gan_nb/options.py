@@ -5,21 +5,19 @@
 # %% ../nbs/00_options.ipynb #d5e805ee
 from __future__ import annotations
 import argparse
-import os
 import shlex
 import sys
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from fastcore.basics import patch
 
 from .core import (OptionError, atomic_write, device_name, in_ipython, resolve_device,
                          DISCRIMINATORS, GAN_MODES, GENERATORS, INIT_TYPES, NORMS)
 
 # %% auto #0
-__all__ = ['MODELS', 'DATASETS', 'RENAMED_FLAGS', 'SWITCHED_FLAGS', 'IGNORED_FLAGS', 'REMOVED_FLAGS', 'PREPROCESS_NAMES',
-           'LR_POLICY_NAMES', 'AMP_MODES', 'AT_LEAST_ONE', 'NOT_NEGATIVE', 'POSITIVE', 'OptionParser', 'register_model',
-           'register_dataset', 'find_model', 'find_dataset', 'translate_old_flags', 'value_range', 'BaseOptions',
-           'TrainOptions', 'TestOptions', 'overrides_to_args', 'command_line_args', 'relax_required', 'check_name',
-           'check_option_values', 'smallest_value', 'format_options', 'options_file', 'option_notes']
+__all__ = ['MODELS', 'DATASETS', 'RENAMED_FLAGS', 'IGNORED_FLAGS', 'REMOVED_FLAGS', 'LR_POLICY_NAMES', 'TUNING', 'SMALLEST',
+           'POSITIVE', 'OptionParser', 'register_model', 'register_dataset', 'find_model', 'find_dataset',
+           'translate_old_flags', 'value_range', 'BaseOptions', 'TrainOptions', 'TestOptions', 'overrides_to_args',
+           'relax_required', 'check_name', 'check_option_values', 'format_options', 'options_file', 'option_notes']
 
 # %% ../nbs/00_options.ipynb #dff56acc
 class OptionParser(argparse.ArgumentParser):
@@ -76,17 +74,19 @@ def find_dataset(name: str) -> type:
     return _find(DATASETS, 'dataset', '--dataset_mode', name)
 
 # %% ../nbs/00_options.ipynb #e8cee2b3
-RENAMED_FLAGS = {  # old name -> today's name; same values, same meaning
+RENAMED_FLAGS = {  # old name -> today's words; same values, same meaning
     '--niter': '--n_epochs', '--niter_decay': '--n_epochs_decay', '--which_direction': '--direction',
     '--which_epoch': '--epoch', '--which_model_netG': '--netG', '--which_model_netD': '--netD',
     '--resize_or_crop': '--preprocess', '--loadSize': '--load_size', '--fineSize': '--crop_size',
     '--batchSize': '--batch_size', '--nThreads': '--num_threads', '--which_epoch_count': '--epoch_count',
-    '--how_many': '--num_test', '--identity': '--lambda_identity',
+    '--how_many': '--num_test', '--identity': '--lambda_identity', '--no_lsgan': '--gan_mode vanilla',
 }
-SWITCHED_FLAGS = {'--no_lsgan': ['--gan_mode', 'vanilla']}  # old on/off flags -> today's flag and value
 IGNORED_FLAGS = {flag: 'a visdom display setting; gan_nb has no visdom display (the HTML page and the notebook dashboard show training)'
                  for flag in ('--display_id', '--display_port', '--display_ncols', '--display_server', '--display_env',
-                              '--display_single_pane_ncols')} | {'--ntest': 'it had no effect in the reference either'}
+                              '--display_single_pane_ncols')} | {
+    '--ntest': 'it had no effect in the reference either',
+    '--matmul_conv': "gan_nb's own matrix-product convolutions were removed; PyTorch's convolutions run (see --fast)",
+    '--cpu_threads': 'gan_nb no longer sets the number of CPU threads; set OMP_NUM_THREADS to choose it'}
 REMOVED_FLAGS = {  # no exact equivalent: refused with what to use
     '--use_dropout': 'dropout is on by default now (cycle_gan: off); --no_dropout switches it off',
 }
@@ -97,7 +97,7 @@ def _note(text): print(f'note: {text}', file=sys.stderr)
 
 def _device_for_gpu_ids(value: str, args: list[str], is_train: bool) -> str:
     "The `--device` for the reference's `--gpu_ids` value; several GPUs: `OptionError` with the torchrun command."
-    try: ids = [int(i) for i in value.split(',')]
+    try: ids = list(map(int, value.split(',')))
     except ValueError:
         raise OptionError(f"--gpu_ids {value}: expected GPU numbers such as 0 or 0,1 (-1: the CPU); gan_nb's flag is --device") from None
     ids = [i for i in ids if i >= 0]  # as in the reference: -1 means no GPU
@@ -119,10 +119,8 @@ def translate_old_flags(args: list[str],  # command-line tokens
         if flag in REMOVED_FLAGS: raise OptionError(f'{flag} was removed: {REMOVED_FLAGS[flag]}')
         if flag in RENAMED_FLAGS:
             _note(f'{flag} is {RENAMED_FLAGS[flag]} now; using that')
-            out.append(RENAMED_FLAGS[flag] + token[len(flag):])
-        elif flag in SWITCHED_FLAGS:
-            _note(f'{flag} is {" ".join(SWITCHED_FLAGS[flag])} now; using that')
-            out += SWITCHED_FLAGS[flag]
+            first, *rest = RENAMED_FLAGS[flag].split(' ')  # '--no_lsgan' is two words: '--gan_mode vanilla'
+            out += [first + token[len(flag):], *rest]
         elif flag in IGNORED_FLAGS or flag == '--gpu_ids':
             if not has_value and tokens and not tokens[0].startswith('--'): value = tokens.pop(0)
             if flag == '--gpu_ids': gpu_ids = value
@@ -138,15 +136,13 @@ def translate_old_flags(args: list[str],  # command-line tokens
 # %% ../nbs/00_options.ipynb #9bcfc1f0
 def value_range(value: str) -> tuple:
     "argparse type for `--value_range`: `lo,hi`, two numbers with lo < hi."
-    try: lo, hi = (float(v) for v in value.split(','))
+    try: lo, hi = map(float, value.split(','))
     except ValueError: raise argparse.ArgumentTypeError(f"'{value}' is not lo,hi (two numbers, e.g. 0,4095)") from None
     if not lo < hi: raise argparse.ArgumentTypeError(f"'{value}': lo must be less than hi")
     return lo, hi
 
 # %% ../nbs/00_options.ipynb #40ba5e9a
-PREPROCESS_NAMES = ('resize_and_crop', 'crop', 'scale_width', 'scale_width_and_crop', 'none')
 LR_POLICY_NAMES = ('linear', 'step', 'plateau', 'cosine')
-AMP_MODES = ('off', 'bf16', 'fp16')  # `--amp`: mixed precision (see the performance chapter)
 
 
 def _registered(registry, default):
@@ -158,24 +154,24 @@ def _basic_flags(parser):
     "Where the data and the run live, and the device: the basic parameters."
     a = parser.add_argument
     a('--dataroot', required=True, help='path to images (should have subfolders trainA, trainB, valA, valB, etc)')
-    a('--name', type=str, default='experiment_name', help='name of the experiment. It decides where to store samples and models')
-    a('--checkpoints_dir', type=str, default='./checkpoints', help='models are saved here')
+    a('--name', default='experiment_name', help='name of the experiment. It decides where to store samples and models')
+    a('--checkpoints_dir', default='./checkpoints', help='models are saved here')
     a('--device', type=device_name, default='auto', help='auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps')
 
 
 def _model_flags(parser):
     "The networks: architectures, sizes, normalisation, initialisation (the model parameters)."
     a = parser.add_argument
-    a('--model', type=str, default='cycle_gan', choices=_registered(MODELS, 'cycle_gan'), help='chooses which model to use')
+    a('--model', default='cycle_gan', choices=_registered(MODELS, 'cycle_gan'), help='chooses which model to use')
     a('--input_nc', type=int, default=3, help='# of input image channels: 3 for RGB and 1 for grayscale (any number: files must have it)')
     a('--output_nc', type=int, default=3, help='# of output image channels: 3 for RGB and 1 for grayscale (any number: files must have it)')
     a('--ngf', type=int, default=64, help='# of gen filters in the last conv layer')
     a('--ndf', type=int, default=64, help='# of discrim filters in the first conv layer')
-    a('--netD', type=str, default='basic', choices=DISCRIMINATORS, help='specify discriminator architecture. The basic model is a 70x70 PatchGAN. n_layers allows you to specify the layers in the discriminator')
-    a('--netG', type=str, default='resnet_9blocks', choices=GENERATORS, help='specify generator architecture')
+    a('--netD', default='basic', choices=DISCRIMINATORS, help='specify discriminator architecture. The basic model is a 70x70 PatchGAN. n_layers allows you to specify the layers in the discriminator')
+    a('--netG', default='resnet_9blocks', choices=GENERATORS, help='specify generator architecture')
     a('--n_layers_D', type=int, default=3, help='only used if netD==n_layers')
-    a('--norm', type=str, default='instance', choices=NORMS, help='instance normalization or batch normalization')
-    a('--init_type', type=str, default='normal', choices=INIT_TYPES, help='network initialization')
+    a('--norm', default='instance', choices=NORMS, help='instance normalization or batch normalization')
+    a('--init_type', default='normal', choices=INIT_TYPES, help='network initialization')
     a('--init_gain', type=float, default=0.02, help='scaling factor for normal, xavier and orthogonal.')
     a('--no_dropout', action='store_true', help='no dropout for the generator')
 
@@ -183,46 +179,47 @@ def _model_flags(parser):
 def _dataset_flags(parser):
     "How images are loaded: dataset mode, direction, batching, value range and preprocessing (the dataset parameters)."
     a = parser.add_argument
-    a('--dataset_mode', type=str, default='unaligned', choices=_registered(DATASETS, 'unaligned'), help='chooses how datasets are loaded')
-    a('--direction', type=str, default='AtoB', choices=('AtoB', 'BtoA'), help='AtoB or BtoA')
+    a('--dataset_mode', default='unaligned', choices=_registered(DATASETS, 'unaligned'), help='chooses how datasets are loaded')
+    a('--direction', default='AtoB', choices=('AtoB', 'BtoA'), help='AtoB or BtoA')
     a('--serial_batches', action='store_true', help='if true, takes images in order to make batches, otherwise takes them randomly')
     a('--num_threads', default=4, type=int, help='# threads for loading data')
     a('--batch_size', type=int, default=1, help='input batch size')
-    a('--value_range', type=value_range, default=None, help='lo,hi: the values mapped to -1 and 1 (default: the file type\'s range, e.g. 0,65535 for 16-bit; 0,4095 for 12-bit data)')
     a('--load_size', type=int, default=286, help='scale images to this size')
     a('--crop_size', type=int, default=256, help='then crop to this size')
     a('--max_dataset_size', type=int, default=float('inf'), help='Maximum number of samples allowed per dataset. If the dataset directory contains more than max_dataset_size, only a subset is loaded.')
-    a('--preprocess', type=str, default='resize_and_crop', choices=PREPROCESS_NAMES, help='scaling and cropping of images at load time')
+    a('--preprocess', default='resize_and_crop', choices=('resize_and_crop', 'crop', 'scale_width', 'scale_width_and_crop', 'none'), help='scaling and cropping of images at load time')
     a('--no_flip', action='store_true', help='if specified, do not flip the images for data augmentation')
     a('--display_winsize', type=int, default=256, help='display window size for both visdom and HTML')
 
 
 def _additional_flags(parser):
-    "Which checkpoint to load, verbosity, name suffix, seed (the additional parameters)."
+    "Which checkpoint to load, verbosity, name suffix, seed (the additional parameters), and logging to W&B and TensorBoard."
     a = parser.add_argument
-    a('--epoch', type=str, default='latest', help='which epoch to load? set to latest to use latest cached model')
+    a('--epoch', default='latest', help='which epoch to load? set to latest to use latest cached model')
     a('--load_iter', type=int, default=0, help='which iteration to load? if load_iter > 0, the code will load models by iter_[load_iter]; otherwise, the code will load models by [epoch]')
     a('--verbose', action='store_true', help='if specified, print more debugging information')
-    a('--suffix', default='', type=str, help='customized suffix: opt.name = opt.name + suffix: e.g., {model}_{netG}_size{load_size}')
-    a('--seed', type=int, default=None, help='seed Python, NumPy and torch for a repeatable run (default: not seeded)')
+    a('--suffix', default='', help='customized suffix: opt.name = opt.name + suffix: e.g., {model}_{netG}_size{load_size}')
+    a('--seed', type=int, help='seed Python, NumPy and torch for a repeatable run (default: not seeded)')
+    a('--use_wandb', action='store_true', help='if specified, then init wandb logging')
+    a('--use_tensorboard', action='store_true', help='write losses, learning rates and images for TensorBoard to <checkpoints_dir>/<name>/tensorboard')
+    a('--wandb_project_name', default='CycleGAN-and-pix2pix', help='specify wandb project name')
 
 # %% ../nbs/00_options.ipynb #d71ca212
-def _speed_flags(parser):
-    "gan_nb's speed flags, all off by default: the default path computes the reference's numbers."
-    a = parser.add_argument
-    a('--amp', type=str, default='off', choices=AMP_MODES, help='mixed precision: off, bf16 (autocast) or fp16 (autocast and a gradient scaler)')
+TUNING = 'speed and tuning'  # the --help section and the panel tab of the flags below
+
+
+def _tuning_flags(parser, is_train):
+    "gan_nb's speed flags (all off, so the default computes the reference's numbers) and rarely needed settings."
+    a = parser.add_argument_group(TUNING, "opt-in speed, and settings few runs need; the defaults compute the reference's numbers").add_argument
+    a('--amp', default='off', choices=('off', 'bf16', 'fp16'), help='mixed precision: off, bf16 (autocast) or fp16 (autocast and a gradient scaler)')
     a('--channels_last', action='store_true', help='channels-last memory format for the networks and their inputs')
     a('--compile', action='store_true', help='torch.compile the networks (checkpoints stay plain state_dicts)')
     a('--fused_adam', action='store_true', help="Adam's fused kernel: fastest update, equal to the default up to float round-off")
-    a('--fast', action='store_true', help='choose --amp, --channels_last and --fused_adam by timing a step of each on this hardware at start')
-
-
-def _logging_flags(parser):
-    "Logging to W&B and TensorBoard."
-    a = parser.add_argument
-    a('--use_wandb', action='store_true', help='if specified, then init wandb logging')
-    a('--use_tensorboard', action='store_true', help='write losses, learning rates and images for TensorBoard to <checkpoints_dir>/<name>/tensorboard')
-    a('--wandb_project_name', type=str, default='CycleGAN-and-pix2pix', help='specify wandb project name')
+    a('--fast', action='store_true', help='turn on the speed flags above that make a training step faster on this hardware')
+    a('--value_range', type=value_range, help='lo,hi: the values mapped to -1 and 1 (default: the file type\'s range, e.g. 0,65535 for 16-bit; 0,4095 for 12-bit data)')
+    if is_train:
+        a('--val_phase', default='val', help='the validation split: <dataroot>/<val_phase> (or <val_phase>A and B)')
+        a('--inception_weights', help='the FID Inception weights file for --val_metric fid (default: the stored download)')
 
 # %% ../nbs/00_options.ipynb #fcb2cc6d
 class BaseOptions:
@@ -230,9 +227,10 @@ class BaseOptions:
     isTrain = False
 
     def initialize(self, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        "Add the shared flags to `parser`."
-        for add_flags in (_basic_flags, _model_flags, _dataset_flags, _additional_flags, _speed_flags, _logging_flags):
+        "Add the shared flags to `parser` (and, for training, the validation settings of the tuning section)."
+        for add_flags in (_basic_flags, _model_flags, _dataset_flags, _additional_flags):
             add_flags(parser)
+        _tuning_flags(parser, self.isTrain)  # one section of its own, last in --help
         return parser
 
 # %% ../nbs/00_options.ipynb #c87c7acb
@@ -255,21 +253,19 @@ class TrainOptions(BaseOptions):
         a('--save_by_iter', action='store_true', help='whether saves model by iteration')
         a('--continue_train', action='store_true', help='continue training: load the latest model')
         a('--epoch_count', type=int, default=1, help='the starting epoch count, we save the model by <epoch_count>, <epoch_count>+<save_latest_freq>, ...')
-        a('--phase', type=str, default='train', help='train, val, test, etc')
+        a('--phase', default='train', help='train, val, test, etc')
         # training parameters
         a('--n_epochs', type=int, default=100, help='number of epochs with the initial learning rate')
         a('--n_epochs_decay', type=int, default=100, help='number of epochs to linearly decay learning rate to zero')
         a('--beta1', type=float, default=0.5, help='momentum term of adam')
         a('--lr', type=float, default=0.0002, help='initial learning rate for adam')
-        a('--gan_mode', type=str, default='lsgan', choices=GAN_MODES, help='the type of GAN objective. vanilla GAN loss is the cross-entropy objective used in the original GAN paper.')
+        a('--gan_mode', default='lsgan', choices=GAN_MODES, help='the type of GAN objective. vanilla GAN loss is the cross-entropy objective used in the original GAN paper.')
         a('--pool_size', type=int, default=50, help='the size of image buffer that stores previously generated images')
-        a('--lr_policy', type=str, default='linear', choices=LR_POLICY_NAMES, help='learning rate policy.')
+        a('--lr_policy', default='linear', choices=LR_POLICY_NAMES, help='learning rate policy.')
         a('--lr_decay_iters', type=int, default=50, help='multiply by a gamma every lr_decay_iters iterations')
         # validation (gan_nb: not in the reference)
         a('--val_freq', type=int, default=0, help='score the generator on the validation split every N epochs (0: never); keeps best_net_G*.pth')
-        a('--val_phase', type=str, default='val', help='the validation split: <dataroot>/<val_phase> (or <val_phase>A and B)')
-        a('--val_metric', type=str, default='auto', choices=('auto', 'l1', 'cycle_l1', 'fid'), help='auto: l1 for paired models; fid for unpaired ones when Inception weights are at hand, else cycle_l1')
-        a('--inception_weights', type=str, default=None, help='the FID Inception weights file for --val_metric fid (default: the stored download)')
+        a('--val_metric', default='auto', choices=('auto', 'l1', 'cycle_l1', 'fid'), help='auto: l1 for paired models; fid for unpaired ones when Inception weights are at hand, else cycle_l1')
         return parser
 
 
@@ -281,9 +277,9 @@ class TestOptions(BaseOptions):
         "The shared flags plus the testing ones (results folder, phase, `--eval`, `--num_test`)."
         parser = super().initialize(parser)
         a = parser.add_argument
-        a('--results_dir', type=str, default='./results/', help='saves results here.')
+        a('--results_dir', default='./results/', help='saves results here.')
         a('--aspect_ratio', type=float, default=1.0, help='aspect ratio (width / height) of result images')
-        a('--phase', type=str, default='test', help='train, val, test, etc')
+        a('--phase', default='test', help='train, val, test, etc')
         # Dropout and Batchnorm has different behavioir during training and test.
         a('--eval', action='store_true', help='use eval mode during test time.')
         a('--num_test', type=int, default=50, help='how many test images to run')
@@ -300,11 +296,6 @@ def overrides_to_args(overrides: dict) -> list[str]:
         args += [f'--{key}'] if value is True else [f'--{key}', str(value)]
     return args
 
-
-def command_line_args() -> list[str]:
-    "`sys.argv[1:]` in a script; nothing inside IPython or Jupyter, whose argv belongs to the kernel."
-    return [] if in_ipython() else sys.argv[1:]
-
 # %% ../nbs/00_options.ipynb #47f10de7
 def relax_required(parser):
     "Make every flag of `parser` optional (for a partial parse); return a function that restores them."
@@ -316,21 +307,21 @@ def relax_required(parser):
 
 # %% ../nbs/00_options.ipynb #9ba5bfbe
 @patch
-def compose(self: BaseOptions, args=None, trace=None, **overrides):
+def compose(self: BaseOptions, args=None,
+            trace: list = None,  # if given, gets (stage, parser, options) after each stage, for teaching
+            **overrides):
     "The composed parser and the full argument list for `args` plus keyword `overrides`."
-    args = list(command_line_args() if args is None else args) + overrides_to_args(overrides)
-    args = translate_old_flags(args, self.isTrain)
+    if args is None: args = [] if in_ipython() else sys.argv[1:]  # in IPython or Jupyter, argv belongs to the kernel
+    args = translate_old_flags(list(args) + overrides_to_args(overrides), self.isTrain)
     passes = [a for a in args if a not in ('-h', '--help')]
     parser = self.initialize(OptionParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter, add_help=False,
                                           description=f'gan_nb {type(self).__name__}'))
-    restore = relax_required(parser)
-    opt, _ = parser.parse_known_args(passes)                      # pass 1: which model?
-    if trace is not None: trace.append(('base', parser, opt))
-    parser = find_model(opt.model).modify_commandline_options(parser, self.isTrain)
-    opt, _ = parser.parse_known_args(passes)                      # pass 2: the model may change dataset_mode
-    if trace is not None: trace.append((f'model {opt.model}', parser, opt))
-    parser = find_dataset(opt.dataset_mode).modify_commandline_options(parser, self.isTrain)
-    if trace is not None: trace.append((f'dataset {opt.dataset_mode}', parser, parser.parse_known_args(passes)[0]))
+    restore, trace = relax_required(parser), [] if trace is None else trace
+    trace.append(('base', parser, parser.parse_known_args(passes)[0]))  # pass 1: which model?
+    for kind, find, key in (('model', find_model, 'model'), ('dataset', find_dataset, 'dataset_mode')):
+        name = vars(trace[-1][2])[key]  # pass 2 (after the model's hook, which may change dataset_mode): which dataset?
+        parser = find(name).modify_commandline_options(parser, self.isTrain)
+        trace.append((f'{kind} {name}', parser, parser.parse_known_args(passes)[0]))
     restore()
     parser.add_argument('-h', '--help', action='help', help='show this help message and exit')
     return parser, args
@@ -338,30 +329,28 @@ def compose(self: BaseOptions, args=None, trace=None, **overrides):
 # %% ../nbs/00_options.ipynb #fef6f684
 def check_name(name: str) -> str:
     "`name` if it is one plain folder name (no separator, not `..`, not absolute); else `OptionError`."
-    if name in ('', '.', '..') or '/' in name or '\\' in name or '\0' in name or os.path.isabs(name) or os.path.splitdrive(name)[0]:
+    if name in ('', '.', '..') or '\0' in name or PureWindowsPath(name).name != name:  # Windows paths: both separators, drives
         raise OptionError(f"--name {name!r}: the run's folder inside --checkpoints_dir must be one folder name "
                           "(no '/' or '\\', not '.' or '..'), e.g. --name facades_pix2pix")
     return name
 
 # %% ../nbs/00_options.ipynb #7d0edce0
-AT_LEAST_ONE = ('input_nc', 'output_nc', 'ngf', 'ndf', 'batch_size', 'load_size', 'crop_size', 'max_dataset_size',
-                'display_winsize', 'display_freq', 'update_html_freq', 'print_freq', 'save_latest_freq',
-                'save_epoch_freq', 'epoch_count', 'lr_decay_iters', 'num_test')  # counts and sizes: 0 divides or breaks
-NOT_NEGATIVE = ('num_threads', 'load_iter', 'n_epochs', 'n_epochs_decay', 'pool_size', 'init_gain', 'val_freq')
+SMALLEST = {**dict.fromkeys(('input_nc', 'output_nc', 'ngf', 'ndf', 'batch_size', 'load_size', 'crop_size', 'max_dataset_size',
+                             'display_winsize', 'display_freq', 'update_html_freq', 'print_freq', 'save_latest_freq',
+                             'save_epoch_freq', 'epoch_count', 'lr_decay_iters', 'num_test'), 1),  # counts and sizes: 0 divides or breaks
+            **dict.fromkeys(('num_threads', 'load_iter', 'n_epochs', 'n_epochs_decay', 'pool_size', 'init_gain', 'val_freq'), 0)}
 POSITIVE = ('lr', 'aspect_ratio')
 
 
 def check_option_values(opt, parser):
     "Raise `OptionError` for a number argparse accepts but the job cannot use (`--display_freq 0`, `--lr -1`)."
-    for names, ok, rule in ((AT_LEAST_ONE, lambda v: v >= 1, 'at least 1'), (NOT_NEGATIVE, lambda v: v >= 0, '0 or more'),
-                            (POSITIVE, lambda v: v > 0, 'more than 0')):
-        for name in names:
-            value = getattr(opt, name, None)
-            if value is not None and not ok(value):
-                raise OptionError(f'--{name} {value}: must be {rule} (default: {parser.get_default(name)})')
-    if getattr(opt, 'n_epochs', 1) + getattr(opt, 'n_epochs_decay', 0) < 1:
+    for name, value in vars(opt).items():
+        if name in SMALLEST and value < SMALLEST[name] or name in POSITIVE and value <= 0:
+            rule = 'more than 0' if name in POSITIVE else 'at least 1' if SMALLEST[name] else '0 or more'
+            raise OptionError(f'--{name} {value}: must be {rule} (default: {parser.get_default(name)})')
+    if opt.isTrain and opt.n_epochs + opt.n_epochs_decay < 1:
         raise OptionError('--n_epochs 0 and --n_epochs_decay 0 leave nothing to train; give at least one epoch')
-    if getattr(opt, 'lr_policy', None) == 'plateau' and not getattr(opt, 'val_freq', 0):
+    if opt.isTrain and opt.lr_policy == 'plateau' and not opt.val_freq:
         raise OptionError('--lr_policy plateau lowers the learning rate when the validation score stops improving: '
                           'add --val_freq N to score the generator every N epochs')
 
@@ -371,11 +360,11 @@ def gather(self: BaseOptions, args=None, **overrides) -> argparse.Namespace:
     "The options namespace for `args` plus keyword `overrides`, without printing or saving anything."
     parser, args = self.compose(args, **overrides)
     opt = parser.parse_args(args)
+    opt.isTrain = self.isTrain
     check_option_values(opt, parser)
     for key, value in overrides.items():
         if value is False and getattr(opt, key, False) is not False:
             raise OptionError(f'{key}=False: this flag is on by default for --model {opt.model} and a flag can only be switched on')
-    opt.isTrain = self.isTrain
     if opt.suffix:
         try: opt.name = opt.name + '_' + opt.suffix.format(**vars(opt))
         except (KeyError, IndexError, ValueError) as e:
@@ -384,11 +373,6 @@ def gather(self: BaseOptions, args=None, **overrides) -> argparse.Namespace:
     resolve_device(opt.device)
     self.parser = parser
     return opt
-
-# %% ../nbs/00_options.ipynb #da98570c
-def smallest_value(dest: str):  # an option's name, e.g. 'batch_size'
-    "The smallest integer `check_option_values` accepts for option `dest`, or None if it sets none."
-    return 1 if dest in AT_LEAST_ONE else 0 if dest in NOT_NEGATIVE else None
 
 # %% ../nbs/00_options.ipynb #119cd9a1
 def format_options(opt: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
@@ -442,7 +426,7 @@ def parse(self: BaseOptions, args=None, **overrides) -> argparse.Namespace:
     except OptionError as e:
         if not from_command_line: raise
         self.usage_error(e)
-    for note in option_notes(opt): print(f'note: {note}', file=sys.stderr)
+    for note in option_notes(opt): _note(note)
     self.opt = opt
     return opt
 

@@ -28,7 +28,7 @@ CLASSES = {  # module -> classes whose every public method must be in the API re
     'data': ['BaseDataset', 'AlignedDataset', 'UnalignedDataset', 'SingleDataset', 'ColorizationDataset',
              'CustomDatasetDataLoader'],
 }
-PANEL_MODULES = ['panel', 'dashboard']  # the form and the training dashboard; every public class in them counts
+PANEL_MODULES = ['extras.panel', 'extras.dashboard']  # the form and the training dashboard; every public class in them counts
 PANEL_CLASSES = ['OptionsPanel', 'TrainingDashboard']  # must exist in one of PANEL_MODULES
 
 

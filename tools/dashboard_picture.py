@@ -38,7 +38,7 @@ FAILURE = Path(tempfile.gettempdir())/'dashboard_picture_failure.png'
 def panel_notebook(path):
     "Write the notebook that shows the panel with the recipe (the kernel starts in its folder: ./checkpoints is there)."
     args = ', '.join(f'{k}={v!r}' for k, v in RECIPE.items())
-    code = f'from gan_nb.dashboard import TrainingPanel\npanel = TrainingPanel({args})\npanel'
+    code = f'from gan_nb.extras.dashboard import TrainingPanel\npanel = TrainingPanel({args})\npanel'
     kernel = {'name': 'python3', 'display_name': 'Python 3 (ipykernel)', 'language': 'python'}  # else Lab asks
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)], metadata={'kernelspec': kernel}), path)
 
