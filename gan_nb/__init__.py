@@ -6,13 +6,14 @@ from .options import TrainOptions, TestOptions, register_model, register_dataset
 from .networks import define_G, define_D
 from .losses import GANLoss
 from .data import create_dataset
-import gan_nb.extras.facades  # TEMPORARY (helper 'data'): registers builtin: data roots; the lead owns this file
 from .base_model import BaseModel, create_model, get_scheduler, CheckpointError
 from .pix2pix import Pix2PixModel
 from .cycle_gan import CycleGANModel
 from .test_models import TestModel, ColorizationModel
 from .template import TemplateModel
 
-# The extras attach to the core here, each at its one named place when imported (the training loop's RUN_HOOKS,
-# create_model's BUILD_HOOKS). Torchrun's hook comes first: the checkpoints' start waits on its process group.
-from .extras import distributed, checkpoints, tensorboard_logger  # noqa: F401
+# The extras (gan_nb/extras/) attach to the core here, each at its one named place as it is imported: the data
+# roots' DATAROOT_SCHEMES (facades), create_model's BUILD_HOOKS (speed), the training loop's RUN_HOOKS (the rest).
+# Torchrun's hook comes first: the checkpoints' start waits on its process group; validation after the resume.
+# The panel and the dashboard register nothing: they are imported when used, so a script pays nothing for them.
+from .extras import facades, speed, distributed, checkpoints, metrics, tensorboard_logger  # noqa: F401

@@ -11,7 +11,7 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['TEST_OVERRIDES', 'save_images', 'test', 'visual_domain', 'result_formats', 'generator_options', 'load_generator',
-           'size_multiple', 'reflect_pad', 'fit_size', 'translate', 'pad_to_fit']
+           'size_multiple', 'reflect_pad', 'fit_size', 'translate', 'pad_to_fit', 'main']
 
 # %% ../nbs/08_test.ipynb #acf8c970
 import numpy as np
@@ -21,12 +21,13 @@ import torch.nn.functional as F
 from PIL import Image
 
 # %% ../nbs/08_test.ipynb #3794fed6
-from .core import HTML, resolve_device, save_image, tensor2im
+from .core import HTML, exit_with_error, resolve_device, save_image, tensor2im
 from .networks import ResnetGenerator, UnetGenerator, clean_state_dict, get_norm_layer, unwrap_network
 from .networks import load_state_dict_file, strip_wrapper_prefixes
 from .data import colorization_to_rgb, create_dataset, image_to_colorization
 from .images import is_plain_image, load_array, save_array, stored_as, tensor_to_array
 from .base_model import create_model
+from .options import OptionError, TestOptions
 
 # %% ../nbs/08_test.ipynb #b9022e50
 TEST_OVERRIDES = dict(num_threads=0, batch_size=1, serial_batches=True, no_flip=True)  # what the test script forces
@@ -228,3 +229,17 @@ def pad_to_fit(data,  # a batch dict from the dataset: (N, C, H, W) tensors
     h, w = next(v for v in data.values() if torch.is_tensor(v)).shape[-2:]
     H, W = map(max, zip(*(fit_size(h, w, getattr(model, 'net' + n)) for n in model.model_names if n.startswith('G'))))
     return {k: reflect_pad(v, H - h, W - w) if torch.is_tensor(v) else v for k, v in data.items()}, (h, w)
+
+# %% ../nbs/08_test.ipynb #a1b2c3d9
+def main(args=None):  # command-line arguments (default: `sys.argv[1:]`)
+    "`gan_nb_test`, also `python -m gan_nb.inference`: one-line errors, exit statuses a job script reads."
+    options = TestOptions()
+    try: opt = options.parse(args)
+    except OptionError as e: options.usage_error(e)
+    try: test(opt)
+    except (OSError, ValueError) as e: exit_with_error(e)  # one line, exit status 1
+
+
+if __name__ == '__main__' and '__file__' in globals():  # `python -m gan_nb.inference` (not a notebook)
+    from gan_nb.inference import main as package_main  # the package's copy of this module, where the extras attached
+    package_main()

@@ -4,7 +4,6 @@
 
 # %% ../../nbs/07b_train_state.ipynb #c96a340c
 from __future__ import annotations
-import hashlib
 import os
 import random
 import shutil
@@ -15,9 +14,9 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['STATE_VERSION', 'rng_state', 'set_rng_state', 'train_state_path', 'image_pools', 'restore_image_pools',
-           'checkpoint_stage', 'file_sha256', 'move_into_place', 'commit_checkpoint', 'recover_checkpoints',
-           'checkpoint_problem', 'save_train_state', 'load_train_state', 'RunLockedError', 'RunLock', 'resume_label',
-           'resume_train_state', 'ReplayedLoader', 'SafeCheckpoints']
+           'checkpoint_stage', 'move_into_place', 'commit_checkpoint', 'recover_checkpoints', 'checkpoint_problem',
+           'save_train_state', 'load_train_state', 'RunLockedError', 'RunLock', 'resume_label', 'resume_train_state',
+           'ReplayedLoader', 'SafeCheckpoints']
 
 # %% ../../nbs/07b_train_state.ipynb #dde57b0e
 import torch
@@ -28,6 +27,7 @@ from ..callbacks import Callback, TrainState
 from ..core import atomic_write, is_main
 from ..networks import unreadable_reason
 from ..train import RUN_HOOKS
+from .downloads import file_sha256
 
 # %% ../../nbs/07b_train_state.ipynb #bd24973c
 def rng_state() -> dict:
@@ -82,14 +82,6 @@ def restore_image_pools(model, pools: dict):
 def checkpoint_stage(save_dir, label) -> Path:
     "The hidden folder where checkpoint `label` is assembled before its files are moved into `save_dir`."
     return Path(save_dir)/f'.{label}_checkpoint'
-
-
-def file_sha256(path) -> str:
-    "The SHA-256 of a file's bytes, in hex."
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''): digest.update(block)
-    return digest.hexdigest()
 
 
 def _sync_folder(folder):

@@ -18,7 +18,8 @@ __all__ = ['FID_RELIABLE_SIZE', 'INCEPTION_URL', 'INCEPTION_SHA256', 'PAIRED_MET
            'frechet_distance', 'kernel_inception_distance', 'small_set_warning', 'stored_inception_path',
            'inception_weights_file', 'InceptionFeatures', 'image_features', 'results_images', 'folder_images',
            'gather_images', 'paired_scores', 'distribution_scores', 'choose_metrics', 'format_scores', 'write_scores',
-           'evaluate', 'eval_parser', 'main', 'default_val_metric', 'validation_data', 'validation_score', 'Validator']
+           'evaluate', 'eval_parser', 'main', 'default_val_metric', 'validation_data', 'validation_score', 'Validator',
+           'Validation']
 
 # %% ../../nbs/08a_metrics.ipynb #f105c8b6
 import numpy as np
@@ -32,6 +33,8 @@ from ..core import atomic_write, resolve_device, exit_with_error
 from .downloads import DownloadError, fetch, check_state_dict, file_sha256
 from ..data import make_dataset, create_dataset, resolve_dataroot
 from ..inference import TEST_OVERRIDES
+from ..callbacks import Callback
+from ..train import RUN_HOOKS
 
 # %% ../../nbs/08a_metrics.ipynb #9932f409
 def read_rgb(path  # an image file
@@ -494,3 +497,27 @@ class Validator:
     def score(self, model):
         "The generator's score on the validation split (lower is better)."
         return validation_score(model, self.data, self.metric, inception=self.inception)
+
+# %% ../../nbs/08a_metrics.ipynb #f92a0002
+class Validation(Callback):
+    "The extra behind `--val_freq`: score the generator every N epochs, feed the plateau policy, keep the best generator."
+    def __init__(self, run): self.run, self.validator = run, None  # a `TrainingRun`, being created
+
+    def on_train_begin(self, state):  # after a resume: `state.best` is the saved one
+        self.validator = v = Validator(state.opt, state.model)  # the split is checked now, not after the first epoch
+        if state.best is not None and state.best.get('metric') != v.metric:  # scores of another metric do not compare
+            self.run.say(f"note: the best so far was scored with {state.best.get('metric')}; this run scores with {v.metric} and starts afresh")
+            state.best = None
+
+    def on_batches_end(self, state):
+        if state.epoch_iter < state.dataset_size or state.epoch % state.opt.val_freq: return  # cut short, or not due
+        v, model = self.validator, state.model
+        score = model.metric = v.score(model)  # what --lr_policy plateau steps on
+        if state.best is None or score < state.best['score']:
+            state.best = dict(epoch=state.epoch, score=score, metric=v.metric)
+            model.save_networks('best', names=v.generators)
+        self.run.say(f"validation at epoch {state.epoch}: {v.metric} {score:.4f} (best {state.best['score']:.4f}, epoch {state.best['epoch']})")
+        self.run.notify('on_validation', v.metric, score)
+
+
+RUN_HOOKS.append(lambda run: Validation(run) if run.opt.val_freq else None)
