@@ -50,14 +50,14 @@ def test_the_limits_catch_long_code(tmp_path):
     assert long_cells(tmp_path/'n.ipynb') == ['cell 0 (61 lines): x = 1']
 
 
-@pytest.mark.parametrize('path', MODULES, ids=lambda p: str(p.relative_to(ROOT))
+@pytest.mark.parametrize('path', MODULES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_function_over_40_lines(path):
     found = long_functions(path)
     assert not found, (f'{path.name}: functions over {MAX_FUNCTION_LINES} lines: {", ".join(found)}; split them '
                        f'in the notebook that exports {path.name} and run nbdev_export')
 
 
-@pytest.mark.parametrize('path', NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT))
+@pytest.mark.parametrize('path', NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_cell_over_60_lines(path):
     found = long_cells(path)
     assert not found, (f'{path.name}: code cells over {MAX_CELL_LINES} lines: {"; ".join(found)}; split them into '
@@ -72,7 +72,7 @@ def unused_imports(path):
     return [f'{m.lineno}: {m.message % m.message_args}' for m in found if isinstance(m, messages.UnusedImport)]
 
 
-@pytest.mark.parametrize('path', [p for p in MODULES if p.name != '__init__.py'], ids=lambda p: str(p.relative_to(ROOT))
+@pytest.mark.parametrize('path', [p for p in MODULES if p.name != '__init__.py'], ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_unused_import(path):
     "`__init__.py` is left out: its imports are the package's re-exports."
     pytest.importorskip('pyflakes', reason='pyflakes (in the dev extra) checks for unused imports')
