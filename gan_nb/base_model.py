@@ -270,12 +270,12 @@ def setup(self: BaseModel, opt):
     self.print_networks(opt.verbose)
 
 
-BUILD_HOOKS = []  # `hook(opt)` run before a model is built: the speed extra checks and chooses its flags here
+BUILD_HOOKS = {}  # name -> `hook(opt)`, run before a model is built: the speed extra checks and chooses its flags here
 
 
 def create_model(opt):  # options with `model` naming a registered model class
     "The model registered as `opt.model`, built from `opt` once every hook in `BUILD_HOOKS` has seen the options."
-    for hook in BUILD_HOOKS: hook(opt)
+    for hook in BUILD_HOOKS.values(): hook(opt)
     model = find_model(opt.model)(opt)
     print(f'model [{type(model).__name__}] was created')
     return model

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 # %% auto #0
-__all__ = ['EVENTS', 'Callback', 'TrainState', 'fire', 'format_losses', 'read_loss_log', 'LossLog', 'ProgressBar',
+__all__ = ['EVENTS', 'RUN_HOOKS', 'Callback', 'TrainState', 'fire', 'format_losses', 'read_loss_log', 'LossLog', 'ProgressBar',
            'save_training_visuals', 'TrainingPage', 'WandbLogger', 'SaveOptions', 'moving_average', 'LossHistory',
            'read_pairs', 'Snapshots']
 
@@ -82,6 +82,9 @@ def fire(callbacks,  # observers: objects with some of the methods named in `EVE
     for cb in callbacks:
         method = getattr(cb, event, None)
         if method is not None: method(*args)
+
+
+RUN_HOOKS = {}  # name -> `hook(run)`, an observer (or None) for every training run: the extras attach here, by name (once)
 
 # %% ../nbs/07a_callbacks.ipynb #c406bbd5
 def format_losses(epoch,  # the current epoch

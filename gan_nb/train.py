@@ -16,8 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['RUN_HOOKS', 'NonFiniteLossError', 'first_bad_loss', 'seed_everything', 'stop_on_signals', 'TrainingRun', 'train',
-           'main']
+__all__ = ['NonFiniteLossError', 'first_bad_loss', 'seed_everything', 'stop_on_signals', 'TrainingRun', 'train', 'main']
 
 # %% ../nbs/07_train.ipynb #c267bc9b
 import torch
@@ -26,7 +25,7 @@ from tqdm.auto import tqdm
 
 # %% ../nbs/07_train.ipynb #99870fe7
 from .base_model import ready_model
-from .callbacks import TrainState, fire, LossLog, ProgressBar, SaveOptions, TrainingPage, WandbLogger
+from .callbacks import RUN_HOOKS, TrainState, fire, LossLog, ProgressBar, SaveOptions, TrainingPage, WandbLogger
 from .core import check_writable, exit_with_error, is_main
 from .data import create_dataset
 from .options import OptionError, TrainOptions, format_options
@@ -74,9 +73,6 @@ def stop_on_signals(state: TrainState, signals=('SIGINT', 'SIGTERM')):
         for sig, old in previous.items(): signal.signal(sig, old)
 
 # %% ../nbs/07_train.ipynb #dbce4f0d
-RUN_HOOKS = []  # `hook(run)` -> an observer or None, for every run: the extras attach here (torchrun, safe checkpoints, validation)
-
-
 class TrainingRun:
     "One call of `train`: the options, the observers, and where training stands (`state`)."
     def __init__(self, opt,  # options from `TrainOptions().parse(...)` or `.gather(...)`
@@ -94,7 +90,7 @@ class TrainingRun:
         if opt.seed is not None: seed_everything(opt.seed)
         self.callbacks = []  # the extras' first: a resume is restored before the other observers hear of it
         try:
-            for hook in RUN_HOOKS:
+            for hook in RUN_HOOKS.values():
                 if (cb := hook(self)) is not None: self.callbacks.append(cb)
         except BaseException:
             self.close()

@@ -26,7 +26,7 @@ import torch.distributed as dist
 from ..callbacks import Callback, TrainState
 from ..core import atomic_write, is_main
 from ..networks import unreadable_reason
-from ..train import RUN_HOOKS
+from ..callbacks import RUN_HOOKS
 from .downloads import file_sha256
 
 # %% ../../nbs/07b_train_state.ipynb #bd24973c
@@ -360,4 +360,4 @@ class SafeCheckpoints(Callback):
         if self.lock is not None: self.lock.release()
 
 
-RUN_HOOKS.append(SafeCheckpoints)
+RUN_HOOKS['checkpoints'] = SafeCheckpoints

@@ -19,7 +19,8 @@ import torch.distributed as dist
 from ..callbacks import Callback
 from ..core import resolve_device
 from ..networks import unwrap_network
-from ..train import RUN_HOOKS, seed_everything
+from ..callbacks import RUN_HOOKS
+from ..train import seed_everything
 
 # %% ../../nbs/07c_distributed.ipynb #5ae2d965
 @dataclass
@@ -116,4 +117,4 @@ def torchrun_hook(run):
     return Torchrun(run, info) if info.enabled else None
 
 
-RUN_HOOKS.append(torchrun_hook)
+RUN_HOOKS['torchrun'] = torchrun_hook

@@ -34,7 +34,7 @@ from .downloads import DownloadError, fetch, check_state_dict, file_sha256
 from ..data import make_dataset, create_dataset, resolve_dataroot
 from ..inference import TEST_OVERRIDES
 from ..callbacks import Callback
-from ..train import RUN_HOOKS
+from ..callbacks import RUN_HOOKS
 
 # %% ../../nbs/08a_metrics.ipynb #9932f409
 def read_rgb(path  # an image file
@@ -520,4 +520,4 @@ class Validation(Callback):
         self.run.notify('on_validation', v.metric, score)
 
 
-RUN_HOOKS.append(lambda run: Validation(run) if run.opt.val_freq else None)
+RUN_HOOKS['validation'] = lambda run: Validation(run) if run.opt.val_freq else None

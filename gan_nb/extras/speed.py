@@ -230,4 +230,4 @@ def apply_speed_settings(opt,  # options from `TrainOptions`/`TestOptions` (ones
     return opt.speed_settings
 
 # %% ../../nbs/10a_hardware.ipynb #c7e4f9a1
-BUILD_HOOKS.append(apply_speed_settings)  # the core's one place for this extra: create_model runs it first
+BUILD_HOOKS['speed'] = apply_speed_settings  # the core's one place for this extra: create_model runs it first
