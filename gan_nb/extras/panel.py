@@ -191,7 +191,7 @@ class OptionsPanel:
         self.phase, self.program = phase, program or f'gan_nb_{phase}'
         self._values, self._cache, self.fields, self._updating = {}, {}, {}, False
         self.parser, self.args, self.error = None, [], None
-        self.boxes = {g: W.VBox().add_class(f'gan-nb-group-{g}') for g in GROUP_NAMES}
+        self.boxes = {g: W.VBox().add_class(f"gan-nb-group-{g.replace(' ', '-')}") for g in GROUP_NAMES}
         self.tabs = W.Tab(children=list(self.boxes.values()), titles=list(GROUP_NAMES)).add_class('gan-nb-option-tabs')
         self.command = W.HTML().add_class('gan-nb-command')
         self.status = W.HTML().add_class('gan-nb-status')
