@@ -23,10 +23,9 @@ import torch
 import torch.distributed as dist
 
 # %% ../../nbs/07b_train_state.ipynb #10d3ba8b
-from ..callbacks import Callback, TrainState
+from ..callbacks import RUN_HOOKS, Callback, TrainState
 from ..core import atomic_write, is_main
 from ..networks import unreadable_reason
-from ..callbacks import RUN_HOOKS
 from .downloads import file_sha256
 
 # %% ../../nbs/07b_train_state.ipynb #bd24973c

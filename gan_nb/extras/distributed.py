@@ -16,10 +16,9 @@ import torch
 import torch.distributed as dist
 
 # %% ../../nbs/07c_distributed.ipynb #0a1e9754
-from ..callbacks import Callback
+from ..callbacks import RUN_HOOKS, Callback
 from ..core import resolve_device
 from ..networks import unwrap_network
-from ..callbacks import RUN_HOOKS
 from ..train import seed_everything
 
 # %% ../../nbs/07c_distributed.ipynb #5ae2d965

@@ -33,8 +33,7 @@ from ..core import atomic_write, resolve_device, exit_with_error
 from .downloads import DownloadError, fetch, check_state_dict, file_sha256
 from ..data import make_dataset, create_dataset, resolve_dataroot
 from ..inference import TEST_OVERRIDES
-from ..callbacks import Callback
-from ..callbacks import RUN_HOOKS
+from ..callbacks import RUN_HOOKS, Callback
 
 # %% ../../nbs/08a_metrics.ipynb #9932f409
 def read_rgb(path  # an image file

@@ -9,9 +9,8 @@ __all__ = ['TensorBoardLogger']
 from pathlib import Path
 
 # %% ../../nbs/07e_tensorboard.ipynb #e7a00006
-from ..callbacks import Callback
+from ..callbacks import RUN_HOOKS, Callback
 from ..core import is_main, tensor2im
-from ..callbacks import RUN_HOOKS
 
 # %% ../../nbs/07e_tensorboard.ipynb #214a782d
 class TensorBoardLogger(Callback):
@@ -43,4 +42,4 @@ class TensorBoardLogger(Callback):
     def on_train_end(self, state): self.writer.close()
 
 
-RUN_HOOKS['tensorboard'] = (lambda run: TensorBoardLogger(run.state.save_dir/'tensorboard') if run.opt.use_tensorboard and is_main() else None)
+RUN_HOOKS['tensorboard'] = lambda run: TensorBoardLogger(run.state.save_dir/'tensorboard') if run.opt.use_tensorboard and is_main() else None
