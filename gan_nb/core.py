@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['DEVICE_PATTERN', 'GENERATORS', 'UNET_DEPTHS', 'DISCRIMINATORS', 'NORMS', 'INIT_TYPES', 'GAN_MODES', 'OptionError',
-           'error_line', 'exit_with_error', 'in_ipython', 'atomic_write', 'check_writable', 'is_main', 'device_name',
+__all__ = ['UNET_DEPTHS', 'GENERATORS', 'DISCRIMINATORS', 'NORMS', 'INIT_TYPES', 'GAN_MODES', 'OptionError', 'error_line',
+           'exit_with_error', 'in_ipython', 'atomic_write', 'check_writable', 'is_main', 'device_name',
            'resolve_device', 'tensor2im', 'save_image', 'HTML']
 
 # %% ../nbs/00_core.ipynb #5a220dca
@@ -44,46 +44,34 @@ def in_ipython() -> bool:
     return ipython is not None and ipython.get_ipython() is not None
 
 # %% ../nbs/00_core.ipynb #0d97a75c
-def _umask() -> int:
-    "The process's file-creation mask (read without changing it where Linux allows)."
-    try:
-        for line in Path('/proc/self/status').read_text().splitlines():
-            if line.startswith('Umask:'): return int(line.split()[1], 8)
-    except OSError: pass
-    mask = os.umask(0o022); os.umask(mask)
-    return mask
-
-
 @contextmanager
-def atomic_write(path, mode: str = 'w', **open_kwargs):
+def atomic_write(path, mode: str = 'w'):
     "Open a temporary file for writing that replaces `path` only if the block finishes."
     path = Path(path)
+    tmp = path.with_name(f'.{path.name}.{os.urandom(4).hex()}.tmp')  # in the same folder: the rename is atomic
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+        f = open(tmp, mode)  # a new file's usual permissions (0644 under umask 022), unlike mkstemp's 0600
     except OSError as e:  # name the folder: the temporary file's name would only puzzle
         error = type(e)(f'cannot write {path.name} in {path.parent} ({e.strerror or e}); make the folder writable or choose another')
         error.strerror = e.strerror
         raise error from None
     try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would (0644 under umask 022)
-        with os.fdopen(fd, mode, **open_kwargs) as f:
+        with f:
             yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 # %% ../nbs/00_core.ipynb #c0a1b2c3
 def check_writable(folder):
     "Raise `OSError` with one clear line unless files can be created in `folder` (made if missing)."
-    folder = Path(folder)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with atomic_write(folder/'.gan_nb_write_test', 'w') as f: f.write('ok')
-        (folder/'.gan_nb_write_test').unlink()
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()  # a file that vanishes when closed
     except OSError as e:
         raise type(e)(f'cannot write checkpoints to {folder} ({e.strerror or e}); choose a writable --checkpoints_dir') from None
 
@@ -93,13 +81,10 @@ def is_main() -> bool:
     return int(os.environ.get('RANK', '0')) == 0
 
 # %% ../nbs/00_core.ipynb #2c3437be
-DEVICE_PATTERN = re.compile(r'auto|cpu|mps|cuda(:\d+)?')
-
-
 def device_name(value: str) -> str:
     "argparse type for `--device`: validate the spelling."
     value = value.strip().lower()
-    if not DEVICE_PATTERN.fullmatch(value):
+    if not re.fullmatch(r'auto|cpu|mps|cuda(:\d+)?', value):
         raise argparse.ArgumentTypeError(f"'{value}' is not a device; use auto, cpu, cuda, cuda:N or mps")
     return value
 
@@ -107,44 +92,32 @@ def device_name(value: str) -> str:
 def resolve_device(name: str = 'auto'):
     "The `torch.device` for a `--device` value; `auto` picks CUDA, then MPS, then CPU."
     import torch
-    name = device_name(name)
-    mps = getattr(torch.backends, 'mps', None)
-    has_mps = bool(mps and mps.is_available())
-    if name == 'auto':
-        name = 'cuda' if torch.cuda.is_available() else 'mps' if has_mps else 'cpu'
-    if name.startswith('cuda'):
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        index = int(name.split(':')[1]) if ':' in name else 0
-        if index >= count:
-            have = f'this machine has {count} CUDA device(s)' if count else 'CUDA is not available here'
-            raise OptionError(f'--device {name}: {have}; use --device auto or --device cpu')
+    name, count, has_mps = device_name(name), torch.cuda.device_count(), torch.backends.mps.is_available()
+    if name == 'auto': name = 'cuda' if count else 'mps' if has_mps else 'cpu'
+    if name.startswith('cuda') and int(name.partition(':')[2] or 0) >= count:
+        have = f'this machine has {count} CUDA device(s)' if count else 'CUDA is not available here'
+        raise OptionError(f'--device {name}: {have}; use --device auto or --device cpu')
     if name == 'mps' and not has_mps:
         raise OptionError('--device mps: MPS is not available here; use --device auto or --device cpu')
     return torch.device(name)
 
 # %% ../nbs/00_core.ipynb #27cf5b84
-GENERATORS = ('resnet_9blocks', 'resnet_6blocks', 'unet_256', 'unet_128', 'unet_512', 'unet_1024')
-UNET_DEPTHS = {'unet_128': 7, 'unet_256': 8, 'unet_512': 9, 'unet_1024': 10}  # U-Net name -> num_downs: the name is 2**num_downs
+UNET_DEPTHS = {'unet_256': 8, 'unet_128': 7, 'unet_512': 9, 'unet_1024': 10}  # U-Net name -> num_downs: the name is 2**num_downs
+GENERATORS = ('resnet_9blocks', 'resnet_6blocks', *UNET_DEPTHS)
 DISCRIMINATORS = ('basic', 'n_layers', 'pixel')
 NORMS = ('instance', 'batch', 'none', 'syncbatch')
 INIT_TYPES = ('normal', 'xavier', 'kaiming', 'orthogonal')
 GAN_MODES = ('vanilla', 'lsgan', 'wgangp')
 
 # %% ../nbs/00_core.ipynb #b1dc4d34
-def tensor2im(image,  # a (N, C, H, W), (C, H, W) or (H, W) tensor in [-1, 1], or an array (returned as it is)
-              imtype='uint8',  # the NumPy type of the result
-             ):
+def tensor2im(image):  # a (N, C, H, W), (C, H, W) or (H, W) tensor in [-1, 1]
     "The first image of a batch as an `(H, W, 3)` uint8 NumPy array."
-    import numpy as np, torch
-    if not torch.is_tensor(image): return image
     x = image.detach()
     if x.dim() == 4: x = x[0]
     if x.dim() == 2: x = x[None]
-    x = x.cpu().float().numpy()
-    if x.shape[0] not in (1, 3): x = x[:1]  # e.g. Lab's two ab channels: show the first, in grey
-    if x.shape[0] == 1: x = np.tile(x, (3, 1, 1))
-    x = (np.transpose(x, (1, 2, 0)) + 1) / 2.0 * 255.0
-    return np.clip(x, 0, 255).astype(imtype)
+    x = x.cpu().float()
+    if x.shape[0] != 3: x = x[:1].expand(3, -1, -1)  # one channel (or the first of Lab's two ab channels), in grey
+    return ((x.permute(1, 2, 0) + 1) / 2.0 * 255.0).clamp(0, 255).numpy().astype('uint8')
 
 
 def save_image(image_numpy,  # an `(H, W, 3)` uint8 array, e.g. from `tensor2im`
@@ -155,9 +128,8 @@ def save_image(image_numpy,  # an `(H, W, 3)` uint8 array, e.g. from `tensor2im`
     from PIL import Image
     im = Image.fromarray(image_numpy)
     h, w = image_numpy.shape[:2]
-    if aspect_ratio > 1.0: im = im.resize((int(w * aspect_ratio), h), Image.BICUBIC)
-    if aspect_ratio < 1.0: im = im.resize((w, int(h / aspect_ratio)), Image.BICUBIC)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if aspect_ratio != 1.0:  # one side grows, the other stays
+        im = im.resize((int(w * max(aspect_ratio, 1.0)), int(h / min(aspect_ratio, 1.0))), Image.BICUBIC)
     with atomic_write(path, 'wb') as f: im.save(f, format='PNG')
 
 # %% ../nbs/00_core.ipynb #d9c83ece
@@ -180,17 +152,15 @@ class HTML:
                         f'<br><p>{_escape(txt)}</p></p></td>' for im, txt, link in zip(ims, txts, links))
         self.body.append(f'<table border="1" style="table-layout: fixed;"><tr>{cells}</tr></table>')
 
-    def render(self) -> str:
-        meta = f'<meta http-equiv="refresh" content="{self.refresh}">' if self.refresh else ''
-        return (f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{_escape(self.title)}</title>{meta}</head>\n'
-                '<body>\n' + '\n'.join(self.body) + '\n</body></html>\n')
-
     def save(self):
         "Write `index.html` (atomically)."
-        with atomic_write(self.web_dir/'index.html') as f: f.write(self.render())
+        meta = f'<meta http-equiv="refresh" content="{self.refresh}">' if self.refresh else ''
+        with atomic_write(self.web_dir/'index.html') as f:
+            f.write(f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{_escape(self.title)}</title>{meta}</head>\n'
+                    '<body>\n' + '\n'.join(self.body) + '\n</body></html>\n')
         return self.web_dir/'index.html'
 
 
 def _escape(text):
     "`text` safe inside HTML (a caption or a file name may hold `<`, `&` or quotes)."
-    return html.escape(str(text), quote=True)
+    return html.escape(str(text))  # quotes too
