@@ -4,12 +4,10 @@
 
 # %% ../nbs/04_base_model.ipynb #5a26da50
 from __future__ import annotations
-import contextlib
-from collections import OrderedDict
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['BUILD_HOOKS', 'AMP_DTYPES', 'BaseModel', 'get_scheduler', 'CheckpointError', 'create_model', 'ready_model']
+__all__ = ['BUILD_HOOKS', 'BaseModel', 'get_scheduler', 'CheckpointError', 'create_model', 'ready_model']
 
 # %% ../nbs/04_base_model.ipynb #1e9e3bda
 import torch
@@ -19,7 +17,7 @@ from torch.optim import lr_scheduler
 # %% ../nbs/04_base_model.ipynb #d517da51
 from .core import atomic_write, is_main, resolve_device
 from .options import find_model, LR_POLICY_NAMES
-from .networks import clean_state_dict, count_parameters, unwrap_network, load_state_dict_file, channels_last_skip_gradients
+from .networks import clean_state_dict, count_parameters, unwrap_network, load_state_dict_file
 
 # %% ../nbs/04_base_model.ipynb #dbe31576
 class BaseModel:
@@ -114,21 +112,16 @@ def get_image_paths(self: BaseModel):
     return self.image_paths
 
 
-def _to_float(value):
-    "A loss as a plain float (tensors are detached first; a loss switched off may be the number 0)."
-    return float(value.detach()) if torch.is_tensor(value) else float(value)
-
-
 @patch
 def get_current_losses(self: BaseModel):
     "The latest value of each loss in `loss_names`, as plain floats."
-    return OrderedDict((name, _to_float(getattr(self, 'loss_' + name))) for name in self.loss_names)
+    return {name: float(torch.as_tensor(getattr(self, 'loss_' + name)).detach()) for name in self.loss_names}  # a loss switched off may be 0
 
 
 @patch
 def get_current_visuals(self: BaseModel):
     "The current image tensors named in `visual_names`."
-    return OrderedDict((name, getattr(self, name)) for name in self.visual_names)
+    return {name: getattr(self, name) for name in self.visual_names}
 
 # %% ../nbs/04_base_model.ipynb #3400faa2
 @patch
@@ -170,20 +163,9 @@ class CheckpointError(ValueError):
 
 # %% ../nbs/04_base_model.ipynb #cf0dac45
 @patch
-def checkpoint_path(self: BaseModel, epoch, name):
+def checkpoint_path(self: BaseModel, epoch, name, folder=None):  # `folder`: another than `save_dir`
     "Where network `name` of `epoch` is saved: `<save_dir>/<epoch>_net_<name>.pth`."
-    return Path(self.save_dir)/f'{epoch}_net_{name}.pth'
-
-# %% ../nbs/04_base_model.ipynb #93568d91
-@patch
-def describe_network(self: BaseModel, name):
-    "How the options describe network `name`, and the flags that decide its shape (for error messages)."
-    o = self.opt
-    if name.startswith('G') and hasattr(o, 'netG'):
-        return f"netG {o.netG} (ngf {o.ngf}, norm {o.norm})", '--netG/--ngf/--norm/--no_dropout'
-    if name.startswith('D') and hasattr(o, 'netD'):
-        return f"netD {o.netD} (ndf {o.ndf}, norm {o.norm})", '--netD/--ndf/--n_layers_D/--norm'
-    return f'net{name}', "the model's options"
+    return Path(folder or self.save_dir)/f'{epoch}_net_{name}.pth'
 
 # %% ../nbs/04_base_model.ipynb #01512733
 @patch
@@ -196,30 +178,20 @@ def save_networks(self: BaseModel,
     if not is_main(): return []  # under torchrun every process holds the same weights: one writes
     paths = []
     for name, net in self.networks():
-        if names is not None and name not in names: continue
-        state = {k: v.detach().cpu() for k, v in unwrap_network(net).state_dict().items()}
-        path = self.checkpoint_path(epoch, name) if folder is None else Path(folder)/self.checkpoint_path(epoch, name).name
-        with atomic_write(path, 'wb') as f: torch.save(state, f)
-        paths.append(path)
+        if names is None or name in names:
+            paths.append(self.checkpoint_path(epoch, name, folder))
+            with atomic_write(paths[-1], 'wb') as f: torch.save({k: v.cpu() for k, v in unwrap_network(net).state_dict().items()}, f)
     return paths
 
 # %% ../nbs/04_base_model.ipynb #618d102c
-def _some(keys, n=3):
-    "At most `n` keys, then how many more."
-    keys = sorted(keys)
-    return ', '.join(keys[:n]) + (f' (+{len(keys) - n} more)' if len(keys) > n else '')
-
-
 def _mismatch(state_dict, net):
     "What differs between `state_dict` and `net.state_dict()`: missing keys, unexpected keys, other shapes."
     own = net.state_dict()
-    parts = []
-    if missing := own.keys() - state_dict.keys(): parts.append(f'missing keys {_some(missing)}')
-    if unexpected := state_dict.keys() - own.keys(): parts.append(f'unexpected keys {_some(unexpected)}')
-    shapes = [f'{k} {list(state_dict[k].shape)} vs {list(own[k].shape)}' for k in sorted(own.keys() & state_dict.keys())
-              if state_dict[k].shape != own[k].shape]
-    if shapes: parts.append(f'other shapes (file vs network) {_some(shapes, 2)}')
-    return '; '.join(parts)
+    some = lambda keys: ', '.join(sorted(keys)[:3]) + (f' (+{len(keys) - 3} more)' if len(keys) > 3 else '')
+    shapes = [f'{k} {list(v.shape)} vs {list(own[k].shape)}' for k, v in sorted(state_dict.items()) if k in own and v.shape != own[k].shape]
+    parts = zip(('missing keys', 'unexpected keys', 'other shapes (file vs network)'),
+                (own.keys() - state_dict.keys(), state_dict.keys() - own.keys(), shapes))
+    return '; '.join(f'{what} {some(keys)}' for what, keys in parts if keys)
 
 
 @patch
@@ -236,8 +208,8 @@ def load_networks(self: BaseModel, epoch):  # 'latest', an epoch number or 'iter
         net = unwrap_network(net)
         state = clean_state_dict(load_state_dict_file(path, map_location=self.device), net)
         if problem := _mismatch(state, net):
-            what, flags = self.describe_network(name)
-            raise CheckpointError(f'{path} does not match {what}: {problem}; check {flags}')
+            raise CheckpointError(f'{path} does not match net{name} as the options build it: {problem}; '
+                                  'check --netG/--netD, --ngf/--ndf, --n_layers_D and --norm')
         net.load_state_dict(state, strict=True)
 
 # %% ../nbs/04_base_model.ipynb #8c0f5111
@@ -245,10 +217,8 @@ def load_networks(self: BaseModel, epoch):  # 'latest', an epoch number or 'iter
 def set_requires_grad(self: BaseModel, nets,  # a network, or a list of them (`None` entries are skipped)
                        requires_grad=False):
     "Switch gradient computation on or off for every parameter of `nets`."
-    if not isinstance(nets, (list, tuple)): nets = [nets]
-    for net in nets:
-        if net is None: continue
-        for p in net.parameters(): p.requires_grad = requires_grad
+    for net in nets if isinstance(nets, (list, tuple)) else [nets]:
+        if net is not None: net.requires_grad_(requires_grad)
 
 # %% ../nbs/04_base_model.ipynb #f6e2ff42
 @patch
@@ -290,9 +260,6 @@ def ready_model(opt,  # options naming the model (`--model`) and how to set it u
     model.setup(opt)
     return model
 
-# %% ../nbs/04_base_model.ipynb #762833cf
-AMP_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}  # `--amp` -> the autocast dtype
-
 # %% ../nbs/04_base_model.ipynb #b381e25b
 @patch
 def make_adam(self: BaseModel, params):  # an iterable of parameters (or parameter groups)
@@ -303,8 +270,8 @@ def make_adam(self: BaseModel, params):  # an iterable of parameters (or paramet
 @patch
 def autocast(self: BaseModel):
     "Context for forward passes and losses: `torch.autocast` in the `--amp` precision; nothing with `--amp off`."
-    if self.amp == 'off': return contextlib.nullcontext()
-    return torch.autocast(self.device.type, dtype=AMP_DTYPES[self.amp])
+    dtype = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(self.amp)  # None for 'off'
+    return torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None)
 
 # %% ../nbs/04_base_model.ipynb #94bfb9ef
 @patch
@@ -330,7 +297,5 @@ def update_scaler(self: BaseModel):
 def prepare_networks(self: BaseModel):
     "Apply `--channels_last` and `--compile` to every network in `model_names` (call it once they are built)."
     for name, net in self.networks():
-        if self.channels_last:
-            net.to(memory_format=torch.channels_last)  # in place: parameters stay the same objects
-            channels_last_skip_gradients(net)  # U-Nets: skip connections hand back contiguous gradients
+        if self.channels_last: net.to(memory_format=torch.channels_last)  # in place: parameters stay the same objects
         if self.compile: setattr(self, 'net' + name, torch.compile(net))

@@ -23,28 +23,19 @@ from .base_model import BaseModel
 class ImagePool:
     "A buffer of past generated images; `query` returns a mix of new and stored ones (the reference's semantics)."
     def __init__(self, pool_size):  # how many images to keep; 0 turns the pool off
-        self.pool_size = pool_size
-        self.num_imgs = 0
-        self.images = []
+        self.pool_size, self.images = pool_size, []
 
     def query(self, images):  # a batch of new fake images (N, C, H, W)
         "A batch of the same size: each image is the new one, or with probability 1/2 (once full) an older one."
         if self.pool_size == 0: return images
-        return_images = []
-        for image in images:
-            image = image.detach().unsqueeze(0)
-            if self.num_imgs < self.pool_size:  # filling up: keep it and use it
-                self.num_imgs += 1
-                self.images.append(image)
-                return_images.append(image)
+        out = []
+        for image in images.detach().split(1):  # one (1, C, H, W) image at a time
+            if len(self.images) < self.pool_size: self.images.append(image)  # filling up: keep it and use it
             elif random.uniform(0, 1) > 0.5:  # return an old one, keep the new one in its place
-                random_id = random.randint(0, self.pool_size - 1)
-                old = self.images[random_id].clone()
-                self.images[random_id] = image
-                return_images.append(old)
-            else:
-                return_images.append(image)
-        return torch.cat(return_images, 0)
+                i = random.randint(0, self.pool_size - 1)
+                self.images[i], image = image, self.images[i]
+            out.append(image)
+        return torch.cat(out, 0)
 
 # %% ../nbs/06_cycle_gan.ipynb #68f57925
 @register_model('cycle_gan')
@@ -71,15 +62,12 @@ def __init__(self: CycleGANModel, opt):
     "Build both generators (and in training both discriminators, pools, losses, optimisers)."
     BaseModel.__init__(self, opt)
     self.loss_names = ['D_A', 'G_A', 'cycle_A', 'idt_A', 'D_B', 'G_B', 'cycle_B', 'idt_B']
-    visual_names_A, visual_names_B = ['real_A', 'fake_B', 'rec_A'], ['real_B', 'fake_A', 'rec_B']
-    identity = self.isTrain and opt.lambda_identity > 0.0
-    if identity:
-        if opt.input_nc != opt.output_nc:
-            raise OptionError(f'--lambda_identity {opt.lambda_identity} compares images across domains, so it needs '
-                              f'--input_nc equal to --output_nc (got {opt.input_nc} and {opt.output_nc}); '
-                              'use --lambda_identity 0 for domains with different channels')
-        visual_names_A.append('idt_B'); visual_names_B.append('idt_A')
-    self.visual_names = visual_names_A + visual_names_B
+    idt = self.isTrain and opt.lambda_identity > 0.0
+    if idt and opt.input_nc != opt.output_nc:
+        raise OptionError(f'--lambda_identity {opt.lambda_identity} compares images across domains, so it needs '
+                          f'--input_nc equal to --output_nc (got {opt.input_nc} and {opt.output_nc}); '
+                          'use --lambda_identity 0 for domains with different channels')
+    self.visual_names = ['real_A', 'fake_B', 'rec_A'] + ['idt_B'] * idt + ['real_B', 'fake_A', 'rec_B'] + ['idt_A'] * idt
     self.model_names = ['G_A', 'G_B', 'D_A', 'D_B'] if self.isTrain else ['G_A', 'G_B']
     G = lambda i, o: define_G(i, o, opt.ngf, opt.netG, opt.norm, not opt.no_dropout, opt.init_type, opt.init_gain).to(self.device)
     self.netG_A, self.netG_B = G(opt.input_nc, opt.output_nc), G(opt.output_nc, opt.input_nc)
@@ -90,7 +78,7 @@ def __init__(self: CycleGANModel, opt):
     if self.isTrain:
         self.fake_A_pool, self.fake_B_pool = ImagePool(opt.pool_size), ImagePool(opt.pool_size)
         self.criterionGAN = GANLoss(opt.gan_mode).to(self.device)
-        self.criterionCycle, self.criterionIdt = torch.nn.L1Loss(), torch.nn.L1Loss()
+        self.criterionCycle = self.criterionIdt = torch.nn.L1Loss()  # no state: one serves both
         # Adam(lr, (beta1, 0.999)) over both generators, and over both discriminators (multi-tensor or fused)
         self.optimizer_G = self.make_adam(itertools.chain(self.netG_A.parameters(), self.netG_B.parameters()))
         self.optimizer_D = self.make_adam(itertools.chain(self.netD_A.parameters(), self.netD_B.parameters()))

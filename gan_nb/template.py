@@ -68,38 +68,24 @@ class TemplateModel(BaseModel):
 @register_dataset('template')
 class TemplateDataset(BaseDataset):
     "Paired images in two folders: `<dataroot>/<phase>A/x.png` goes with `<dataroot>/<phase>B/x.png`."
-    @staticmethod
-    def modify_commandline_options(parser, is_train):
-        "Adds `--pair_by`: pair the two folders' files by name (default) or by sorted position."
-        parser.add_argument('--pair_by', type=str, default='name', choices=('name', 'order'),
-                            help='pair <phase>A and <phase>B files by name (without extension) or by sorted position')
-        return parser
-
     def __init__(self, opt):
         super().__init__(opt)
         dir_A, dir_B = (os.path.join(opt.dataroot, opt.phase + side) for side in 'AB')
         layout = f'the template dataset expects image pairs in <dataroot>/{opt.phase}A and <dataroot>/{opt.phase}B'
-        A_paths = require_images(make_dataset(dir_A), dir_A, layout)
+        A_paths = require_images(make_dataset(dir_A, opt.max_dataset_size), dir_A, layout)  # the first, sorted
         B_paths = require_images(make_dataset(dir_B), dir_B, layout)
-        if opt.pair_by == 'name':
-            stem = lambda path, folder: os.path.splitext(os.path.relpath(path, folder))[0]
-            B_by_stem = {stem(p, dir_B): p for p in B_paths}
-            if lonely := [p for p in A_paths if stem(p, dir_A) not in B_by_stem]:
-                raise FileNotFoundError(f'{lonely[0]} has no image of the same name in {dir_B} ({len(lonely)} of '
-                                        f'{len(A_paths)} unmatched); rename the files, or pair them with --pair_by order')
-            pairs = [(p, B_by_stem[stem(p, dir_A)]) for p in A_paths]
-        else:
-            if len(A_paths) != len(B_paths):
-                raise ValueError(f'--pair_by order needs as many images in {dir_A} ({len(A_paths)}) as in {dir_B} '
-                                 f'({len(B_paths)}); remove the extra ones or pair by name')
-            pairs = list(zip(A_paths, B_paths))
-        self.pairs = pairs[:int(min(opt.max_dataset_size, len(pairs)))]
+        stem = lambda path, folder: os.path.splitext(os.path.relpath(path, folder))[0]  # the name without extension
+        B_by_stem = {stem(p, dir_B): p for p in B_paths}
+        if lonely := [p for p in A_paths if stem(p, dir_A) not in B_by_stem]:
+            raise FileNotFoundError(f'{lonely[0]} has no image of the same name in {dir_B} ({len(lonely)} of '
+                                    f'{len(A_paths)} unmatched); rename the files so that each pair shares a name')
+        self.pairs = [(p, B_by_stem[stem(p, dir_A)]) for p in A_paths]
         self.input_nc, self.output_nc = image_channels(opt, 'A'), image_channels(opt, 'B')
 
     def __getitem__(self, index):
         A_path, B_path = self.pairs[index]
         load = lambda path, side: load_side(path, image_channels(self.opt, side), channel_flag(self.opt, side),
-                                            getattr(self.opt, 'value_range', None))  # 8-bit RGB as PIL; 16-bit, other channels as tensors
+                                            self.opt.value_range)  # 8-bit RGB as PIL; 16-bit, other channels as tensors
         A, B = load(A_path, 'A'), load(B_path, 'B')
         (wa, ha), (wb, hb) = image_size(A), image_size(B)
         if (wa, ha) != (wb, hb):
