@@ -167,6 +167,15 @@ def checkpoint_path(self: BaseModel, epoch, name, folder=None):  # `folder`: ano
     "Where network `name` of `epoch` is saved: `<save_dir>/<epoch>_net_<name>.pth`."
     return Path(folder or self.save_dir)/f'{epoch}_net_{name}.pth'
 
+# %% ../nbs/04_base_model.ipynb #93568d91
+@patch
+def describe_network(self: BaseModel, name):
+    "How the options describe network `name`, and the flags that decide its shape (for error messages)."
+    o = self.opt
+    if name[0] == 'G': return f"netG {o.netG} (ngf {o.ngf}, norm {o.norm})", '--netG/--ngf/--norm/--no_dropout'
+    if name[0] == 'D': return f"netD {o.netD} (ndf {o.ndf}, norm {o.norm})", '--netD/--ndf/--n_layers_D/--norm'
+    return f'net{name}', "the model's options"
+
 # %% ../nbs/04_base_model.ipynb #01512733
 @patch
 def save_networks(self: BaseModel,
@@ -188,10 +197,9 @@ def _mismatch(state_dict, net):
     "What differs between `state_dict` and `net.state_dict()`: missing keys, unexpected keys, other shapes."
     own = net.state_dict()
     some = lambda keys: ', '.join(sorted(keys)[:3]) + (f' (+{len(keys) - 3} more)' if len(keys) > 3 else '')
-    shapes = [f'{k} {list(v.shape)} vs {list(own[k].shape)}' for k, v in sorted(state_dict.items()) if k in own and v.shape != own[k].shape]
-    parts = zip(('missing keys', 'unexpected keys', 'other shapes (file vs network)'),
-                (own.keys() - state_dict.keys(), state_dict.keys() - own.keys(), shapes))
-    return '; '.join(f'{what} {some(keys)}' for what, keys in parts if keys)
+    shapes = {f'{k} {list(v.shape)} vs {list(own[k].shape)}' for k, v in state_dict.items() if k in own and v.shape != own[k].shape}
+    return '; '.join(f'{what} {some(keys)}' for what, keys in [('missing keys', own.keys() - state_dict.keys()),
+                     ('unexpected keys', state_dict.keys() - own.keys()), ('other shapes (file vs network)', shapes)] if keys)
 
 
 @patch
@@ -208,8 +216,8 @@ def load_networks(self: BaseModel, epoch):  # 'latest', an epoch number or 'iter
         net = unwrap_network(net)
         state = clean_state_dict(load_state_dict_file(path, map_location=self.device), net)
         if problem := _mismatch(state, net):
-            raise CheckpointError(f'{path} does not match net{name} as the options build it: {problem}; '
-                                  'check --netG/--netD, --ngf/--ndf, --n_layers_D and --norm')
+            what, flags = self.describe_network(name)
+            raise CheckpointError(f'{path} does not match {what}: {problem}; check {flags}')
         net.load_state_dict(state, strict=True)
 
 # %% ../nbs/04_base_model.ipynb #8c0f5111
@@ -264,7 +272,7 @@ def ready_model(opt,  # options naming the model (`--model`) and how to set it u
 @patch
 def make_adam(self: BaseModel, params):  # an iterable of parameters (or parameter groups)
     "Adam as the reference builds it (`--lr`, betas `(--beta1, 0.999)`); PyTorch's fused kernel with `--fused_adam`."
-    return torch.optim.Adam(params, lr=self.opt.lr, betas=(self.opt.beta1, 0.999), fused=True if self.opt.fused_adam else None)
+    return torch.optim.Adam(params, lr=self.opt.lr, betas=(self.opt.beta1, 0.999), fused=self.opt.fused_adam or None)
 
 # %% ../nbs/04_base_model.ipynb #2d61ba88
 @patch
