@@ -7,12 +7,13 @@ from __future__ import annotations
 import os
 import random
 import warnings
+from functools import partial
+from pathlib import Path
 
-import numpy as np
 import torch
 import torch.utils.data
 import torchvision.transforms as transforms
-from PIL import Image
+import torchvision.transforms.functional as TF
 
 from .core import resolve_device
 from .options import register_dataset, find_dataset
@@ -20,35 +21,29 @@ from .images import load_image, load_side
 
 # %% auto #0
 __all__ = ['IMG_EXTENSIONS', 'DATAROOT_SCHEMES', 'is_image_file', 'make_dataset', 'resolve_dataroot', 'get_params', 'image_size',
-           'ResizeTo', 'ScaleWidth', 'check_crop_fits', 'CropAt', 'RandomSquareCrop', 'MakeMultipleOf', 'HFlip',
-           'ToNormalizedTensor', 'check_load_size', 'get_transform', 'rgb_to_lab', 'lab_to_rgb', 'BaseDataset',
-           'channel_flag', 'image_channels', 'require_images', 'AlignedDataset', 'UnalignedDataset', 'SingleDataset',
+           'check_load_size', 'get_transform', 'rgb_to_lab', 'lab_to_rgb', 'BaseDataset', 'channel_flag',
+           'image_channels', 'require_images', 'AlignedDataset', 'UnalignedDataset', 'SingleDataset',
            'image_to_colorization', 'ColorizationDataset', 'colorization_to_rgb', 'collate_same_size',
-           'CustomDatasetDataLoader', 'create_dataset', 'show_batch']
+           'CustomDatasetDataLoader', 'create_dataset']
 
 # %% ../nbs/03_data.ipynb #8a8baf9b
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.tif', '.tiff', '.webp', '.npy')  # .npy: NumPy arrays, (H, W) or (H, W, C)
 
 
 def is_image_file(filename: str) -> bool:
-    "Whether `filename` has an image extension (any letter case) and is not hidden (macOS's `._x.jpg`)."
-    return not os.path.basename(str(filename)).startswith('.') and str(filename).lower().endswith(IMG_EXTENSIONS)
-
-
-def _walk_visible(dir):
-    "`os.walk` that skips hidden folders and macOS's `__MACOSX`."
-    for root, dirs, files in os.walk(dir):
-        dirs[:] = [d for d in dirs if not d.startswith('.') and d != '__MACOSX']
-        yield root, files
+    "Whether `filename` has an image extension (any letter case) and no hidden part (macOS's `._x.jpg`, `.git/`, `__MACOSX/`)."
+    hidden = any(part.startswith(('.', '__MACOSX')) for part in Path(filename).parts)
+    return not hidden and str(filename).lower().endswith(IMG_EXTENSIONS)
 
 
 def make_dataset(dir,  # folder to scan, recursively
                  max_dataset_size=float('inf')  # keep at most this many (the first, in sorted order)
                 ) -> list[str]:
-    "Sorted paths of all image files under `dir`."
+    "Sorted paths of all image files under `dir` (hidden files and folders left out)."
     if not os.path.isdir(dir):
         raise FileNotFoundError(f'{dir} is not a folder; check --dataroot (and --phase)')
-    images = sorted(os.path.join(root, f) for root, files in _walk_visible(dir) for f in files if is_image_file(f))
+    images = sorted(os.path.join(root, f) for root, _, files in os.walk(dir) for f in files
+                    if is_image_file(os.path.relpath(os.path.join(root, f), dir)))
     return images[:int(min(max_dataset_size, len(images)))]
 
 # %% ../nbs/03_data.ipynb #98694a8d
@@ -72,103 +67,42 @@ def get_params(opt,  # options: preprocess, load_size, crop_size
               ) -> dict:
     "The random choices of one preprocessing, to share between paired images: crop corner and flip."
     w, h = size
-    new_w, new_h = w, h
-    if opt.preprocess == 'resize_and_crop': new_w = new_h = opt.load_size
-    elif opt.preprocess == 'scale_width_and_crop': new_w, new_h = opt.load_size, opt.load_size * h // w
-    x = random.randint(0, max(0, new_w - opt.crop_size))
-    y = random.randint(0, max(0, new_h - opt.crop_size))
+    if opt.preprocess == 'resize_and_crop': w = h = opt.load_size
+    elif opt.preprocess == 'scale_width_and_crop': w, h = opt.load_size, opt.load_size * h // w
+    x = random.randint(0, max(0, w - opt.crop_size))
+    y = random.randint(0, max(0, h - opt.crop_size))
     return {'crop_pos': (x, y), 'flip': random.random() > 0.5}
 
 # %% ../nbs/03_data.ipynb #e12f1fdc
-def _pil_method(method):
-    "A PIL resampling filter from a PIL constant or a torchvision `InterpolationMode`."
-    if isinstance(method, transforms.InterpolationMode):
-        return {'nearest': Image.NEAREST, 'bilinear': Image.BILINEAR, 'bicubic': Image.BICUBIC,
-                'lanczos': Image.LANCZOS, 'box': Image.BOX, 'hamming': Image.HAMMING}[method.value]
-    return method
-
-
 def image_size(img) -> tuple:
     "(width, height) of a PIL image or a (C, H, W) tensor: what the preprocessing steps need of either."
-    return (img.shape[-1], img.shape[-2]) if torch.is_tensor(img) else img.size
+    return tuple(TF.get_image_size(img))
 
 
-def _resize(img, size, method):
-    "Resize to `size` = (width, height): PIL's filter for a PIL image; for a tensor, torch's antialiased equivalent, clamped to [-1, 1]."
-    if not torch.is_tensor(img): return img.resize(size, method)
-    mode = {Image.NEAREST: 'nearest-exact', Image.BILINEAR: 'bilinear'}.get(method, 'bicubic')
-    kw = {} if mode == 'nearest-exact' else dict(align_corners=False, antialias=True)
-    return torch.nn.functional.interpolate(img[None], size=(size[1], size[0]), mode=mode, **kw)[0].clamp(-1, 1)
+def _scale_width(img, target, crop, method):
+    "Width `target`, the aspect ratio kept but at least `crop` rows (the reference's `__scale_width`)."
+    w, h = image_size(img)
+    return TF.resize(img, [int(max(target * h / w, crop)), target], method)  # the same size: `img` itself
 
 
-class ResizeTo:
-    "Resize a PIL image or a (C, H, W) tensor to `size` = (width, height)."
-    def __init__(self, size, method=Image.BICUBIC): self.size, self.method = tuple(size), _pil_method(method)
-    def __call__(self, img): return img if image_size(img) == self.size else _resize(img, self.size, self.method)
-    def __repr__(self): return f'ResizeTo(size={self.size})'
+def _make_multiple_of(img, base, method):
+    "Each side rounded to the nearest multiple of `base` (the reference's `__make_power_2`)."
+    return TF.resize(img, [max(base, round(s / base) * base) for s in image_size(img)[::-1]], method)
 
 
-class ScaleWidth:
-    "Resize a PIL image (or tensor) to width `target_size`, keeping the aspect ratio but at least `crop_size` high."
-    def __init__(self, target_size, crop_size, method=Image.BICUBIC):
-        self.target_size, self.crop_size, self.method = target_size, crop_size, _pil_method(method)
-    def __call__(self, img):
-        ow, oh = image_size(img)
-        if ow == self.target_size and oh >= self.crop_size: return img
-        h = int(max(self.target_size * oh / ow, self.crop_size))
-        return _resize(img, (self.target_size, h), self.method)
-    def __repr__(self): return f'ScaleWidth(target_size={self.target_size}, crop_size={self.crop_size})'
-
-# %% ../nbs/03_data.ipynb #03025888
-def check_crop_fits(img, size):
-    "Raise a one-line error if the PIL image (or tensor) `img` is smaller than a `size` x `size` crop."
-    ow, oh = image_size(img)
-    if ow < size or oh < size:
-        raise ValueError(f'an image of {ow}x{oh} is smaller than --crop_size {size}; use a smaller '
+def _crop(img, size, pos=None):
+    "A `size` square with its top-left corner at `pos` = (x, y), or where torchvision's `RandomCrop` draws it."
+    w, h = image_size(img)
+    if w < size or h < size:
+        raise ValueError(f'an image of {w}x{h} is smaller than --crop_size {size}; use a smaller '
                          '--crop_size or a --preprocess that resizes first (resize_and_crop)')
+    y, x = transforms.RandomCrop.get_params(img, (size, size))[:2] if pos is None else pos[::-1]
+    return TF.crop(img, y, x, size, size)
 
 
-class CropAt:
-    "Crop a `size` x `size` square with its top-left corner at `pos` = (x, y)."
-    def __init__(self, pos, size): self.pos, self.size = tuple(pos), size
-    def __call__(self, img):
-        check_crop_fits(img, self.size)
-        x, y = self.pos
-        if image_size(img) == (self.size, self.size): return img
-        return img[..., y:y + self.size, x:x + self.size] if torch.is_tensor(img) else img.crop((x, y, x + self.size, y + self.size))
-    def __repr__(self): return f'CropAt(pos={self.pos}, size={self.size})'
-
-
-class RandomSquareCrop(transforms.RandomCrop):
-    "torchvision's `RandomCrop` (the same random draws) with `CropAt`'s error for an image smaller than the crop."
-    def forward(self, img):
-        check_crop_fits(img, self.size[0])
-        return super().forward(img)
-
-# %% ../nbs/03_data.ipynb #8ff77891
-class MakeMultipleOf:
-    "Resize a PIL image (or tensor) so both sides are multiples of `base` (rounded to the nearest)."
-    def __init__(self, base=4, method=Image.BICUBIC): self.base, self.method = base, _pil_method(method)
-    def __call__(self, img):
-        ow, oh = image_size(img)
-        w, h = max(self.base, round(ow / self.base) * self.base), max(self.base, round(oh / self.base) * self.base)
-        return img if (w, h) == (ow, oh) else _resize(img, (w, h), self.method)
-    def __repr__(self): return f'MakeMultipleOf(base={self.base})'
-
-
-class HFlip:
-    "Mirror a PIL image (or tensor) left to right."
-    def __call__(self, img): return img.flip(-1) if torch.is_tensor(img) else img.transpose(Image.FLIP_LEFT_RIGHT)
-    def __repr__(self): return 'HFlip()'
-
-
-class ToNormalizedTensor:
-    "A PIL image to a tensor in [-1, 1] (torchvision's `ToTensor`, then `Normalize` by 0.5); a tensor, already in [-1, 1], passes."
-    def __init__(self, channels):
-        self.channels = channels
-        self.steps = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,) * channels, (0.5,) * channels)])
-    def __call__(self, img): return img if torch.is_tensor(img) else self.steps(img)
-    def __repr__(self): return f'ToNormalizedTensor(channels={self.channels})'
+def _to_tensor(img):
+    "A PIL image to a tensor in [-1, 1] (torchvision's `ToTensor`, then `Normalize` by 0.5); a tensor clamped into it."
+    return img.clamp(-1, 1) if torch.is_tensor(img) else TF.to_tensor(img).sub(0.5).div(0.5)
 
 # %% ../nbs/03_data.ipynb #c3224c9f
 def check_load_size(opt):
@@ -181,66 +115,48 @@ def check_load_size(opt):
 def get_transform(opt,  # options: preprocess, load_size, crop_size, no_flip
                   params=None,  # fixed choices from `get_params`; None draws them at random each call
                   grayscale=False,  # one output channel
-                  method=Image.BICUBIC,  # resampling filter for resizing
+                  method=transforms.InterpolationMode.BICUBIC,  # resampling filter for resizing (or a PIL constant)
                   convert=True  # end with a tensor in [-1, 1]; False returns the PIL image
                  ) -> transforms.Compose:
     "The preprocessing pipeline for `--preprocess`, flips and conversion to a tensor in [-1, 1]."
     check_load_size(opt)
     steps = [transforms.Grayscale(1)] if grayscale else []
-    if 'resize' in opt.preprocess: steps.append(ResizeTo((opt.load_size, opt.load_size), method))
-    elif 'scale_width' in opt.preprocess: steps.append(ScaleWidth(opt.load_size, opt.crop_size, method))
-    if 'crop' in opt.preprocess:
-        steps.append(RandomSquareCrop(opt.crop_size) if params is None else CropAt(params['crop_pos'], opt.crop_size))
-    if opt.preprocess == 'none': steps.append(MakeMultipleOf(4, method))
+    if 'resize' in opt.preprocess: steps.append(transforms.Resize([opt.load_size, opt.load_size], method))
+    elif 'scale_width' in opt.preprocess: steps.append(partial(_scale_width, target=opt.load_size, crop=opt.crop_size, method=method))
+    if 'crop' in opt.preprocess: steps.append(partial(_crop, size=opt.crop_size, pos=params and params['crop_pos']))
+    if opt.preprocess == 'none': steps.append(partial(_make_multiple_of, base=4, method=method))
     if not opt.no_flip:
         if params is None: steps.append(transforms.RandomHorizontalFlip())
-        elif params['flip']: steps.append(HFlip())
-    if convert:
-        steps.append(ToNormalizedTensor(1 if grayscale else 3))
+        elif params['flip']: steps.append(TF.hflip)
+    if convert: steps.append(_to_tensor)
     return transforms.Compose(steps)
 
 # %% ../nbs/03_data.ipynb #ce8a2152
 _XYZ_FROM_RGB = torch.tensor([[0.412453, 0.357580, 0.180423],
                               [0.212671, 0.715160, 0.072169],
                               [0.019334, 0.119193, 0.950227]], dtype=torch.float64)
-_RGB_FROM_XYZ = torch.linalg.inv(_XYZ_FROM_RGB)
-_D65 = torch.tensor([0.95047, 1.0, 1.08883], dtype=torch.float64)  # reference white, 2-degree observer
-
-
-def _channels_first(x, name):
-    x = torch.as_tensor(x)
-    if x.ndim < 3 or x.shape[-3] != 3:
-        raise ValueError(f'{name} expects channels at dim -3, e.g. (3, H, W) or (N, 3, H, W); got shape {tuple(x.shape)}')
-    return x, (x.dtype if x.is_floating_point() else torch.float32)
-
-
-def _mix(m, x):  # apply a 3x3 colour matrix to the channels at dim -3
-    return torch.einsum('ij,...jhw->...ihw', m, x)
+_D65 = torch.tensor([0.95047, 1.0, 1.08883], dtype=torch.float64).view(3, 1, 1)  # reference white, 2-degree observer
 
 
 def rgb_to_lab(rgb  # sRGB values in [0, 1], channels at dim -3: (3, H, W) or (N, 3, H, W)
               ) -> torch.Tensor:
     "CIE Lab (L in [0, 100], a and b about [-128, 127]) of sRGB images, like `skimage.color.rgb2lab`."
-    rgb, dtype = _channels_first(rgb, 'rgb_to_lab')
     x = rgb.double()
-    lin = torch.where(x > 0.04045, ((x.clamp(min=0) + 0.055) / 1.055) ** 2.4, x / 12.92)
-    xyz = _mix(_XYZ_FROM_RGB, lin) / _D65.view(3, 1, 1)
-    f = torch.where(xyz > 0.008856, xyz.clamp(min=0) ** (1 / 3), 7.787 * xyz + 16 / 116)
-    fx, fy, fz = f.unbind(-3)
-    return torch.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], dim=-3).to(dtype)
+    x = torch.where(x > 0.04045, ((x + 0.055) / 1.055) ** 2.4, x / 12.92)  # linear RGB
+    x = torch.einsum('ij,...jhw->...ihw', _XYZ_FROM_RGB, x) / _D65  # XYZ, relative to white
+    fx, fy, fz = torch.where(x > 0.008856, x ** (1 / 3), 7.787 * x + 16 / 116).unbind(-3)
+    return torch.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], -3).to(rgb.dtype)
 
 
 def lab_to_rgb(lab  # CIE Lab values, channels at dim -3: (3, H, W) or (N, 3, H, W)
               ) -> torch.Tensor:
     "sRGB in [0, 1] of Lab images (out-of-gamut colours clipped), like `skimage.color.lab2rgb`."
-    lab, dtype = _channels_first(lab, 'lab_to_rgb')
     L, a, b = lab.double().unbind(-3)
     fy = (L + 16) / 116
-    f = torch.stack([fy + a / 500, fy, (fy - b / 200).clamp(min=0)], dim=-3)
-    xyz = torch.where(f > 0.2068966, f ** 3, (f - 16 / 116) / 7.787) * _D65.view(3, 1, 1)
-    lin = _mix(_RGB_FROM_XYZ, xyz)
-    rgb = torch.where(lin > 0.0031308, 1.055 * lin.clamp(min=0) ** (1 / 2.4) - 0.055, 12.92 * lin)
-    return rgb.clamp(0, 1).to(dtype)
+    f = torch.stack([fy + a / 500, fy, (fy - b / 200).clamp(min=0)], -3)
+    x = torch.where(f > 0.2068966, f ** 3, (f - 16 / 116) / 7.787) * _D65  # XYZ
+    x = torch.einsum('ij,...jhw->...ihw', torch.linalg.inv(_XYZ_FROM_RGB), x)  # linear RGB
+    return torch.where(x > 0.0031308, 1.055 * x ** (1 / 2.4) - 0.055, 12.92 * x).clamp(0, 1).to(lab.dtype)
 
 # %% ../nbs/03_data.ipynb #17400387
 class BaseDataset(torch.utils.data.Dataset):
@@ -253,8 +169,9 @@ class BaseDataset(torch.utils.data.Dataset):
         "Add dataset-specific flags or change defaults; returns the parser."
         return parser
 
-    def __len__(self): return 0
-    def __getitem__(self, index): raise NotImplementedError
+    def _load(self, path, side, other=None):
+        "`load_side` for an image of `side` ('A' or 'B'), with the channels and the flag the options give that side."
+        return load_side(path, image_channels(self.opt, side), channel_flag(self.opt, side), self.opt.value_range, other)
 
 
 def channel_flag(opt,  # options: direction
@@ -293,30 +210,20 @@ class AlignedDataset(BaseDataset):
         self.AB_paths = require_images(make_dataset(self.dir_AB, opt.max_dataset_size), self.dir_AB,
             f'the aligned dataset expects <dataroot>/{opt.phase}/*.jpg (or .png ...), each image A|B side by side')
         check_load_size(opt)
-        self.input_nc, self.output_nc = image_channels(opt, 'A'), image_channels(opt, 'B')
-        self._warned = set()
-
-    def _check_pair(self, path, w, h):
-        "Warn (once per kind) about images that do not look like A|B pairs."
-        if w < 2: raise ValueError(f'{path} is {w} pixel wide: an aligned image needs A and B side by side')
-        kind = 'odd' if w % 2 else 'narrow' if w < h else None
-        if kind is None or kind in self._warned: return
-        self._warned.add(kind)
-        if kind == 'odd': warnings.warn(f'{path} is {w} pixels wide (odd): B, the right half, gets one column more than A')
-        else: warnings.warn(f'{path} is {w}x{h}, narrower than high: an aligned image holds A and B side by side '
-                            '(usually twice as wide as high); for separate A and B folders use --dataset_mode unaligned')
+        self._warned = False
 
     def __getitem__(self, index):
         path = self.AB_paths[index]
-        AB = load_side(path, self.input_nc, channel_flag(self.opt, 'A'), self.opt.value_range,
-                       other=(self.output_nc, channel_flag(self.opt, 'B')))
+        AB = self._load(path, 'A', other=(image_channels(self.opt, 'B'), channel_flag(self.opt, 'B')))
         w, h = image_size(AB)
-        self._check_pair(path, w, h)
-        if torch.is_tensor(AB): A, B = AB[..., :w // 2], AB[..., w // 2:]
-        else: A, B = AB.crop((0, 0, w // 2, h)), AB.crop((w // 2, 0, w, h))
+        if (w % 2 or w < h) and not self._warned:  # once per dataset: the images may be meant so
+            self._warned = True
+            warnings.warn(f'{path} is {w}x{h}: an aligned image holds A and B side by side, usually twice as wide as high '
+                          '(with an odd width, B gets one column more); for separate A and B folders use --dataset_mode unaligned')
+        A, B = TF.crop(AB, 0, 0, h, w // 2), TF.crop(AB, 0, w // 2, h, w - w // 2)
         params = get_params(self.opt, image_size(A))  # one draw for both halves: they stay pixel-aligned
-        A = get_transform(self.opt, params, grayscale=self.input_nc == 1)(A)
-        B = get_transform(self.opt, params, grayscale=self.output_nc == 1)(B)
+        A = get_transform(self.opt, params, grayscale=image_channels(self.opt, 'A') == 1)(A)
+        B = get_transform(self.opt, params, grayscale=image_channels(self.opt, 'B') == 1)(B)
         return {'A': A, 'B': B, 'A_paths': path, 'B_paths': path}
 
     def __len__(self): return len(self.AB_paths)
@@ -327,28 +234,23 @@ class UnalignedDataset(BaseDataset):
     "Unpaired images from `<dataroot>/<phase>A` and `<dataroot>/<phase>B`."
     def __init__(self, opt):
         super().__init__(opt)
-        self.dir_A = os.path.join(opt.dataroot, opt.phase + 'A')
-        self.dir_B = os.path.join(opt.dataroot, opt.phase + 'B')
+        self.dir_A, self.dir_B = (os.path.join(opt.dataroot, opt.phase + side) for side in 'AB')
         layout = f'the unaligned dataset expects images in <dataroot>/{opt.phase}A and <dataroot>/{opt.phase}B'
         if not os.path.isdir(self.dir_A) and os.path.isdir(os.path.join(opt.dataroot, opt.phase)):
             raise FileNotFoundError(f'{self.dir_A} is not a folder, but {os.path.join(opt.dataroot, opt.phase)} is: '
                                     'for A|B pairs side by side in one image use --dataset_mode aligned')
         self.A_paths = require_images(make_dataset(self.dir_A, opt.max_dataset_size), self.dir_A, layout)
         self.B_paths = require_images(make_dataset(self.dir_B, opt.max_dataset_size), self.dir_B, layout)
-        self.A_size, self.B_size = len(self.A_paths), len(self.B_paths)
         self.transform_A = get_transform(opt, grayscale=image_channels(opt, 'A') == 1)
         self.transform_B = get_transform(opt, grayscale=image_channels(opt, 'B') == 1)
 
     def __getitem__(self, index):
-        A_path = self.A_paths[index % self.A_size]
-        index_B = index % self.B_size if self.opt.serial_batches else random.randint(0, self.B_size - 1)
-        B_path = self.B_paths[index_B]
-        load = lambda path, side: load_side(path, image_channels(self.opt, side), channel_flag(self.opt, side),
-                                            self.opt.value_range)
-        return {'A': self.transform_A(load(A_path, 'A')), 'B': self.transform_B(load(B_path, 'B')),
+        A_path = self.A_paths[index % len(self.A_paths)]
+        B_path = self.B_paths[index % len(self.B_paths)] if self.opt.serial_batches else random.choice(self.B_paths)  # the reference's randint draw
+        return {'A': self.transform_A(self._load(A_path, 'A')), 'B': self.transform_B(self._load(B_path, 'B')),
                 'A_paths': A_path, 'B_paths': B_path}
 
-    def __len__(self): return max(self.A_size, self.B_size)
+    def __len__(self): return max(len(self.A_paths), len(self.B_paths))
 
 # %% ../nbs/03_data.ipynb #a09d01b0
 @register_dataset('single')
@@ -362,8 +264,7 @@ class SingleDataset(BaseDataset):
 
     def __getitem__(self, index):
         path = self.A_paths[index]
-        A = load_side(path, image_channels(self.opt, 'A'), channel_flag(self.opt, 'A'), self.opt.value_range)
-        return {'A': self.transform(A), 'A_paths': path}
+        return {'A': self.transform(self._load(path, 'A')), 'A_paths': path}
 
     def __len__(self): return len(self.A_paths)
 
@@ -371,8 +272,7 @@ class SingleDataset(BaseDataset):
 def image_to_colorization(image  # a PIL image
                          ) -> tuple:
     "Lightness `L / 50 - 1` (1, H, W) and colour `ab / 110` (2, H, W) of `image` in Lab: the colorization pair."
-    rgb = torch.from_numpy(np.array(image.convert('RGB'))).permute(2, 0, 1).double() / 255
-    lab = rgb_to_lab(rgb).float()
+    lab = rgb_to_lab(TF.pil_to_tensor(image.convert('RGB')).double() / 255).float()
     return lab[[0]] / 50.0 - 1.0, lab[[1, 2]] / 110.0
 
 
@@ -387,8 +287,8 @@ class ColorizationDataset(BaseDataset):
 
     def __init__(self, opt):
         super().__init__(opt)
-        self.dir = os.path.join(opt.dataroot, opt.phase)
-        self.AB_paths = require_images(make_dataset(self.dir, opt.max_dataset_size), self.dir,
+        folder = os.path.join(opt.dataroot, opt.phase)
+        self.AB_paths = require_images(make_dataset(folder, opt.max_dataset_size), folder,
             f'the colorization dataset expects colour images in <dataroot>/{opt.phase}')
         if (opt.input_nc, opt.output_nc, opt.direction) != (1, 2, 'AtoB'):
             raise ValueError(f'the colorization dataset maps L (1 channel) to ab (2 channels): it needs --input_nc 1 '
@@ -427,17 +327,14 @@ class CustomDatasetDataLoader:
         opt.dataroot = resolve_dataroot(opt.dataroot)
         self.dataset = find_dataset(opt.dataset_mode)(opt)
         print(f'dataset [{type(self.dataset).__name__}] was created')
-        shuffle = not opt.serial_batches
-        self.sampler = None
+        self.sampler = None  # under torchrun, each process's share; the sampler shuffles
         if torch.distributed.is_available() and torch.distributed.is_initialized():
-            self.sampler = torch.utils.data.distributed.DistributedSampler(self.dataset, shuffle=shuffle)
-            shuffle = False  # the sampler shuffles
+            self.sampler = torch.utils.data.distributed.DistributedSampler(self.dataset, shuffle=not opt.serial_batches)
         workers = min(opt.num_threads, os.cpu_count() or 1)  # no more workers than cores
-        on_cuda = resolve_device(opt.device).type == 'cuda'
-        self.dataloader = torch.utils.data.DataLoader(self.dataset, batch_size=opt.batch_size, shuffle=shuffle,
-                                                      sampler=self.sampler, num_workers=workers, drop_last=False,
-                                                      collate_fn=collate_same_size,
-                                                      pin_memory=on_cuda,  # page-locked batches: asynchronous copies to the GPU
+        self.dataloader = torch.utils.data.DataLoader(self.dataset, batch_size=opt.batch_size, sampler=self.sampler,
+                                                      shuffle=not opt.serial_batches and self.sampler is None,
+                                                      num_workers=workers, collate_fn=collate_same_size,
+                                                      pin_memory=resolve_device(opt.device).type == 'cuda',  # page-locked batches: asynchronous copies to the GPU
                                                       persistent_workers=workers > 0 and opt.seed is None)
 
     def load_data(self):
@@ -460,23 +357,3 @@ def create_dataset(opt  # options: dataroot, dataset_mode, batch_size, serial_ba
                   ) -> CustomDatasetDataLoader:
     "The data loader for `opt`: iterate it for batches, `len()` is the number of images."
     return CustomDatasetDataLoader(opt).load_data()
-
-# %% ../nbs/03_data.ipynb #ecbb775e
-def show_batch(batch,  # a dict from a data loader: tensors in [-1, 1] under `keys`
-               keys=('A', 'B'),  # which tensors, one row each
-               n=8,  # at most this many images per row
-               size=2.0  # inches per image
-              ):
-    "Plot a batch as a grid: one row per key, one column per image."
-    import matplotlib.pyplot as plt
-    keys = [k for k in keys if k in batch]
-    n = min(n, len(batch[keys[0]]))
-    fig, axes = plt.subplots(len(keys), n, figsize=(size * n, size * len(keys)), squeeze=False)
-    for row, k in zip(axes, keys):
-        for ax, t in zip(row, batch[k][:n]):
-            t = (t.detach().cpu().float() + 1) / 2
-            ax.imshow((t[0] if t.shape[0] == 1 else t.permute(1, 2, 0).clamp(0, 1)).numpy(), cmap='gray', vmin=0, vmax=1)
-            ax.set_xticks([]); ax.set_yticks([])
-        row[0].set_ylabel(k)
-    fig.tight_layout()
-    return fig

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03a_image_files.ipynb #7298da7d
 from __future__ import annotations
-import io
+from collections import namedtuple
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +14,8 @@ from PIL import Image
 from .core import atomic_write
 
 # %% auto #0
-__all__ = ['load_image', 'read_array', 'dtype_range', 'array_to_tensor', 'tensor_to_array', 'StoredAs', 'is_plain_image',
-           'load_array', 'load_side', 'stored_as', 'save_array']
+__all__ = ['ARRAY_READERS', 'StoredAs', 'load_image', 'read_array', 'dtype_range', 'array_to_tensor', 'tensor_to_array',
+           'is_plain_image', 'load_array', 'load_side', 'stored_as', 'save_array']
 
 # %% ../nbs/03a_image_files.ipynb #8033332c
 def load_image(path) -> Image.Image:
@@ -26,53 +26,33 @@ def load_image(path) -> Image.Image:
         raise OSError(f'could not read image {path} ({e}); remove or replace this file') from None
 
 # %% ../nbs/03a_image_files.ipynb #b5b38c49
-def _tiff_array(path):
-    "A TIFF as (H, W, C) through tifffile (None without it): one image per file, height, width and at most one channel axis."
-    try: import tifffile
-    except ImportError: return None
-    try:
-        with tifffile.TiffFile(path) as tif: a, axes = tif.series[0].asarray(), tif.series[0].axes
-    except Exception as e: raise OSError(f'could not read image {path} ({e}); remove or replace this file') from None
-    if 'Y' not in axes or 'X' not in axes or len(axes) > 3:
-        raise ValueError(f'{path} holds a {tuple(a.shape)} array (axes {axes}); one image per file: height, width, channels')
-    a = np.moveaxis(a, [axes.index('Y'), axes.index('X')], [0, 1])
-    return a if a.ndim == 3 else a[..., None]
+ARRAY_READERS = {'.npy': lambda path: np.load(path, allow_pickle=False)}  # suffix -> reader; gan_nb.extras.tiff adds TIFF
 
 
 def _pil_array(path):
-    "An image file as (H, W, C) through Pillow at its stored depth; an error where Pillow would drop bits."
-    try:
-        with Image.open(path) as img:
-            if img.mode in ('RGB', 'RGBA') and img.tile and ';16' in str(img.tile[0][3]):
-                raise ValueError(f'{path} is a 16-bit colour {img.format}, which Pillow reads only as 8 bits: save it '
-                                 'as a 16-bit TIFF or a .npy array to keep every bit')
-            if img.format == 'TIFF' and img.tag_v2.get(277, 1) != len(img.getbands()):  # samples Pillow cannot show
-                raise ImportError(f"reading {path} ({img.tag_v2.get(277)} channels) needs tifffile: pip install 'gan_nb[tiff]'")
-            if img.mode in ('1', 'P', 'PA'): img = img.convert('RGBA' if 'transparency' in img.info or img.mode == 'PA' else 'RGB' if img.mode == 'P' else 'L')
-            a = np.array(img)
-            if img.mode.startswith('I;16') or img.mode == 'I' and img.format == 'PNG': a = a.astype(np.uint16)
-    except (OSError, Image.DecompressionBombError) as e:
-        raise OSError(f'could not read image {path} ({e}); remove or replace this file') from None
-    return a[..., None] if a.ndim == 2 else a
+    "An image file as an array through Pillow at its stored depth; an error where Pillow would drop bits."
+    with Image.open(path) as img:
+        if img.mode in ('RGB', 'RGBA') and ';16' in str(img.tile[:1]):
+            raise ValueError(f'it is a 16-bit colour {img.format}, which Pillow reads only as 8 bits: save it as a .npy '
+                             'array to keep every bit')
+        if img.mode in ('1', 'P', 'PA'): img = img.convert('L' if img.mode == '1' else 'RGBA' if 'transparency' in img.info or img.mode == 'PA' else 'RGB')
+        return np.array(img, np.uint16 if img.mode.startswith('I;16') or img.mode == 'I' and img.format == 'PNG' else None)
 
 
 def read_array(path) -> np.ndarray:
     "The image or array at `path` as (H, W, C) in its stored type and bit depth: nothing converted, nothing lost."
-    suffix = Path(path).suffix.lower()
-    if suffix == '.npy':
-        try: a = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as e: raise OSError(f'could not read array {path} ({e}); remove or replace this file') from None
-        if a.ndim not in (2, 3): raise ValueError(f'{path} is an array of shape {a.shape}; image arrays are (H, W) or (H, W, C)')
-        return a[..., None] if a.ndim == 2 else a
-    a = _tiff_array(path) if suffix in ('.tif', '.tiff') else None
-    return _pil_array(path) if a is None else a
+    try: a = ARRAY_READERS.get(Path(path).suffix.lower(), _pil_array)(path)
+    except (OSError, ValueError, Image.DecompressionBombError) as e:
+        raise OSError(f'could not read {path} ({e}); remove or replace this file') from None
+    if a.ndim not in (2, 3): raise ValueError(f'{path} is an array of shape {a.shape}; image arrays are (H, W) or (H, W, C)')
+    return a[..., None] if a.ndim == 2 else a
 
 # %% ../nbs/03a_image_files.ipynb #ccfeecae
 def dtype_range(dtype) -> tuple:
     "The values `dtype` spans by default: its whole integer range (0..255, 0..65535), 0..1 for floats and booleans."
     dtype = np.dtype(dtype)
-    if np.issubdtype(dtype, np.integer): return float(np.iinfo(dtype).min), float(np.iinfo(dtype).max)
-    if np.issubdtype(dtype, np.floating) or dtype == np.bool_: return 0.0, 1.0
+    if dtype.kind in 'iu': return float(np.iinfo(dtype).min), float(np.iinfo(dtype).max)
+    if dtype.kind in 'fb': return 0.0, 1.0
     raise ValueError(f'{dtype} arrays are not images; store integers or floats')
 
 
@@ -87,18 +67,12 @@ def array_to_tensor(a,  # (H, W, C) array
 def tensor_to_array(x,  # (C, H, W) or (1, C, H, W) tensor in [-1, 1]
                     dtype, lo, hi  # the stored type and the values -1 and 1 stand for
                    ) -> np.ndarray:
-    "The (H, W, C) array of `dtype` a tensor in [-1, 1] stands for (integers rounded to the nearest)."
-    x = x[0] if x.dim() == 4 else x
-    v = (x.detach().cpu().double().clamp(-1, 1).numpy().transpose(1, 2, 0) + 1) / 2 * (hi - lo) + lo
-    dtype = np.dtype(dtype)
-    if np.issubdtype(dtype, np.integer): v = np.clip(np.rint(v), np.iinfo(dtype).min, np.iinfo(dtype).max)
-    return v.astype(dtype)
+    "The (H, W, C) array of `dtype` a tensor in [-1, 1] stands for (integers rounded to the nearest, within the type's range)."
+    v = (x.detach().cpu().double().clamp(-1, 1).reshape(x.shape[-3:]).numpy().transpose(1, 2, 0) + 1) / 2 * (hi - lo) + lo
+    return (np.clip(np.rint(v), *dtype_range(dtype)) if np.dtype(dtype).kind in 'iu' else v).astype(dtype)
 
 # %% ../nbs/03a_image_files.ipynb #7f6b3b34
-class StoredAs(tuple):
-    "How a file stored its values: (dtype name, lo, hi), what results are written back in."
-    def __new__(cls, dtype, lo, hi): return super().__new__(cls, (np.dtype(dtype).name, float(lo), float(hi)))
-    dtype, lo, hi = (property(lambda self, i=i: self[i]) for i in range(3))
+StoredAs = namedtuple('StoredAs', 'dtype lo hi')  # how a file stored its values (dtype name, lo, hi): what results are written back in
 
 
 def is_plain_image(path) -> bool:
@@ -106,8 +80,7 @@ def is_plain_image(path) -> bool:
     if Path(path).suffix.lower() == '.npy': return False
     try:
         with Image.open(path) as img:
-            exact = img.mode in ('1', 'L', 'P', 'LA', 'PA', 'RGB', 'RGBA', 'CMYK', 'YCbCr')
-            return exact and not (img.tile and ';16' in str(img.tile[0][3]))
+            return img.mode[0] not in 'IF' and ';16' not in str(img.tile[:1])  # not 32-bit, float, 16-bit grey or colour
     except (OSError, Image.DecompressionBombError): return True  # load_image names the broken file
 
 
@@ -123,7 +96,7 @@ def load_array(path,  # an image or .npy file
     lo, hi = value_range or dtype_range(a.dtype)
     if a.size and (a.min() < lo or a.max() > hi):
         raise ValueError(f'{path} has values {a.min():g}..{a.max():g}, outside {lo:g}..{hi:g}: give --value_range lo,hi to cover them')
-    return array_to_tensor(a, lo, hi), StoredAs(a.dtype, lo, hi)
+    return array_to_tensor(a, lo, hi), StoredAs(a.dtype.name, lo, hi)
 
 # %% ../nbs/03a_image_files.ipynb #218e892c
 def load_side(path,  # an image or .npy file
@@ -133,8 +106,7 @@ def load_side(path,  # an image or .npy file
               other=None  # (channels, flag) of the other half of an aligned A|B file: one file, one channel count
              ):
     "What a dataset transforms: a PIL RGB image (plain 8-bit files for 1 or 3 channels: the reference's path, exactly), else a (C, H, W) tensor in [-1, 1]."
-    counts = [channels] + ([other[0]] if other else [])
-    if value_range is None and all(n in (1, 3) for n in counts) and is_plain_image(path): return load_image(path)
+    if value_range is None and {channels, other and other[0]} <= {1, 3, None} and is_plain_image(path): return load_image(path)
     x = load_array(path, channels, value_range, flag)[0]
     if other and other[0] != channels:
         raise ValueError(f'{path} has {channels} channel(s) but {other[1]} is {other[0]}: both halves of an A|B file have its channel count')
@@ -148,24 +120,16 @@ def stored_as(path,  # the file a result's domain was read from
     "How `path` stored its values (`StoredAs`), or None for a plain 8-bit file on the reference's path."
     if value_range is None and channels in (1, 3) and is_plain_image(path): return None
     a = read_array(path)
-    return StoredAs(a.dtype, *(value_range or dtype_range(a.dtype)))
+    return StoredAs(a.dtype.name, *(value_range or dtype_range(a.dtype)))
 
 # %% ../nbs/03a_image_files.ipynb #e8b5ba2b
 def save_array(a,  # (H, W, C) array, e.g. from `tensor_to_array`
                stem  # path without the suffix, which is chosen here
               ) -> Path:
-    "Write `a` losslessly, atomically: PNG (8-bit up to 4 channels, 16-bit grey), else TIFF with tifffile, else .npy; return the path."
-    c = a.shape[-1]
-    if a.dtype == np.uint8 and c <= 4 or a.dtype == np.uint16 and c == 1:
-        path = Path(f'{stem}.png')
-        with atomic_write(path, 'wb') as f: Image.fromarray(a[..., 0] if c == 1 else a).save(f, format='PNG')
-        return path
-    try: import tifffile
-    except ImportError: tifffile = None
-    path = Path(f"{stem}{'.tif' if tifffile else '.npy'}")
-    buffer = io.BytesIO()  # tifffile wants a named file; the bytes go through atomic_write
-    if tifffile: tifffile.imwrite(buffer, a[..., 0] if c == 1 else a, photometric='rgb' if c == 3 else 'minisblack',
-                                  planarconfig='contig' if c > 1 else None)  # channels last, not a stack of pages
-    else: np.save(buffer, a)
-    with atomic_write(path, 'wb') as f: f.write(buffer.getvalue())
+    "Write `a` losslessly, atomically: PNG (8-bit up to 4 channels, 16-bit grey), else .npy; return the path."
+    png = a.dtype == np.uint8 and a.shape[-1] <= 4 or a.dtype == np.uint16 and a.shape[-1] == 1
+    path = Path(f"{stem}{'.png' if png else '.npy'}")
+    with atomic_write(path, 'wb') as f:
+        if png: Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a).save(f, format='PNG')
+        else: np.save(f, a)
     return path

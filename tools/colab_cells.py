@@ -18,7 +18,7 @@ NBS = ROOT/'nbs'
 REPO_URL = 'https://colab.research.google.com/github/gan-nb/gan_nb/blob/main/nbs/'
 INSTALL_URL = 'git+https://github.com/gan-nb/gan_nb'
 INSTALL_COMMENT = '# In Colab (and only there) install gan_nb and what this chapter imports; elsewhere this does nothing.'
-EXTRA_OF_MODULE = {'extras.metrics': 'metrics', 'extras.export': 'export'}  # gan_nb module -> the settings.ini extra it needs
+EXTRA_OF_MODULE = {'extras.metrics': 'metrics', 'extras.export': 'export', 'extras.tiff': 'tiff'}  # gan_nb module -> the settings.ini extra it needs
 BADGE_MARK = 'colab.research.google.com/github/gan-nb/gan_nb'
 
 
