@@ -13,7 +13,8 @@ from .test_models import TestModel, ColorizationModel
 from .template import TemplateModel
 
 # The extras (gan_nb/extras/) attach to the core here, each at its one named place as it is imported: the data
-# roots' DATAROOT_SCHEMES (facades), create_model's BUILD_HOOKS (speed), the training loop's RUN_HOOKS (the rest).
+# roots' DATAROOT_SCHEMES (facades), the option system's ARGS_HOOKS (old_flags: the reference's older flag
+# names), create_model's BUILD_HOOKS (speed), the training loop's RUN_HOOKS (the rest).
 # Torchrun's hook comes first: the checkpoints' start waits on its process group; validation after the resume.
 # The panel and the dashboard register nothing: they are imported when used, so a script pays nothing for them.
-from .extras import facades, tiff, speed, distributed, checkpoints, metrics, tensorboard_logger  # noqa: F401
+from .extras import old_flags, facades, tiff, speed, loading, distributed, checkpoints, guard, metrics, tensorboard_logger  # noqa: F401

@@ -5,7 +5,6 @@
 # %% ../nbs/00_options.ipynb #d5e805ee
 from __future__ import annotations
 import argparse
-import shlex
 import sys
 from pathlib import Path, PureWindowsPath
 from fastcore.basics import patch
@@ -14,10 +13,10 @@ from .core import (OptionError, atomic_write, device_name, in_ipython, resolve_d
                          DISCRIMINATORS, GAN_MODES, GENERATORS, INIT_TYPES, NORMS)
 
 # %% auto #0
-__all__ = ['MODELS', 'DATASETS', 'RENAMED_FLAGS', 'IGNORED_FLAGS', 'REMOVED_FLAGS', 'LR_POLICY_NAMES', 'TUNING', 'SMALLEST',
-           'POSITIVE', 'OptionParser', 'register_model', 'register_dataset', 'find_model', 'find_dataset',
-           'translate_old_flags', 'value_range', 'BaseOptions', 'TrainOptions', 'TestOptions', 'overrides_to_args',
-           'relax_required', 'check_name', 'check_option_values', 'format_options', 'options_file', 'option_notes']
+__all__ = ['MODELS', 'DATASETS', 'ARGS_HOOKS', 'LR_POLICY_NAMES', 'TUNING', 'COUNTS', 'POSITIVE', 'OptionParser',
+           'register_model', 'register_dataset', 'find_model', 'find_dataset', 'value_range', 'BaseOptions',
+           'TrainOptions', 'TestOptions', 'overrides_to_args', 'check_name', 'check_option_values', 'format_options',
+           'options_file', 'option_notes']
 
 # %% ../nbs/00_options.ipynb #dff56acc
 class OptionParser(argparse.ArgumentParser):
@@ -25,11 +24,9 @@ class OptionParser(argparse.ArgumentParser):
     def error(self, message):
         raise OptionError(message)
 
-    def _check_value(self, action, value):
-        # one wording on every Python version (3.12 changed argparse's quoting of choices)
+    def _check_value(self, action, value):  # one wording on every Python version (3.12 changed the quoting)
         if action.choices is not None and value not in action.choices:
-            choices = ', '.join(map(str, action.choices))
-            raise argparse.ArgumentError(action, f'invalid choice: {value!r} (choose from {choices})')
+            raise argparse.ArgumentError(action, f"invalid choice: {value!r} (choose from {', '.join(map(str, action.choices))})")
 
 # %% ../nbs/00_options.ipynb #5c71f93c
 MODELS: dict[str, type] = {}    # name -> model class, filled by `register_model`
@@ -37,11 +34,10 @@ DATASETS: dict[str, type] = {}  # name -> dataset class, filled by `register_dat
 
 
 def _registrar(registry, kind, name):
-    "A class decorator that checks a class and registers it in `registry` as `name`."
+    "A class decorator that checks a class has the reference's hook and registers it in `registry` as `name`."
     def decorate(cls):
         if not callable(getattr(cls, 'modify_commandline_options', None)):
-            raise TypeError(f'{cls.__name__} needs a static modify_commandline_options(parser, is_train) '
-                            f'to be registered as a {kind}')
+            raise TypeError(f'{cls.__name__} needs a static modify_commandline_options(parser, is_train) to be registered as a {kind}')
         registry[name] = cls
         return cls
     return decorate
@@ -57,81 +53,23 @@ def register_dataset(name: str):
     return _registrar(DATASETS, 'dataset', name)
 
 
-def _find(registry, kind, flag, name):
+def _find(registry, flag, name):
     if name not in registry:
-        known = ', '.join(sorted(registry)) or 'none registered yet'
-        raise OptionError(f"unknown {kind} '{name}' for {flag}; known: {known}")
+        raise OptionError(f"unknown {flag[2:].split('_')[0]} '{name}' for {flag}; known: {', '.join(sorted(registry)) or 'none registered yet'}")
     return registry[name]
 
 
 def find_model(name: str) -> type:
     "The model class registered as `name`."
-    return _find(MODELS, 'model', '--model', name)
+    return _find(MODELS, '--model', name)
 
 
 def find_dataset(name: str) -> type:
     "The dataset class registered as `name`."
-    return _find(DATASETS, 'dataset', '--dataset_mode', name)
+    return _find(DATASETS, '--dataset_mode', name)
 
 # %% ../nbs/00_options.ipynb #e8cee2b3
-RENAMED_FLAGS = {  # old name -> today's words; same values, same meaning
-    '--niter': '--n_epochs', '--niter_decay': '--n_epochs_decay', '--which_direction': '--direction',
-    '--which_epoch': '--epoch', '--which_model_netG': '--netG', '--which_model_netD': '--netD',
-    '--resize_or_crop': '--preprocess', '--loadSize': '--load_size', '--fineSize': '--crop_size',
-    '--batchSize': '--batch_size', '--nThreads': '--num_threads', '--which_epoch_count': '--epoch_count',
-    '--how_many': '--num_test', '--identity': '--lambda_identity', '--no_lsgan': '--gan_mode vanilla',
-}
-IGNORED_FLAGS = {flag: 'a visdom display setting; gan_nb has no visdom display (the HTML page and the notebook dashboard show training)'
-                 for flag in ('--display_id', '--display_port', '--display_ncols', '--display_server', '--display_env',
-                              '--display_single_pane_ncols')} | {
-    '--ntest': 'it had no effect in the reference either',
-    '--matmul_conv': "gan_nb's own matrix-product convolutions were removed; PyTorch's convolutions run (see --fast)",
-    '--cpu_threads': 'gan_nb no longer sets the number of CPU threads; set OMP_NUM_THREADS to choose it'}
-REMOVED_FLAGS = {  # no exact equivalent: refused with what to use
-    '--use_dropout': 'dropout is on by default now (cycle_gan: off); --no_dropout switches it off',
-}
-
-# %% ../nbs/00_options.ipynb #a40f8d90
-def _note(text): print(f'note: {text}', file=sys.stderr)
-
-
-def _device_for_gpu_ids(value: str, args: list[str], is_train: bool) -> str:
-    "The `--device` for the reference's `--gpu_ids` value; several GPUs: `OptionError` with the torchrun command."
-    try: ids = list(map(int, value.split(',')))
-    except ValueError:
-        raise OptionError(f"--gpu_ids {value}: expected GPU numbers such as 0 or 0,1 (-1: the CPU); gan_nb's flag is --device") from None
-    ids = [i for i in ids if i >= 0]  # as in the reference: -1 means no GPU
-    if len(ids) <= 1: return f'cuda:{ids[0]}' if ids else 'cpu'
-    if not is_train: raise OptionError(f'--gpu_ids {value}: testing runs on one device; use --device cuda:{ids[0]}')
-    visible = '' if ids == list(range(len(ids))) else f'CUDA_VISIBLE_DEVICES={",".join(map(str, ids))} '
-    raise OptionError(f'--gpu_ids {value}: gan_nb trains on several GPUs with one process each; run: '
-                      f'{visible}torchrun --nproc_per_node={len(ids)} -m gan_nb.train {shlex.join(args)}')
-
-# %% ../nbs/00_options.ipynb #e1306ea4
-def translate_old_flags(args: list[str],  # command-line tokens
-                        is_train: bool = True  # for `--gpu_ids 0,1`: torchrun trains, testing uses one device
-                       ) -> list[str]:
-    "`args` with the reference's older flags in today's words (a note for each); `OptionError` for one with no equivalent."
-    out, tokens, gpu_ids = [], list(args), None
-    while tokens:
-        token = tokens.pop(0)
-        flag, has_value, value = token.partition('=')
-        if flag in REMOVED_FLAGS: raise OptionError(f'{flag} was removed: {REMOVED_FLAGS[flag]}')
-        if flag in RENAMED_FLAGS:
-            _note(f'{flag} is {RENAMED_FLAGS[flag]} now; using that')
-            first, *rest = RENAMED_FLAGS[flag].split(' ')  # '--no_lsgan' is two words: '--gan_mode vanilla'
-            out += [first + token[len(flag):], *rest]
-        elif flag in IGNORED_FLAGS or flag == '--gpu_ids':
-            if not has_value and tokens and not tokens[0].startswith('--'): value = tokens.pop(0)
-            if flag == '--gpu_ids': gpu_ids = value
-            else: _note(f'{flag} ignored: {IGNORED_FLAGS[flag]}')
-        else: out.append(token)
-    if gpu_ids is not None:
-        if any(t.split('=')[0] == '--device' for t in out): raise OptionError('--gpu_ids and --device both given; keep --device')
-        device = _device_for_gpu_ids(gpu_ids, out, is_train)
-        _note(f'--gpu_ids {gpu_ids} is --device {device} now; using that')
-        out += ['--device', device]
-    return out
+ARGS_HOOKS = {}  # name -> `hook(args, is_train)` -> args: run on the command-line tokens before parsing (old flag names)
 
 # %% ../nbs/00_options.ipynb #9bcfc1f0
 def value_range(value: str) -> tuple:
@@ -143,11 +81,6 @@ def value_range(value: str) -> tuple:
 
 # %% ../nbs/00_options.ipynb #40ba5e9a
 LR_POLICY_NAMES = ('linear', 'step', 'plateau', 'cosine')
-
-
-def _registered(registry, default):
-    "Choices for a registry-backed flag: what is registered (the default too, so --help works before registration)."
-    return sorted(set(registry) | {default})
 
 # %% ../nbs/00_options.ipynb #34bbf88d
 def _basic_flags(parser):
@@ -162,7 +95,7 @@ def _basic_flags(parser):
 def _model_flags(parser):
     "The networks: architectures, sizes, normalisation, initialisation (the model parameters)."
     a = parser.add_argument
-    a('--model', default='cycle_gan', choices=_registered(MODELS, 'cycle_gan'), help='chooses which model to use')
+    a('--model', default='cycle_gan', choices=sorted({*MODELS, 'cycle_gan'}), help='chooses which model to use')
     a('--input_nc', type=int, default=3, help='# of input image channels: 3 for RGB and 1 for grayscale (any number: files must have it)')
     a('--output_nc', type=int, default=3, help='# of output image channels: 3 for RGB and 1 for grayscale (any number: files must have it)')
     a('--ngf', type=int, default=64, help='# of gen filters in the last conv layer')
@@ -179,7 +112,7 @@ def _model_flags(parser):
 def _dataset_flags(parser):
     "How images are loaded: dataset mode, direction, batching, value range and preprocessing (the dataset parameters)."
     a = parser.add_argument
-    a('--dataset_mode', default='unaligned', choices=_registered(DATASETS, 'unaligned'), help='chooses how datasets are loaded')
+    a('--dataset_mode', default='unaligned', choices=sorted({*DATASETS, 'unaligned'}), help='chooses how datasets are loaded')
     a('--direction', default='AtoB', choices=('AtoB', 'BtoA'), help='AtoB or BtoA')
     a('--serial_batches', action='store_true', help='if true, takes images in order to make batches, otherwise takes them randomly')
     a('--num_threads', default=4, type=int, help='# threads for loading data')
@@ -296,15 +229,6 @@ def overrides_to_args(overrides: dict) -> list[str]:
         args += [f'--{key}'] if value is True else [f'--{key}', str(value)]
     return args
 
-# %% ../nbs/00_options.ipynb #47f10de7
-def relax_required(parser):
-    "Make every flag of `parser` optional (for a partial parse); return a function that restores them."
-    required = [action for action in parser._actions if action.required]
-    for action in required: action.required = False
-    def restore():
-        for action in required: action.required = True
-    return restore
-
 # %% ../nbs/00_options.ipynb #9ba5bfbe
 @patch
 def compose(self: BaseOptions, args=None,
@@ -312,17 +236,20 @@ def compose(self: BaseOptions, args=None,
             **overrides):
     "The composed parser and the full argument list for `args` plus keyword `overrides`."
     if args is None: args = [] if in_ipython() else sys.argv[1:]  # in IPython or Jupyter, argv belongs to the kernel
-    args = translate_old_flags(list(args) + overrides_to_args(overrides), self.isTrain)
+    args = list(args) + overrides_to_args(overrides)
+    for hook in ARGS_HOOKS.values(): args = hook(args, self.isTrain)
     passes = [a for a in args if a not in ('-h', '--help')]
     parser = self.initialize(OptionParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter, add_help=False,
                                           description=f'gan_nb {type(self).__name__}'))
-    restore, trace = relax_required(parser), [] if trace is None else trace
+    required = [a for a in parser._actions if a.required]
+    for a in required: a.required = False  # the partial passes: only the final parse requires
+    trace = [] if trace is None else trace
     trace.append(('base', parser, parser.parse_known_args(passes)[0]))  # pass 1: which model?
-    for kind, find, key in (('model', find_model, 'model'), ('dataset', find_dataset, 'dataset_mode')):
+    for kind, registry, key in (('model', MODELS, 'model'), ('dataset', DATASETS, 'dataset_mode')):
         name = vars(trace[-1][2])[key]  # pass 2 (after the model's hook, which may change dataset_mode): which dataset?
-        parser = find(name).modify_commandline_options(parser, self.isTrain)
+        parser = _find(registry, '--' + key, name).modify_commandline_options(parser, self.isTrain)
         trace.append((f'{kind} {name}', parser, parser.parse_known_args(passes)[0]))
-    restore()
+    for a in required: a.required = True
     parser.add_argument('-h', '--help', action='help', help='show this help message and exit')
     return parser, args
 
@@ -335,19 +262,21 @@ def check_name(name: str) -> str:
     return name
 
 # %% ../nbs/00_options.ipynb #7d0edce0
-SMALLEST = {**dict.fromkeys(('input_nc', 'output_nc', 'ngf', 'ndf', 'batch_size', 'load_size', 'crop_size', 'max_dataset_size',
-                             'display_winsize', 'display_freq', 'update_html_freq', 'print_freq', 'save_latest_freq',
-                             'save_epoch_freq', 'epoch_count', 'lr_decay_iters', 'num_test'), 1),  # counts and sizes: 0 divides or breaks
-            **dict.fromkeys(('num_threads', 'load_iter', 'n_epochs', 'n_epochs_decay', 'pool_size', 'init_gain', 'val_freq'), 0)}
-POSITIVE = ('lr', 'aspect_ratio')
+COUNTS = ('input_nc', 'output_nc', 'ngf', 'ndf', 'batch_size', 'load_size', 'crop_size', 'max_dataset_size', 'display_winsize',
+          'display_freq', 'update_html_freq', 'print_freq', 'save_latest_freq', 'save_epoch_freq', 'epoch_count',
+          'lr_decay_iters', 'num_test')  # counts and sizes: 0 divides or breaks, so at least 1
+POSITIVE = ('lr', 'aspect_ratio')  # more than 0; every other number flag: 0 or more
 
 
 def check_option_values(opt, parser):
     "Raise `OptionError` for a number argparse accepts but the job cannot use (`--display_freq 0`, `--lr -1`)."
-    for name, value in vars(opt).items():
-        if name in SMALLEST and value < SMALLEST[name] or name in POSITIVE and value <= 0:
-            rule = 'more than 0' if name in POSITIVE else 'at least 1' if SMALLEST[name] else '0 or more'
-            raise OptionError(f'--{name} {value}: must be {rule} (default: {parser.get_default(name)})')
+    for a in parser._actions:
+        value = vars(opt).get(a.dest)
+        if a.type not in (int, float) or value is None: continue
+        if a.dest in POSITIVE: bad, rule = value <= 0, 'more than 0'
+        elif a.dest in COUNTS: bad, rule = value < 1, 'at least 1'
+        else: bad, rule = value < 0, '0 or more'
+        if bad: raise OptionError(f'--{a.dest} {value}: must be {rule} (default: {a.default})')
     if opt.isTrain and opt.n_epochs + opt.n_epochs_decay < 1:
         raise OptionError('--n_epochs 0 and --n_epochs_decay 0 leave nothing to train; give at least one epoch')
     if opt.isTrain and opt.lr_policy == 'plateau' and not opt.val_freq:
@@ -363,10 +292,10 @@ def gather(self: BaseOptions, args=None, **overrides) -> argparse.Namespace:
     opt.isTrain = self.isTrain
     check_option_values(opt, parser)
     for key, value in overrides.items():
-        if value is False and getattr(opt, key, False) is not False:
+        if value is False and vars(opt).get(key):
             raise OptionError(f'{key}=False: this flag is on by default for --model {opt.model} and a flag can only be switched on')
     if opt.suffix:
-        try: opt.name = opt.name + '_' + opt.suffix.format(**vars(opt))
+        try: opt.name += '_' + opt.suffix.format(**vars(opt))
         except (KeyError, IndexError, ValueError) as e:
             raise OptionError(f"--suffix '{opt.suffix}' names an unknown option ({e}); use option names in braces, e.g. {{model}}_{{netG}}") from None
     check_name(opt.name)
@@ -409,24 +338,22 @@ def print_options(self: BaseOptions, opt):
 # %% ../nbs/00_options.ipynb #5f9a0d5f
 def option_notes(opt: argparse.Namespace) -> list[str]:
     "One-line notes on flag combinations that are valid but rarely what is meant; `parse` prints them."
-    notes = []
-    if getattr(opt, 'gan_mode', None) == 'wgangp' and not getattr(opt, 'lambda_gp', 0):
-        notes.append('--gan_mode wgangp without --lambda_gp trains an unconstrained critic (no gradient penalty is applied); '
-                     'add --lambda_gp 10 for WGAN-GP')
-    return notes
+    if vars(opt).get('gan_mode') == 'wgangp' and not vars(opt).get('lambda_gp'):
+        return ['--gan_mode wgangp without --lambda_gp trains an unconstrained critic (no gradient penalty is applied); '
+                'add --lambda_gp 10 for WGAN-GP']
+    return []
 
 # %% ../nbs/00_options.ipynb #012c43d5
 @patch
 def parse(self: BaseOptions, args=None, **overrides) -> argparse.Namespace:
     "Gather the options from `args` (default: the command line) and keyword `overrides`; print and save them, and any notes."
-    from_command_line = args is None and not overrides and not in_ipython()
     try:
         opt = self.gather(args, **overrides)
         self.print_options(opt)
     except OptionError as e:
-        if not from_command_line: raise
+        if args is not None or overrides or in_ipython(): raise
         self.usage_error(e)
-    for note in option_notes(opt): _note(note)
+    for note in option_notes(opt): print(f'note: {note}', file=sys.stderr)
     self.opt = opt
     return opt
 

@@ -20,8 +20,7 @@ __all__ = ['OPTION_GROUPS', 'GROUP_NAMES', 'PHASES', 'option_group', 'option_act
 from fastcore.basics import patch
 
 # %% ../../nbs/09_panel.ipynb #946c6c73
-from ..options import (OptionError, SMALLEST, TUNING, TrainOptions, TestOptions, overrides_to_args,
-                            relax_required)
+from ..options import OptionError, COUNTS, TUNING, TrainOptions, TestOptions, overrides_to_args
 
 # %% ../../nbs/09_panel.ipynb #427c2fc2
 OPTION_GROUPS = (  # (group, pattern a flag's name must fully match); the first match wins, the rest go to 'other'
@@ -83,11 +82,8 @@ def _flag(action): return max(action.option_strings, key=len)
 
 
 def _same_as_default(action, value):
-    if value == action.default or str(value) == str(action.default): return True
-    if isinstance(value, str) and callable(action.type):
-        try: return action.type(value) == action.default
-        except Exception: return False  # not a valid value: written, and `gather` says what is wrong
-    return False
+    try: return value == action.default or str(value) == str(action.default) or action.type(value) == action.default
+    except Exception: return False  # no type, or not a valid value: written, and `gather` says what is wrong
 
 
 def option_tokens(action: argparse.Action, # an option of the composed parser
@@ -114,15 +110,9 @@ def read_options_file(path # a `train_opt.txt`/`test_opt.txt`, or the experiment
                      ) -> dict:
     "The {key: value text} of a saved options file."
     path = Path(path)
-    if path.is_dir():
-        found = [path/f for f in ('train_opt.txt', 'test_opt.txt') if (path/f).exists()]
-        if not found: raise FileNotFoundError(f'no train_opt.txt or test_opt.txt in {path}; give the experiment folder <checkpoints_dir>/<name>')
-        path = found[0]
-    if not path.exists(): raise FileNotFoundError(f'{path} does not exist; give <checkpoints_dir>/<name>/train_opt.txt')
-    values = {}
-    for line in path.read_text().splitlines():
-        m = _OPTION_LINE.match(line)
-        if m and not line.startswith('-'): values[m.group(1)] = m.group(2)
+    if path.is_dir(): path = path/'test_opt.txt' if (path/'test_opt.txt').exists() and not (path/'train_opt.txt').exists() else path/'train_opt.txt'
+    if not path.exists(): raise FileNotFoundError(f'{path} does not exist; give <checkpoints_dir>/<name> or its train_opt.txt')
+    values = {m[1]: m[2] for line in path.read_text().splitlines() if not line.startswith('-') and (m := _OPTION_LINE.match(line))}
     if not values: raise OptionError(f'{path} holds no options; expected lines like "{"lr":>25}: 0.0002"')
     return values
 
@@ -166,16 +156,12 @@ def widget_value(action: argparse.Action, value):
 def make_option_widget(action: argparse.Action): # an option of a composed parser
     "A new widget for `action`, showing its default."
     import ipywidgets as W
-    kind, style = widget_kind(action), {'description_width': '150px'}
-    common = dict(description=action.dest, tooltip=action.help or action.dest, style=style,
-                  layout=W.Layout(width='440px'), value=widget_value(action, action.default))
-    if kind == 'checkbox': w = W.Checkbox(indent=True, **common)
-    elif kind == 'dropdown': w = W.Dropdown(options=list(action.choices), **common)
-    elif kind == 'int':
-        low = SMALLEST.get(action.dest)  # the parser's own rule (`check_option_values`), nothing stricter
-        w = W.IntText(**common) if low is None else W.BoundedIntText(min=low, max=10**9, **common)
-    elif kind == 'float': w = W.FloatText(**common)
-    else: w = W.Text(placeholder='required' if action.required else '', continuous_update=False, **common)
+    kind = widget_kind(action)
+    make = dict(checkbox=W.Checkbox, dropdown=partial(W.Dropdown, options=list(action.choices or ())), float=W.FloatText,
+                int=partial(W.BoundedIntText, min=int(action.dest in COUNTS), max=10**9),  # the parser's own rule, no stricter
+                text=partial(W.Text, placeholder='required' if action.required else '', continuous_update=False))[kind]
+    w = make(description=action.dest, tooltip=action.help or action.dest, style={'description_width': '150px'},
+             layout=W.Layout(width='440px'), value=widget_value(action, action.default))
     for cls in ('gan-nb-field', f'gan-nb-{kind}', f'gan-nb-opt-{action.dest}'): w.add_class(cls)
     return w
 
@@ -211,7 +197,7 @@ class OptionsPanel:
 def set_args(self: OptionsPanel, args: list): # command-line tokens
     "Show the options of `args` (their non-default values count as chosen)."
     parser, args = phase_options(self.phase).compose(list(args))  # old flags translated
-    relax_required(parser)  # a partial command line: --dataroot may be missing
+    for a in parser._actions: a.required = False  # a partial command line: --dataroot may be missing
     opt = vars(parser.parse_known_args(args)[0])
     self._values = {a.dest: widget_value(a, opt[a.dest]) for a in option_actions(parser) if not _same_as_default(a, opt[a.dest])}
     self.rebuild()
@@ -238,12 +224,13 @@ def options(self: OptionsPanel) -> argparse.Namespace:
 @patch
 def rebuild(self: OptionsPanel):
     "Compose the parser for the chosen model and dataset again and rebuild the fields."
+    import ipywidgets as W
     parser, groups, error = compose_for(self._values, self.phase)
-    self._updating = True
+    self._updating, fields = True, {}
     try:
-        fields = {}
         for g, actions in groups.items():
-            self.boxes[g].children = [self._place(a, fields) for a in actions] or [self._empty_note(g)]
+            self.boxes[g].children = [self._place(a, fields) for a in actions] or [
+                W.HTML(f'<i>the chosen {g.split("-")[0]} adds no flags</i>' if g.endswith('-specific') else '<i>no flags</i>')]
     finally: self._updating = False
     self.parser, self.fields = parser, fields
     self.refresh(error)
@@ -258,12 +245,6 @@ def _place(self: OptionsPanel, action, fields):
         self._values.pop(action.dest, None); value = widget_value(action, action.default)
     w.value = value
     return w
-
-
-@patch
-def _empty_note(self: OptionsPanel, group):
-    import ipywidgets as W
-    return W.HTML(f'<i>the chosen {group.split("-")[0]} adds no flags</i>' if group.endswith('-specific') else '<i>no flags</i>')
 
 # %% ../../nbs/09_panel.ipynb #cb37f468
 @patch
@@ -283,9 +264,8 @@ def refresh(self: OptionsPanel, error=None):  # an error to show instead of gath
 def _mark(self: OptionsPanel, action):
     "Outline a number typed into a text field in red when it is not a number."
     w, bad = self.fields[action.dest], False
-    if not _same_as_default(action, w.value) and w.value.strip():
-        try: action.type(w.value)
-        except ValueError: bad = True
+    try: action.type(w.value) if w.value.strip() and not _same_as_default(action, w.value) else None
+    except ValueError: bad = True
     (w.add_class if bad else w.remove_class)('gan-nb-invalid')
     w.layout.border = '1px solid #c62828' if bad else None
 

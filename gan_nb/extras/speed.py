@@ -29,13 +29,9 @@ CPU_FEATURES = ('avx2', 'avx512f', 'avx512_bf16', 'amx_bf16', 'avx512_fp16', 'am
 def cpu_flags(cpuinfo: str | None = None  # the text of /proc/cpuinfo (default: read this machine's)
              ) -> set:
     "The CPU's feature flags (`flags` on x86, `Features` on ARM); an empty set where there is no /proc/cpuinfo."
-    if cpuinfo is None:
-        try: cpuinfo = Path('/proc/cpuinfo').read_text()
-        except OSError: return set()
-    for line in cpuinfo.splitlines():
-        key, _, value = line.partition(':')
-        if key.strip() in ('flags', 'Features'): return set(value.split())
-    return set()
+    if cpuinfo is None: cpuinfo = Path('/proc/cpuinfo').read_text() if Path('/proc/cpuinfo').exists() else ''
+    return next((set(v.split()) for k, _, v in (line.partition(':') for line in cpuinfo.splitlines())
+                 if k.strip() in ('flags', 'Features')), set())
 
 
 def describe_cpu(flags: set | None = None  # CPU flags (default: this CPU's)
@@ -45,23 +41,16 @@ def describe_cpu(flags: set | None = None  # CPU flags (default: this CPU's)
     return ' '.join(f.upper() for f in CPU_FEATURES if f in flags) or 'no AVX2, AVX-512 or AMX' 
 
 # %% ../../nbs/10a_hardware.ipynb #1ee64daf
-def _onednn_says(check):
-    try: return bool(getattr(torch.ops.mkldnn, check)())
-    except (AttributeError, RuntimeError): return False
-
-
 def native_bf16(flags: set | None = None  # CPU flags (default: this CPU's)
                ) -> bool:
-    "Whether the CPU computes bfloat16 products in hardware (AVX-512 BF16 or AMX); oneDNN's own check without /proc/cpuinfo."
-    flags = cpu_flags() if flags is None else flags
-    return bool(flags & {'avx512_bf16', 'amx_bf16'}) if flags else _onednn_says('_is_mkldnn_bf16_supported')
+    "Whether the CPU computes bfloat16 products in hardware (AVX-512 BF16 or AMX); no /proc/cpuinfo: no."
+    return bool((cpu_flags() if flags is None else flags) & {'avx512_bf16', 'amx_bf16'})
 
 
 def native_fp16(flags: set | None = None  # CPU flags (default: this CPU's)
                ) -> bool:
-    "Whether the CPU trains in float16 fast (AMX FP16: AVX-512 FP16 alone is not enough); oneDNN's own check without /proc/cpuinfo."
-    flags = cpu_flags() if flags is None else flags
-    return 'amx_fp16' in flags if flags else _onednn_says('_is_mkldnn_fp16_supported')
+    "Whether the CPU trains in float16 fast (AMX FP16: AVX-512 FP16 alone is not enough); no /proc/cpuinfo: no."
+    return 'amx_fp16' in (cpu_flags() if flags is None else flags)
 
 # %% ../../nbs/10a_hardware.ipynb #bd8e10a9
 _NEEDS = {'bf16': ('bfloat16', 'AVX512_BF16 or AMX', 'native_bf16'), 'fp16': ('float16', 'AMX_FP16', 'native_fp16')}
@@ -219,11 +208,11 @@ def choose_speed_flags(opt,  # options with `fast` (the chosen flags are set on 
     return chosen
 
 # %% ../../nbs/10a_hardware.ipynb #b1d0a7e2
-def apply_speed_settings(opt,  # options from `TrainOptions`/`TestOptions` (ones built by hand may lack the speed flags)
+def apply_speed_settings(opt,  # options (ones built by hand may lack the speed flags)
                          say=print  # where the one-line notes go
                         ) -> dict:
     "`--amp` checked and `--fast` resolved on `opt`, once (kept as `opt.speed_settings`); the speed flags."
-    if isinstance(getattr(opt, 'speed_settings', None), dict): return opt.speed_settings
+    if 'speed_settings' in vars(opt): return opt.speed_settings
     if getattr(opt, 'amp', 'off') in _NEEDS: opt.amp = check_amp(opt.amp, resolve_device(opt.device), say=say)
     if getattr(opt, 'fast', False): choose_speed_flags(opt, say)
     opt.speed_settings = {flag: getattr(opt, flag, off) for flag, off in SPEED_FLAGS_OFF.items()}
