@@ -136,7 +136,7 @@ def translate(image,  # a PIL image or the path of an image file
     "Run `generator` on one image of any size: a PIL image of the same size, or for a 16-bit, multi-channel or array file, an array of its type."
     if isinstance(generator, (str, os.PathLike)):
         suffix = Path(generator).suffix
-        if suffix not in GENERATOR_LOADERS: raise ValueError(f"no loader for {suffix or 'suffix-less'} files: {', '.join(GENERATOR_LOADERS)} are known")
+        if suffix not in GENERATOR_LOADERS: raise ValueError(f"no loader for {suffix or 'suffix-less'} files (known: {', '.join(GENERATOR_LOADERS) or 'none'})")
         generator = GENERATOR_LOADERS[suffix](generator, **load_kwargs)
     convs = [m for m in generator.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
     in_nc, out_nc = convs[0].in_channels, convs[-1].out_channels  # its first convolution's input, its last one's output
