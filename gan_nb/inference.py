@@ -10,8 +10,8 @@ import os
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['TEST_OVERRIDES', 'save_images', 'test', 'visual_domain', 'result_formats', 'generator_options', 'load_generator',
-           'size_multiple', 'reflect_pad', 'fit_size', 'translate', 'pad_to_fit', 'main']
+__all__ = ['TEST_OVERRIDES', 'GENERATOR_LOADERS', 'save_images', 'test', 'visual_domain', 'result_formats', 'size_multiple',
+           'reflect_pad', 'fit_size', 'translate', 'pad_to_fit', 'main']
 
 # %% ../nbs/08_test.ipynb #acf8c970
 import numpy as np
@@ -21,9 +21,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 # %% ../nbs/08_test.ipynb #3794fed6
-from .core import HTML, exit_with_error, resolve_device, save_image, tensor2im
-from .networks import ResnetGenerator, UnetGenerator, clean_state_dict, get_norm_layer, unwrap_network
-from .networks import load_state_dict_file, strip_wrapper_prefixes
+from .core import HTML, exit_with_error, save_image, tensor2im
+from .networks import ResnetGenerator, unwrap_network
 from .data import colorization_to_rgb, create_dataset, image_to_colorization
 from .images import is_plain_image, load_array, save_array, stored_as, tensor_to_array
 from .base_model import create_model
@@ -102,53 +101,6 @@ def result_formats(opt,  # test options: direction, value_range
         out[label] = stored_as(paths[0], image.shape[-3], opt.value_range) if paths else None
     return out
 
-# %% ../nbs/08_test.ipynb #64a71d92
-def generator_options(state_dict) -> dict:
-    "Guess `netG`, `ngf`, `norm`, `input_nc`, `output_nc` (and U-Net depth or ResNet blocks) from a generator's state_dict."
-    keys = list(state_dict)
-    has_bn = any(k.endswith('running_mean') and k[:-len('running_mean')] + 'weight' in state_dict for k in keys)
-    blocks = {int(k.split('.')[1]) for k in keys if '.conv_block.' in k}
-    if blocks:  # ResNet: model.1 is the 7x7 input conv, the last 7x7 conv makes the output
-        first = state_dict['model.1.weight']
-        convs = [k for k in keys if k.endswith('weight') and state_dict[k].dim() == 4 and state_dict[k].shape[-1] == 7]
-        last = state_dict[max(convs, key=lambda k: int(k.split('.')[1]))]
-        n = len(blocks)
-        out = dict(netG={9: 'resnet_9blocks', 6: 'resnet_6blocks'}.get(n, f'resnet_{n}blocks'), n_blocks=n,
-                   ngf=first.shape[0], input_nc=first.shape[1], output_nc=last.shape[0], bias='model.1.bias' in state_dict,
-                   use_dropout=any(k.endswith('.conv_block.6.weight') and state_dict[k].dim() == 4 for k in keys))
-        # a Dropout (index 4) moves a block's second convolution from index 5 to 6; with batch norm, 6 is otherwise its norm
-    elif 'model.model.0.weight' in state_dict:  # U-Net: one more `model.` per level
-        depth = max(k.split('.').count('model') for k in keys) - 1
-        first = state_dict['model.model.0.weight']
-        up = state_dict['model.model.3.weight']  # the outermost ConvTranspose2d: (2 * ngf, output_nc, 4, 4)
-        out = dict(netG={7: 'unet_128', 8: 'unet_256'}.get(depth, f'unet_{2 ** depth}'), num_downs=depth,
-                   ngf=first.shape[0], input_nc=first.shape[1], output_nc=up.shape[1], bias='model.model.1.model.1.bias' in state_dict)
-    else: raise ValueError('not a U-Net or ResNet generator state_dict (no model.model.0.weight or conv_block keys); '
-                           'build the network yourself and pass it to translate')
-    bias = out.pop('bias')  # convolutions carry a bias only with instance norm (the reference's rule)
-    out['norm'] = 'batch' if has_bn else 'instance' if bias else 'none'
-    return out
-
-# %% ../nbs/08_test.ipynb #42a663cd
-def load_generator(checkpoint,  # a `<epoch>_net_G.pth` file (or a state_dict)
-                   no_dropout=None,  # U-Nets: default dropout on (pix2pix); ResNets: read from the file
-                   device='auto',  # `--device` spelling: auto, cpu, cuda, cuda:N, mps
-                   eval=False):  # eval mode (running batch-norm statistics, no dropout); False is the reference's default
-    "A generator built to fit `checkpoint` (architecture read by `generator_options`), with its weights loaded."
-    state = checkpoint if isinstance(checkpoint, dict) else load_state_dict_file(checkpoint)
-    state = strip_wrapper_prefixes(state)  # a file saved from a DDP or compiled network
-    g = generator_options(state)
-    use_dropout = g.get('use_dropout', True) if no_dropout is None else not no_dropout
-    norm_layer = get_norm_layer(g['norm'])
-    if 'num_downs' in g:
-        net = UnetGenerator(g['input_nc'], g['output_nc'], g['num_downs'], g['ngf'], norm_layer=norm_layer, use_dropout=use_dropout)
-    else:
-        net = ResnetGenerator(g['input_nc'], g['output_nc'], g['ngf'], norm_layer=norm_layer, use_dropout=use_dropout,
-                              n_blocks=g['n_blocks'])
-    net.load_state_dict(clean_state_dict(state, net), strict=True)
-    net.input_nc, net.output_nc = g['input_nc'], g['output_nc']
-    return net.to(resolve_device(device)).train(not eval)
-
 # %% ../nbs/08_test.ipynb #e53a112a
 def size_multiple(generator) -> int:
     "The number height and width must be multiples of for `generator` (1 if it accepts anything)."
@@ -158,76 +110,63 @@ def size_multiple(generator) -> int:
 
 
 def reflect_pad(x, bottom, right):
-    "Pad a (N, C, H, W) tensor by mirroring at the bottom and right, by any amount."
-    while bottom > 0 or right > 0:
-        b, r = min(bottom, x.shape[-2] - 1), min(right, x.shape[-1] - 1)
-        x = F.pad(x, (0, r, 0, b), mode='reflect') if (b or r) else x
-        bottom, right = bottom - b, right - r
-        if x.shape[-2] == 1 and bottom or x.shape[-1] == 1 and right:  # a one-pixel side cannot be mirrored
-            x = F.pad(x, (0, right, 0, bottom), mode='replicate'); break
-    return x
+    "Pad a (N, C, H, W) tensor by mirroring at the bottom and right, by any amount (a one-pixel side is repeated)."
+    def mirror(n, extra):  # indices 0 1 .. n-1 n-2 .. 1 0 1 ..., period 2n - 2
+        i = torch.arange(n + extra, device=x.device) % max(2 * n - 2, 1)
+        return torch.where(i < n, i, 2 * n - 2 - i)
+    return x[..., mirror(x.shape[-2], bottom), :][..., mirror(x.shape[-1], right)]
 
 
 def fit_size(h, w, generator, mode='pad') -> tuple:
     "The size `(h, w)` becomes for `generator`: multiples of `size_multiple` (up, or nearest for 'resize'), at least its `min_side`."
     if mode not in ('pad', 'resize'): raise ValueError(f"mode must be 'pad' or 'resize', not {mode!r}")
-    m, smallest = size_multiple(generator), getattr(unwrap_network(generator), 'min_side', 1)
-    fit = (lambda s: -(-s // m) * m) if mode == 'pad' else (lambda s: round(s / m) * m)
-    return max(m, smallest, fit(h)), max(m, smallest, fit(w))
+    m = size_multiple(generator)
+    low = max(m, getattr(unwrap_network(generator), 'min_side', 1))  # a ResNet generator's 8 pixels
+    return tuple(max(low, -(-s // m) * m if mode == 'pad' else round(s / m) * m) for s in (h, w))
 
 # %% ../nbs/08_test.ipynb #ef7793a1
-def _to_tensor(image, channels):
-    "A PIL image as a (C, H, W) tensor in [-1, 1]."
-    image = image.convert('L' if channels == 1 else 'RGB')
-    x = torch.from_numpy(np.asarray(image, dtype=np.float32).copy()) / 127.5 - 1
-    return x[None] if x.dim() == 2 else x.permute(2, 0, 1)
-
-
-def _to_image(y, channels):
-    "A (1, C, H, W) tensor in [-1, 1] as a PIL image (L for one channel, RGB otherwise)."
-    array = tensor2im(y)
-    return Image.fromarray(array[..., 0] if channels == 1 else array)
-
-
-def _image_channels(net):
-    "Channels in and out of an image-to-image network: its first convolution's input, its last one's output."
-    convs = [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
-    return convs[0].in_channels, convs[-1].out_channels
+GENERATOR_LOADERS = {}  # file suffix -> loader(path, **kwargs) returning a network, for `translate` (extras add them)
 
 
 def translate(image,  # a PIL image or the path of an image file
-              generator,  # a network, or a checkpoint file for `load_generator`
+              generator,  # a network, or a file a `GENERATOR_LOADERS` loader reads (`.pth`: the loading extra's `load_generator`)
               mode='pad',  # 'pad' (mirror, then crop back) or 'resize' (resize, then back) to the sizes the generator takes
               value_range=None,  # (lo, hi) stored values for -1 and 1 of a file read losslessly (default: its type's range)
-              **load_kwargs):  # passed to `load_generator` when `generator` is a file
+              **load_kwargs):  # passed to the loader when `generator` is a file
     "Run `generator` on one image of any size: a PIL image of the same size, or for a 16-bit, multi-channel or array file, an array of its type."
-    if isinstance(generator, (str, os.PathLike)): generator = load_generator(generator, **load_kwargs)
-    in_nc, out_nc = _image_channels(generator)
+    if isinstance(generator, (str, os.PathLike)):
+        suffix = Path(generator).suffix
+        if suffix not in GENERATOR_LOADERS: raise ValueError(f"no loader for {suffix or 'suffix-less'} files (known: {', '.join(GENERATOR_LOADERS) or 'none'})")
+        generator = GENERATOR_LOADERS[suffix](generator, **load_kwargs)
+    convs = [m for m in generator.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    in_nc, out_nc = convs[0].in_channels, convs[-1].out_channels  # its first convolution's input, its last one's output
     stored = None
     if not isinstance(image, Image.Image):
         if not Path(image).is_file(): raise FileNotFoundError(f'{image} is not an image file')
         if value_range is None and in_nc in (1, 3) and is_plain_image(image): image = Image.open(image)
         else: x, stored = load_array(image, in_nc, value_range, "the generator's input")
     colorize = (in_nc, out_nc) == (1, 2) and not stored  # a colorization generator: Lab lightness in, ab colour out
-    if not stored: x = image_to_colorization(image)[0] if colorize else _to_tensor(image, in_nc)
+    if colorize: x = image_to_colorization(image)[0]
+    elif not stored:
+        x = np.atleast_3d(np.array(image.convert('L' if in_nc == 1 else 'RGB'), np.float32))  # (H, W, C)
+        x = torch.from_numpy(x).permute(2, 0, 1) / 127.5 - 1
     h, w = x.shape[-2:]
     H, W = fit_size(h, w, generator, mode)
     x = x[None].to(next(generator.parameters()).device)
+    resize = lambda t, size: F.interpolate(t, size=size, mode='bicubic').clamp(-1, 1)
     with torch.no_grad():
-        if mode == 'pad': y = generator(reflect_pad(x, H - h, W - w))[..., :h, :w]
-        else:
-            y = generator(F.interpolate(x, size=(H, W), mode='bicubic', align_corners=False).clamp(-1, 1))
-            y = F.interpolate(y, size=(h, w), mode='bicubic', align_corners=False).clamp(-1, 1)
-    if colorize: return _to_image(colorization_to_rgb(x.cpu(), y.float().cpu()) * 2 - 1, 3)  # the image's lightness, the predicted colour
-    return tensor_to_array(y, *stored) if stored else _to_image(y, out_nc)
+        y = generator(reflect_pad(x, H - h, W - w))[..., :h, :w] if mode == 'pad' else resize(generator(resize(x, (H, W))), (h, w))
+    if stored: return tensor_to_array(y, *stored)
+    if colorize: y, out_nc = colorization_to_rgb(x.cpu(), y.float().cpu()) * 2 - 1, 3  # the image's lightness, the predicted colour
+    return Image.fromarray(tensor2im(y)).convert('L' if out_nc == 1 else 'RGB')
 
 # %% ../nbs/08_test.ipynb #0c7c6ef0
 def pad_to_fit(data,  # a batch dict from the dataset: (N, C, H, W) tensors
                model  # a model whose `model_names` starting with G are its generators
               ) -> tuple:
     "The batch with its images mirror-padded to a size all the generators take, and the original (height, width)."
-    h, w = next(v for v in data.values() if torch.is_tensor(v)).shape[-2:]
-    H, W = map(max, zip(*(fit_size(h, w, getattr(model, 'net' + n)) for n in model.model_names if n.startswith('G'))))
+    h, w = data['A'].shape[-2:]
+    H, W = map(max, zip(*(fit_size(h, w, getattr(model, 'net' + n)) for n in model.model_names if n[0] == 'G')))
     return {k: reflect_pad(v, H - h, W - w) if torch.is_tensor(v) else v for k, v in data.items()}, (h, w)
 
 # %% ../nbs/08_test.ipynb #a1b2c3d9
@@ -240,6 +179,4 @@ def main(args=None):  # command-line arguments (default: `sys.argv[1:]`)
     except (OSError, ValueError) as e: exit_with_error(e)  # one line, exit status 1
 
 
-if __name__ == '__main__' and '__file__' in globals():  # `python -m gan_nb.inference` (not a notebook)
-    from gan_nb.inference import main as package_main  # the package's copy of this module, where the extras attached
-    package_main()
+if __name__ == '__main__' and '__file__' in globals(): main()  # `python -m gan_nb.inference` (not a notebook)

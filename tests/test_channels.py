@@ -101,6 +101,6 @@ def test_unet_512_trains_on_512_crops(tmp_path):
                              '--crop_size', '512', '--n_epochs', '1', '--n_epochs_decay', '0'], tmp_path)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     import torch
-    from gan_nb.inference import generator_options
+    from gan_nb.extras.loading import generator_options
     state = torch.load(tmp_path/'checkpoints'/'big'/'latest_net_G.pth', weights_only=True)
     assert generator_options(state)['netG'] == 'unet_512'

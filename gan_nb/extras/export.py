@@ -6,14 +6,14 @@
 from __future__ import annotations
 import argparse
 import copy
+import importlib
 import json
-import math
 import warnings
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['EXPORT_FORMATS', 'BatchStatsNorm', 'export_ready', 'export_metadata', 'require_export_extra', 'run_exported',
-           'read_export_metadata', 'sample_image', 'checkpoint_path', 'export', 'parser', 'main']
+__all__ = ['EXPORT_FORMATS', 'export_ready', 'export_metadata', 'run_exported', 'read_export_metadata', 'export', 'parser',
+           'main']
 
 # %% ../../nbs/08b_export.ipynb #2c210a24
 import torch
@@ -21,33 +21,18 @@ import torch.nn as nn
 
 # %% ../../nbs/08b_export.ipynb #e453b52b
 from ..core import atomic_write, exit_with_error
-from ..inference import load_generator, generator_options, size_multiple, fit_size
+from ..inference import fit_size, size_multiple
 from ..networks import unwrap_network
+from .loading import generator_options, load_generator
 
 # %% ../../nbs/08b_export.ipynb #2e0c55d7
-class BatchStatsNorm(nn.Module):
-    "Batch norm with the statistics of the batch it is given (training-mode arithmetic), its learnt scale and shift, no running statistics."
-    def __init__(self, bn):  # a `BatchNorm2d` (or `SyncBatchNorm`) whose affine parameters are kept
-        super().__init__()
-        self.eps, self.weight, self.bias = bn.eps, bn.weight, bn.bias
-
-    def forward(self, x):
-        mean = x.mean(dim=(0, 2, 3), keepdim=True)
-        var = x.var(dim=(0, 2, 3), unbiased=False, keepdim=True)
-        y = (x - mean) / torch.sqrt(var + self.eps)
-        return y if self.weight is None else y * self.weight[:, None, None] + self.bias[:, None, None]
-
-
 def export_ready(generator,  # a generator network (not changed)
                  eval=False  # True: running statistics; False: each batch's own statistics, as the reference's test script
                 ) -> nn.Module:
     "A copy of `generator` fixed in the chosen mode, dropout off, in eval mode for tracing."
     net = copy.deepcopy(unwrap_network(generator)).float().cpu().eval()
-    if not eval:
-        for name, m in list(net.named_modules()):
-            if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                parent, _, child = name.rpartition('.')
-                setattr(net.get_submodule(parent) if parent else net, child, BatchStatsNorm(m))
+    for m in net.modules():  # without running statistics, batch norm uses the batch's own, even in eval mode, and keeps none
+        if not eval and isinstance(m, nn.BatchNorm2d): m.running_mean = m.running_var = None
     return net
 
 # %% ../../nbs/08b_export.ipynb #64ebc665
@@ -56,10 +41,9 @@ def export_metadata(generator,  # the generator being exported
                     source=''  # where the weights came from
                    ) -> dict:
     "What a user of the exported file needs to know: channels, size rule, scaling, mode."
-    net = unwrap_network(generator)
-    guess = generator_options(net.state_dict())
-    m, smallest = size_multiple(net), fit_size(1, 1, net)[0]
-    return dict(producer='gan_nb', netG=guess['netG'], input_channels=guess['input_nc'], output_channels=guess['output_nc'],
+    g = generator_options(generator.state_dict())
+    m, smallest = size_multiple(generator), fit_size(1, 1, generator)[0]
+    return dict(netG=g['netG'], input_channels=g['input_nc'], output_channels=g['output_nc'],
                 size_multiple=m, min_side=smallest,
                 size_rule=f'height and width: multiples of {m}, at least {smallest}; pad or resize to fit, crop back after',
                 input='float32 (N, C, H, W) in [-1, 1]: x = pixel / 127.5 - 1 for 8-bit images',
@@ -68,144 +52,103 @@ def export_metadata(generator,  # the generator being exported
                 dropout='off', source=str(source))
 
 # %% ../../nbs/08b_export.ipynb #2173caef
-def require_export_extra(*modules):
-    "Import `modules`, or a one-line error naming the `export` extra that installs them."
-    import importlib
-    try: return [importlib.import_module(m) for m in modules]
-    except ImportError as e:
-        raise ImportError(f"ONNX export needs {' and '.join(modules)} ({e.name} is missing): pip install 'gan_nb[export]'") from None
-
-
-def _dynamic_shapes(meta):
-    "Batch free; height and width `multiple * k` with k from the smallest allowed size up."
-    from torch.export import Dim
-    m, low = meta['size_multiple'], max(1, math.ceil(meta['min_side'] / meta['size_multiple']))
-    k, l = Dim('h_blocks', min=low, max=2 ** 14 // m), Dim('w_blocks', min=low, max=2 ** 14 // m)
-    return {'input': {0: Dim('batch', min=1, max=1024), 2: m * k, 3: m * l}}
-
-
-def _program(export_fn, net, sample, meta, **kwargs):
-    "`export_fn(net, (sample,))` (`torch.export.export` or `torch.onnx.export`), sizes symbolic (sizes of 1 at run time allowed, not frozen)."
-    import torch.fx.experimental._config as fx_config
-    with fx_config.patch(backed_size_oblivious=True), warnings.catch_warnings():
+def _quiet(fn, *args, **kwargs):
+    "`fn(*args, **kwargs)` without its warnings: TorchScript's deprecation notice, the tracer's and exporters' remarks."
+    with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        return export_fn(net, (sample,), dynamic_shapes=_dynamic_shapes(meta), **kwargs)
+        return fn(*args, **kwargs)
+
+
+def _program(export_fn, net, sample, **kwargs):
+    "`export_fn(net, (sample,))` (`torch.export.export` or `torch.onnx.export`) with batch, height and width symbolic (sizes of 1 at run time allowed, not frozen)."
+    import torch.fx.experimental._config as fx_config
+    with fx_config.patch(backed_size_oblivious=True):
+        return _quiet(export_fn, net, (sample,), dynamic_shapes={'input': dict.fromkeys((0, 2, 3), torch.export.Dim.AUTO)}, **kwargs)
 
 # %% ../../nbs/08b_export.ipynb #18ed1565
-def _save_torchscript(net, sample, meta, f):
-    with warnings.catch_warnings():
-        warnings.filterwarnings('ignore', message='.*deprecated')  # TorchScript's own deprecation notice
-        warnings.filterwarnings('ignore', category=torch.jit.TracerWarning)  # the U-Net's size check, run once at trace time
-        traced = torch.jit.trace(net, sample[:1, :, :sample.shape[-2] // 2, :sample.shape[-1] // 2])  # any size works: convolutions
-        torch.jit.save(traced, f, _extra_files={'gan_nb': json.dumps(meta)})
+def _save_torchscript(net, sample, meta, f):  # any size works: convolutions (the U-Net's size check runs once, at trace time)
+    _quiet(lambda: torch.jit.save(torch.jit.trace(net, sample), f, _extra_files={'gan_nb': json.dumps(meta)}))
 
 
 def _save_pt2(net, sample, meta, f):
-    torch.export.save(_program(torch.export.export, net, sample, meta), f, extra_files={'gan_nb': json.dumps(meta)})
+    torch.export.save(_program(torch.export.export, net, sample), f, extra_files={'gan_nb': json.dumps(meta)})
+
+
+def _onnx(module):
+    "Import `module`, or a one-line error naming the `export` extra that installs it."
+    try: return importlib.import_module(module)
+    except ImportError: raise ImportError(f"ONNX export needs {module}, missing here: pip install 'gan_nb[export]'") from None
 
 
 def _save_onnx(net, sample, meta, f):
-    onnx, _ = require_export_extra('onnx', 'onnxscript')
-    program = _program(torch.onnx.export, net, sample, meta, dynamo=True, verbose=False, input_names=['image'],
-                       output_names=['translated'])
-    proto = program.model_proto
+    _onnx('onnxscript')  # what torch's ONNX exporter runs on
+    proto = _program(torch.onnx.export, net, sample, dynamo=True, verbose=False, input_names=['image'],
+                     output_names=['translated']).model_proto
     for key, value in meta.items(): proto.metadata_props.add(key=key, value=str(value))
     f.write(proto.SerializeToString())  # one file (under protobuf's 2 GB: unet_1024 at ngf 64 is 0.3 GB)
 
 
-EXPORT_FORMATS = {'torchscript': ('.torchscript.pt', _save_torchscript), 'onnx': ('.onnx', _save_onnx),
-                  'pt2': ('.pt2', _save_pt2)}  # format -> (file suffix, writer)
-
-# %% ../../nbs/08b_export.ipynb #c0b18ad9
-def _load_torchscript(path, **kwargs):
-    with warnings.catch_warnings():
-        warnings.filterwarnings('ignore', message='.*deprecated')  # TorchScript's own deprecation notice
-        return torch.jit.load(path, map_location='cpu', **kwargs)
-
-
-def run_exported(path,  # a file written by `export`
-                 x  # a (N, C, H, W) float32 tensor in [-1, 1]
-                ) -> torch.Tensor | None:
-    "Run an exported generator on `x`; None for ONNX without onnxruntime."
-    path = str(path)
-    with torch.no_grad():
-        if path.endswith(EXPORT_FORMATS['torchscript'][0]): return _load_torchscript(path)(x)
-        if path.endswith(EXPORT_FORMATS['pt2'][0]): return torch.export.load(path).module()(x)
+def _load_onnx(path, files):
+    files['gan_nb'] = json.dumps({p.key: p.value for p in _onnx('onnx').load(path).metadata_props})
     try: import onnxruntime
     except ImportError: return None
     session = onnxruntime.InferenceSession(path, providers=['CPUExecutionProvider'])
-    return torch.from_numpy(session.run(None, {'image': x.numpy()})[0])
+    return lambda x: torch.from_numpy(session.run(None, {'image': x.numpy()})[0])
+
+
+EXPORT_FORMATS = {  # format -> (file suffix, writer, reader)
+    'torchscript': ('.torchscript.pt', _save_torchscript, lambda path, files: _quiet(torch.jit.load, path, _extra_files=files)),
+    'onnx': ('.onnx', _save_onnx, _load_onnx),
+    'pt2': ('.pt2', _save_pt2, lambda path, files: torch.export.load(path, extra_files=files).module())}
+
+# %% ../../nbs/08b_export.ipynb #c0b18ad9
+def _read(path, files):  # `files`: {'gan_nb': ''} to fill with the file's metadata (JSON)
+    "What runs the exported file at `path` (None for ONNX without onnxruntime), found by its suffix in `EXPORT_FORMATS`."
+    return next(read for suffix, _, read in EXPORT_FORMATS.values() if str(path).endswith(suffix))(str(path), files)
+
+
+def run_exported(path,  # a file written by `export`
+                 x):  # a (N, C, H, W) float32 tensor in [-1, 1]
+    "Run an exported generator on `x`; None for ONNX without onnxruntime."
+    run = _read(path, {})
+    with torch.no_grad(): return None if run is None else run(x)
 
 
 def read_export_metadata(path) -> dict:
     "The `gan_nb` metadata of an exported file."
-    path = str(path)
-    if path.endswith(EXPORT_FORMATS['onnx'][0]):
-        onnx, = require_export_extra('onnx')
-        return {p.key: p.value for p in onnx.load(path, load_external_data=False).metadata_props}
-    files = {'gan_nb': ''}
-    if path.endswith(EXPORT_FORMATS['pt2'][0]): torch.export.load(path, extra_files=files)
-    else: _load_torchscript(path, _extra_files=files)
+    _read(path, files := {'gan_nb': ''})
     return json.loads(files['gan_nb'])
 
-# %% ../../nbs/08b_export.ipynb #6bcd9bfb
-def sample_image(channels,  # channels the generator takes
-                 size  # side in pixels
-                ) -> torch.Tensor:
-    "A (1, channels, size, size) facade photo in [-1, 1] (colour channels repeated for more than 3)."
-    from gan_nb.extras.facades import make_facade
-    import numpy as np
-    rgb = torch.from_numpy(np.asarray(make_facade(seed=0, size=size)[0], dtype=np.float32)).permute(2, 0, 1) / 127.5 - 1
-    return rgb[[i % 3 for i in range(channels)]][None] if channels != 1 else rgb.mean(0, keepdim=True)[None]
-
 # %% ../../nbs/08b_export.ipynb #4916491f
-def checkpoint_path(name,  # the experiment: a folder in `checkpoints_dir`
-                    checkpoints_dir='./checkpoints',
-                    epoch='latest',  # `latest` or an epoch number
-                    network='G'  # G, G_A or G_B
-                   ) -> Path:
-    "`<checkpoints_dir>/<name>/<epoch>_net_<network>.pth`, or a one-line error listing the generators that are there."
-    path = Path(checkpoints_dir)/name/f'{epoch}_net_{network}.pth'
-    if path.is_file(): return path
-    found = sorted(p.name for p in path.parent.glob('*_net_G*.pth')) if path.parent.is_dir() else []
-    raise FileNotFoundError(f'{path} not found; ' + (f"found {', '.join(found)}: choose --epoch and --network" if found
-                            else 'check --name and --checkpoints_dir'))
-
-
-def export(name=None,  # experiment name: the checkpoint is <checkpoints_dir>/<name>/<epoch>_net_<network>.pth
+def export(name,  # experiment name: the checkpoint is <checkpoints_dir>/<name>/<epoch>_net_<network>.pth
            format='onnx',  # one of `EXPORT_FORMATS`: torchscript, onnx, pt2
            eval=False,  # running batch-norm statistics (True) or each batch's own (False, the reference test script's)
            checkpoints_dir='./checkpoints', epoch='latest',
            network='G',  # G (pix2pix, test model), G_A or G_B (CycleGAN)
            output=None,  # file to write (default: beside the checkpoint, named after it)
-           generator=None,  # a network to export instead of a checkpoint (then `output` is needed)
            verbose=True  # print what was written, the size rule and the parity check
           ) -> dict:
     "Export a generator; return the path, the metadata and the parity check's largest difference."
     if format not in EXPORT_FORMATS: raise ValueError(f"unknown format {format!r}; choose one of {', '.join(EXPORT_FORMATS)}")
-    if generator is None:
-        source = checkpoint_path(name, checkpoints_dir, epoch, network)
-        generator = load_generator(source, device='cpu')
-        output = output or source.with_name(source.stem + EXPORT_FORMATS[format][0])
-    elif output is None: raise ValueError('export(generator=...) needs output=, the file to write')
-    else: source = 'a network passed to export'
-    meta = export_metadata(generator, eval, source)
-    net = export_ready(generator, eval)
-    s = fit_size(64, 64, generator)[0]  # the smallest size the network takes, at least 64 pixels
-    sample = sample_image(meta['input_channels'], s)
+    source = Path(checkpoints_dir)/name/f'{epoch}_net_{network}.pth'
+    if not source.is_file(): raise FileNotFoundError(f'{source} not found; check --name and --checkpoints_dir (and --epoch, --network)')
+    generator = load_generator(source, device='cpu')
+    output = output or source.with_name(source.stem + EXPORT_FORMATS[format][0])
+    meta, net = export_metadata(generator, eval, source), export_ready(generator, eval)
+    s = 2 * fit_size(64, 64, generator)[0]  # twice the smallest size the network takes (at least 64), two images: no size of 1 to freeze
+    sample = torch.rand(2, meta['input_channels'], s, s, generator=torch.Generator().manual_seed(0)) * 2 - 1
     with torch.no_grad(): expected = net(sample)
-    with atomic_write(output, 'wb') as f: EXPORT_FORMATS[format][1](net, torch.cat([sample, sample.flip(-1)]).repeat(1, 1, 2, 2), meta, f)
+    with atomic_write(output, 'wb') as f: EXPORT_FORMATS[format][1](net, sample, meta, f)
     got = run_exported(output, sample)
     diff = None if got is None else (got - expected).abs().max().item()
     if verbose:
-        print(f"wrote {output} ({format}, {meta['mode']}; dropout off)")
-        print(f"input: {meta['input']}; output: {meta['output']}; {meta['size_rule']}")
-        print(f'parity with PyTorch on a {s}x{s} sample image: max difference {diff:.2e}' if diff is not None else
+        print(f"wrote {output} ({format}, {meta['mode']}; dropout off)\ninput: {meta['input']}; output: {meta['output']}; {meta['size_rule']}")
+        print(f'parity with PyTorch on two {s}x{s} random images: max difference {diff:.2e}' if diff is not None else
               "parity not checked: onnxruntime is not installed (pip install 'gan_nb[export]')")
     return dict(path=str(output), metadata=meta, max_difference=diff)
 
 # %% ../../nbs/08b_export.ipynb #6db354e9
-def parser() -> argparse.ArgumentParser:
+def parser():
     "`gan_nb_export`'s flags (a bad one: usage, one error line, exit status 2)."
     p = argparse.ArgumentParser(prog='gan_nb_export', description='Export a trained generator (TorchScript, ONNX or torch.export).')
     p.add_argument('--name', required=True, help='experiment name: the folder in --checkpoints_dir')
@@ -214,7 +157,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument('--checkpoints_dir', default='./checkpoints', help='where the experiments are')
     p.add_argument('--epoch', default='latest', help='which checkpoint: latest or an epoch number')
     p.add_argument('--network', default='G', help='G (pix2pix, test model), G_A or G_B (CycleGAN)')
-    p.add_argument('--output', default=None, help='file to write (default: beside the checkpoint)')
+    p.add_argument('--output', help='file to write (default: beside the checkpoint)')
     return p
 
 

@@ -16,11 +16,9 @@ from ..inference import fit_size, reflect_pad, size_multiple
 # %% ../../nbs/08c_tiles.ipynb #3dbb5fff
 def tile_starts(size,  # the image side, in pixels
                 tile,  # the tile side
-                overlap  # at least this many pixels shared by neighbouring tiles
-               ) -> list:
+                overlap):  # at least this many pixels shared by neighbouring tiles
     "Offsets of the tiles covering `size` pixels; the last one ends at the edge."
-    if size <= tile: return [0]
-    return list(range(0, size - tile, tile - overlap)) + [size - tile]
+    return [*range(0, size - tile, tile - overlap), max(size - tile, 0)]
 
 
 def blend_ramp(n,  # the tile's side, in pixels
@@ -29,11 +27,10 @@ def blend_ramp(n,  # the tile's side, in pixels
                fall  # a tile follows: ramp down at the end
               ) -> torch.Tensor:
     "Weights along one side of an `n`-pixel tile: rising over `overlap` pixels if a tile precedes (`rise`), falling if one follows."
+    i, k = torch.arange(n), min(overlap, n // 2) + 1
     w = torch.ones(n)
-    k = min(overlap, n // 2)
-    edge = torch.arange(1, k + 1, dtype=torch.float32) / (k + 1)  # never 0: every pixel keeps some weight
-    if rise and k: w[:k] = edge
-    if fall and k: w[n - k:] = edge.flip(0)
+    if rise: w = w.minimum((i + 1) / k)  # 1/k, 2/k ... then 1: never 0, every pixel keeps some weight
+    if fall: w = w.minimum((n - i) / k)
     return w
 
 # %% ../../nbs/08c_tiles.ipynb #200fec14
@@ -51,20 +48,17 @@ class Tiled(nn.Module):
     @torch.no_grad()
     def forward(self, x):  # a (1, C, H, W) tensor in [-1, 1], any size, on any device
         "`generator(x)` computed tile by tile: a (1, C_out, H, W) float tensor on the CPU."
-        tile, overlap = self.tile, self.overlap
         h, w = x.shape[-2:]
-        H, W = (s if s >= tile else fit_size(s, s, self.generator)[0] for s in (h, w))  # a side shorter than a tile: pad it
+        H, W = fit_size(h, w, self.generator)  # a size the generator takes (a side shorter than a tile: one padded tile)
         x = reflect_pad(x, H - h, W - w)
-        th, tw = min(tile, H), min(tile, W)
-        ys, xs = tile_starts(H, th, overlap), tile_starts(W, tw, overlap)
-        device = next(self.generator.parameters()).device
+        th, tw, o = min(self.tile, H), min(self.tile, W), self.overlap
         out, total = None, torch.zeros(H, W)
-        for i, y0 in enumerate(ys):
-            wy = blend_ramp(th, overlap, i > 0, i < len(ys) - 1)
-            for j, x0 in enumerate(xs):
-                weight = wy[:, None] * blend_ramp(tw, overlap, j > 0, j < len(xs) - 1)[None]
-                y = self.generator(x[..., y0:y0 + th, x0:x0 + tw].to(device)).float().cpu()
+        for y0 in tile_starts(H, th, o):
+            for x0 in tile_starts(W, tw, o):  # a ramp on each side where a neighbouring tile overlaps
+                weight = blend_ramp(th, o, y0 > 0, y0 + th < H)[:, None] * blend_ramp(tw, o, x0 > 0, x0 + tw < W)
+                s = (..., slice(y0, y0 + th), slice(x0, x0 + tw))  # this tile, in the image
+                y = self.generator(x[s].to(next(self.generator.parameters()).device)).float().cpu()
                 if out is None: out = torch.zeros(1, y.shape[1], H, W)
-                out[..., y0:y0 + th, x0:x0 + tw] += y * weight
-                total[y0:y0 + th, x0:x0 + tw] += weight
+                out[s] += y * weight
+                total[s] += weight
         return (out / total)[..., :h, :w]
