@@ -16,16 +16,17 @@ from contextlib import contextmanager
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['NonFiniteLossError', 'first_bad_loss', 'seed_everything', 'stop_on_signals', 'TrainingRun', 'train', 'main']
+__all__ = ['NonFiniteLossError', 'seed_everything', 'stop_on_signals', 'TrainingRun', 'train', 'main']
 
 # %% ../nbs/07_train.ipynb #c267bc9b
+import numpy as np
 import torch
 from fastcore.basics import patch
 from tqdm.auto import tqdm
 
 # %% ../nbs/07_train.ipynb #99870fe7
 from .base_model import ready_model
-from .callbacks import RUN_HOOKS, TrainState, fire, LossLog, ProgressBar, SaveOptions, TrainingPage, WandbLogger
+from .callbacks import RUN_HOOKS, TrainState, fire, LossLog, ProgressBar, SaveOptions, TrainingPage
 from .core import check_writable, exit_with_error, is_main
 from .data import create_dataset
 from .options import OptionError, TrainOptions, format_options
@@ -35,39 +36,25 @@ class NonFiniteLossError(RuntimeError):
     "A loss became NaN or infinite; training stopped without saving over the last good checkpoint."
 
 
-def first_bad_loss(losses):
-    "The name and value of the first loss that is NaN or infinite, or `None`."
-    for name, value in losses.items():
-        if not math.isfinite(value): return name, value
-    return None
-
-
 def seed_everything(seed: int):
-    "Seed Python's `random`, NumPy (if installed) and torch (every device) with `seed`."
+    "Seed Python's `random`, NumPy and torch (every device) with `seed`."
     random.seed(seed)
-    try:
-        import numpy as np
-        np.random.seed(seed % 2**32)
-    except ImportError: pass
+    np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # also seeds every CUDA device
 
 # %% ../nbs/07_train.ipynb #58e0d0b5
 @contextmanager
-def stop_on_signals(state: TrainState, signals=('SIGINT', 'SIGTERM')):
+def stop_on_signals(state: TrainState):
     "While inside, turn the first Ctrl-C or SIGTERM into `state.request_stop` (main thread only; handlers restored)."
     if threading.current_thread() is not threading.main_thread():
-        yield; return
-    previous = {}
+        yield
+        return
     def handler(signum, frame):
         name = signal.Signals(signum).name
         if name == 'SIGINT' and state.stop_requested: raise KeyboardInterrupt  # second Ctrl-C: now
         print(f'\n{name} received: finishing this iteration, saving a checkpoint, then stopping', file=sys.stderr)
         state.request_stop(name)
-    for name in signals:
-        sig = getattr(signal, name, None)
-        if sig is None: continue
-        try: previous[sig] = signal.signal(sig, handler)
-        except (ValueError, OSError): pass
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try: yield
     finally:
         for sig, old in previous.items(): signal.signal(sig, old)
@@ -81,7 +68,8 @@ class TrainingRun:
                 ):
         if not opt.isTrain: raise ValueError('train needs training options: use TrainOptions().parse(...)')
         self.opt = opt
-        self.state = s = TrainState(opt=opt, save_dir=Path(opt.checkpoints_dir)/opt.name, n_epochs_total=opt.n_epochs + opt.n_epochs_decay)
+        self.state = s = TrainState(opt=opt, save_dir=Path(opt.checkpoints_dir)/opt.name, epoch=opt.epoch_count,
+                                    n_epochs_total=opt.n_epochs + opt.n_epochs_decay)
         if is_main(): check_writable(s.save_dir)  # now, not at the first checkpoint
         self.saver, self.agree = self.save_weights, bool  # an extra may replace them: safe checkpoints, torchrun
         self.progress = ProgressBar(progress and is_main())
@@ -95,9 +83,8 @@ class TrainingRun:
         except BaseException:
             self.close()
             raise
-        self.extensions = list(self.callbacks)
-        self.callbacks += list(callbacks)
-        if is_main() and opt.use_wandb: self.callbacks.append(WandbLogger(opt))  # fails now if wandb is missing
+        self.n_extras = len(self.callbacks)
+        self.callbacks += callbacks
 
     def say(self, *args):
         "Print on rank 0 only (one copy of each message under torchrun)."
@@ -122,41 +109,30 @@ def prepare(self: TrainingRun,
     self.dataset = dataset if dataset is not None else create_dataset(opt)
     self.model = s.model = ready_model(opt, model)
     s.dataset_size = math.ceil(len(self.dataset) / s.world_size)
-    s.epoch, s.epoch_iter = opt.epoch_count, 0
-    self.note_earlier_run()
-    self.say(f'The number of training images = {len(self.dataset)}' + (f' (x{s.world_size} processes)' if s.world_size > 1 else ''))
-    if is_main():  # the loop's own observers before yours: a loss line is written before you see the losses
-        n = len(self.extensions)
-        writers = [LossLog(s.save_dir/'loss_log.txt')] + ([] if opt.no_html else [TrainingPage(s.save_dir/'web')])
-        self.callbacks[n:n] = [self.progress] + writers
-    self.notify('on_train_begin')
-    return self
-
-
-@patch
-def note_earlier_run(self: TrainingRun):
-    "Say so when a new run starts in a folder that holds an earlier run's checkpoints (it replaces them at its first save)."
-    s = self.state
-    self.earlier_run = not self.opt.continue_train and is_main() and any(s.save_dir.glob('latest_*.pth'))
-    if self.earlier_run:
+    self.earlier_run = is_main() and not opt.continue_train and any(s.save_dir.glob('latest_*.pth'))
+    if self.earlier_run:  # a new run under an old name: it replaces that run's checkpoints at its first save
         print(f'note: {s.save_dir} holds checkpoints of an earlier run; this run replaces them at its first save '
               '(resume that run with --continue_train, or keep it by choosing another --name)')
+    self.say(f'The number of training images = {len(self.dataset)}' + (f' (x{s.world_size} processes)' if s.world_size > 1 else ''))
+    if is_main():  # the loop's own observers before yours: a loss line is written before you see the losses
+        writers = [LossLog(s.save_dir/'loss_log.txt')] + ([] if opt.no_html else [TrainingPage(s.save_dir/'web')])
+        self.callbacks[self.n_extras:self.n_extras] = [self.progress] + writers
+    self.notify('on_train_begin')
+    return self
 
 # %% ../nbs/07_train.ipynb #9637e3b6
 @patch
 def fit(self: TrainingRun) -> dict:
     "Run the epochs from where the state stands to the last; Ctrl-C, SIGTERM and crashes end in a checkpoint."
+    s = self.state
     try:
-        with stop_on_signals(self.state):
-            for epoch in range(self.state.epoch, self.state.n_epochs_total + 1):
+        with stop_on_signals(s):
+            for epoch in range(s.epoch, s.n_epochs_total + 1):
                 if not self.one_epoch(epoch): break
-    except KeyboardInterrupt: self.on_interrupt()
-    except NonFiniteLossError:
-        self.progress.end_line()  # the error's own line, also in a log file
-        raise
-    except Exception as e:  # a crash (a broken image, a full disk...): keep the work done so far if it is safe
-        self.on_crash(e)
-        raise
+    except (KeyboardInterrupt, Exception) as e:
+        self.progress.end_line()  # the message on a line of its own, also in a log file
+        self.save_after(e)
+        if not isinstance(e, KeyboardInterrupt): raise
     finally: self.notify('on_train_end')
     return self.summary()
 
@@ -165,9 +141,9 @@ def fit(self: TrainingRun) -> dict:
 def summary(self: TrainingRun) -> dict:
     "What `train` returns: the last losses, where training stands, where the checkpoints are, why it stopped."
     s = self.state
-    if self.model.loss_names and self.steps: s.losses = self.model.get_current_losses()
+    if self.steps: s.losses = self.model.get_current_losses()
     return dict(losses=dict(s.losses), epoch=s.epoch, epoch_iter=s.epoch_iter, total_iters=s.total_iters,
-                save_dir=str(s.save_dir), last_checkpoint=str(s.last_checkpoint) if s.last_checkpoint else None,
+                save_dir=str(s.save_dir), last_checkpoint=s.last_checkpoint and str(s.last_checkpoint),
                 stop_reason=s.stop_reason, interrupted=self.interrupted)
 
 # %% ../nbs/07_train.ipynb #36969bf5
@@ -274,8 +250,8 @@ def stop_early(self: TrainingRun, epoch_done=False):  # True: stopped once the e
 @patch
 def checkpoint(self: TrainingRun, label, epoch_done=False):  # `epoch_done`: the epoch and its learning-rate update are complete
     "Save the weights as `label` (with the training state where an extra keeps it), after checking the losses are finite."
-    s, model = self.state, self.model
-    self.check_finite(model.get_current_losses() if model.loss_names and self.steps else {})  # no step here: none to check
+    s = self.state
+    self.check_finite(self.model.get_current_losses() if self.steps else {})  # no step here: none to check
     self.notify('before_checkpoint')
     path = self.saver(label, epoch_done)
     if is_main():
@@ -292,46 +268,30 @@ def save_weights(self: TrainingRun, label, epoch_done=False):
 
 @patch
 def check_finite(self: TrainingRun, losses: dict):
-    "Call `on_divergence` (on every process, if any loss is NaN or infinite on any)."
-    bad = first_bad_loss(losses)
-    if self.agree(bad is not None): self.on_divergence(bad or ('a loss', float('nan')))
-
-
-@patch
-def on_divergence(self: TrainingRun, bad):  # (name, value) of the first bad loss
-    "Stop with `NonFiniteLossError`, naming the last good checkpoint; nothing is saved over it."
+    "Stop with `NonFiniteLossError` if a loss is NaN or infinite (on any process), naming the last good checkpoint: nothing is saved over it."
     s = self.state
+    bad = [f'loss {k} became {v}' for k, v in losses.items() if not math.isfinite(v)]
+    if not self.agree(bool(bad)): return
+    s.stop_reason = bad[0] if bad else 'a loss became nan on another process'
     last = f'the last good checkpoint is {s.last_checkpoint}' if s.last_checkpoint else 'no checkpoint was saved in this run'
-    s.stop_reason = f'loss {bad[0]} became {bad[1]}'
-    raise NonFiniteLossError(f'loss {bad[0]} became {bad[1]} at epoch {s.epoch}, iteration {s.epoch_iter} '
-                             f'(total {s.total_iters}); {last}; try a lower --lr')
+    raise NonFiniteLossError(f'{s.stop_reason} at epoch {s.epoch}, iteration {s.epoch_iter} (total {s.total_iters}); {last}; try a lower --lr')
 
 # %% ../nbs/07_train.ipynb #fbe2a8de
 @patch
-def on_interrupt(self: TrainingRun):
-    "A second Ctrl-C (or one outside the signal handler): save a checkpoint and say how to resume."
-    s = self.state
-    self.progress.end_line()
-    self.interrupted = 'KeyboardInterrupt'
-    s.stop_reason = s.stop_reason or 'KeyboardInterrupt'
-    print(f'\nKeyboardInterrupt: saving a checkpoint (epoch {s.epoch}, {s.epoch_iter} images into it)', file=sys.stderr)
-    self.checkpoint('latest')
-    print(f'checkpoint: {s.last_checkpoint}; resume with --continue_train', file=sys.stderr)
-
-
-@patch
-def on_crash(self: TrainingRun, error):
-    "Save what was trained before `error` propagates, unless unsafe: torchrun, a disk error, nothing done, another run's folder."
-    s = self.state
-    self.progress.end_line()  # the error's own line, not glued to a progress bar left open
-    if s.world_size > 1 or self.steps == 0 or isinstance(error, OSError): return  # steps: by this process
-    if s.last_checkpoint is None and self.earlier_run:  # never replace another run's weights with a few steps
-        print(f'{type(error).__name__} stopped training; nothing saved: {s.save_dir} holds an earlier run')
+def save_after(self: TrainingRun, error):  # the `KeyboardInterrupt` (a second Ctrl-C) or the crash ending training
+    "Save a checkpoint before `error` ends the run: always after Ctrl-C; after a crash only where that is safe."
+    s, name = self.state, type(error).__name__
+    if isinstance(error, KeyboardInterrupt): self.interrupted, s.stop_reason = name, s.stop_reason or name
+    elif s.world_size > 1 or self.steps == 0 or isinstance(error, (OSError, NonFiniteLossError)): return
+    elif s.last_checkpoint is None and self.earlier_run:  # never replace another run's weights with a few steps
+        print(f'{name} stopped training; nothing saved: {s.save_dir} holds an earlier run')
         return
-    try:
-        self.checkpoint('latest')
-        print(f'{type(error).__name__} stopped training; saved {s.last_checkpoint} first')
-    except Exception: pass
+    try: self.checkpoint('latest')
+    except Exception:
+        if self.interrupted: raise
+        return  # the crash's own error is the one to report
+    print(f'{name} stopped training at epoch {s.epoch}, {s.epoch_iter} images into it; saved {s.last_checkpoint} '
+          'first; resume with --continue_train')
 
 # %% ../nbs/07_train.ipynb #1bf8731d
 def train(opt,  # options from `TrainOptions().parse(...)` or `.gather(...)`
@@ -354,12 +314,10 @@ def main(args=None):  # command-line arguments (default: `sys.argv[1:]`)
     except (OptionError, OSError) as e: options.usage_error(e)
     text = format_options(opt, options.parser)
     if is_main(): print(text)  # saved as train_opt.txt once training begins
-    try: summary = train(opt, [SaveOptions(text)] if is_main() else [])
+    try: summary = train(opt, [SaveOptions(text)])
     except (NonFiniteLossError, OSError, ValueError) as e: exit_with_error(e)  # one line, exit status 1
     codes = {'KeyboardInterrupt': 130, 'SIGINT': 130, 'SIGTERM': 143}
     if summary['stop_reason'] in codes: raise SystemExit(codes[summary['stop_reason']])
 
 
-if __name__ == '__main__' and '__file__' in globals():  # `python -m gan_nb.train` (not a notebook)
-    from gan_nb.train import main as package_main  # the package's copy of this module, where the extras attached
-    package_main()
+if __name__ == '__main__' and '__file__' in globals(): main()  # `python -m gan_nb.train` (not a notebook)

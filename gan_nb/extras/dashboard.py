@@ -22,7 +22,8 @@ __all__ = ['WEIGHTED_TERMS', 'loss_axes', 'render_losses', 'render_visuals', 'Ba
 from fastcore.basics import patch
 
 # %% ../../nbs/09a_dashboard.ipynb #e40082f2
-from ..callbacks import Callback, LossHistory, SaveOptions, moving_average
+from ..callbacks import Callback, SaveOptions
+from .plots import LossHistory, moving_average
 from ..core import tensor2im
 from ..options import OptionError, TrainOptions, format_options
 from .panel import OptionsPanel
