@@ -14,6 +14,7 @@ from .template import TemplateModel
 
 # The extras (gan_nb/extras/) attach to the core here, each at its one named place as it is imported: the data
 # roots' DATAROOT_SCHEMES (facades), create_model's BUILD_HOOKS (speed), the training loop's RUN_HOOKS (the rest).
-# Torchrun's hook comes first: the checkpoints' start waits on its process group; validation after the resume.
+# Torchrun's hook comes first: the checkpoints' start waits on its process group; the stops' NaN check before the
+# loggers (nothing NaN is logged); validation after the resume.
 # The panel and the dashboard register nothing: they are imported when used, so a script pays nothing for them.
-from .extras import facades, speed, distributed, checkpoints, metrics, tensorboard_logger  # noqa: F401
+from .extras import facades, speed, distributed, checkpoints, guard, metrics, tensorboard_logger  # noqa: F401

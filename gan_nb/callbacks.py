@@ -57,6 +57,7 @@ class TrainState:
     save_dir: Path = None  # `<checkpoints_dir>/<name>`
     last_checkpoint: Path = None  # the last training-state file written
     stop_reason: str = None  # why training stopped early (None: it ran to the end)
+    interrupted: str = None  # 'KeyboardInterrupt' when a second Ctrl-C ended training (the stops extra saves first)
     best: dict = None  # the best validation so far (`--val_freq`): {'epoch', 'score', 'metric'}
     rank: int = 0  # process rank under torchrun (0 otherwise)
     world_size: int = 1

@@ -7,16 +7,12 @@ from __future__ import annotations
 import math
 import random
 import re
-import signal
-import sys
-import threading
 import time
 import warnings
-from contextlib import contextmanager
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['NonFiniteLossError', 'seed_everything', 'stop_on_signals', 'TrainingRun', 'train', 'main']
+__all__ = ['NonFiniteLossError', 'seed_everything', 'TrainingRun', 'train', 'main']
 
 # %% ../nbs/07_train.ipynb #c267bc9b
 import numpy as np
@@ -42,23 +38,6 @@ def seed_everything(seed: int):
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # also seeds every CUDA device
 
-# %% ../nbs/07_train.ipynb #58e0d0b5
-@contextmanager
-def stop_on_signals(state: TrainState):
-    "While inside, turn the first Ctrl-C or SIGTERM into `state.request_stop` (main thread only; handlers restored)."
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    def handler(signum, frame):
-        name = signal.Signals(signum).name
-        if name == 'SIGINT' and state.stop_requested: raise KeyboardInterrupt  # second Ctrl-C: now
-        print(f'\n{name} received: finishing this iteration, saving a checkpoint, then stopping', file=sys.stderr)
-        state.request_stop(name)
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try: yield
-    finally:
-        for sig, old in previous.items(): signal.signal(sig, old)
-
 # %% ../nbs/07_train.ipynb #dbce4f0d
 class TrainingRun:
     "One call of `train`: the options, the observers, and where training stands (`state`)."
@@ -73,8 +52,8 @@ class TrainingRun:
         if is_main(): check_writable(s.save_dir)  # now, not at the first checkpoint
         self.saver, self.agree = self.save_weights, bool  # an extra may replace them: safe checkpoints, torchrun
         self.progress = ProgressBar(progress and is_main())
-        self.model = self.dataset = self.interrupted = None
-        self.earlier_run, self.steps = False, 0  # `steps`: optimisation steps taken by this process
+        self.model = self.dataset = None
+        self.steps = 0  # optimisation steps taken by this process
         if opt.seed is not None: seed_everything(opt.seed)
         self.callbacks = []  # the extras' first: a resume is restored before the other observers hear of it
         try:
@@ -109,10 +88,6 @@ def prepare(self: TrainingRun,
     self.dataset = dataset if dataset is not None else create_dataset(opt)
     self.model = s.model = ready_model(opt, model)
     s.dataset_size = math.ceil(len(self.dataset) / s.world_size)
-    self.earlier_run = is_main() and not opt.continue_train and any(s.save_dir.glob('latest_*.pth'))
-    if self.earlier_run:  # a new run under an old name: it replaces that run's checkpoints at its first save
-        print(f'note: {s.save_dir} holds checkpoints of an earlier run; this run replaces them at its first save '
-              '(resume that run with --continue_train, or keep it by choosing another --name)')
     self.say(f'The number of training images = {len(self.dataset)}' + (f' (x{s.world_size} processes)' if s.world_size > 1 else ''))
     if is_main():  # the loop's own observers before yours: a loss line is written before you see the losses
         writers = [LossLog(s.save_dir/'loss_log.txt')] + ([] if opt.no_html else [TrainingPage(s.save_dir/'web')])
@@ -123,16 +98,11 @@ def prepare(self: TrainingRun,
 # %% ../nbs/07_train.ipynb #9637e3b6
 @patch
 def fit(self: TrainingRun) -> dict:
-    "Run the epochs from where the state stands to the last; Ctrl-C, SIGTERM and crashes end in a checkpoint."
+    "Run the epochs from where the state stands to the last, or to a requested stop; return the `summary`."
     s = self.state
     try:
-        with stop_on_signals(s):
-            for epoch in range(s.epoch, s.n_epochs_total + 1):
-                if not self.one_epoch(epoch): break
-    except (KeyboardInterrupt, Exception) as e:
-        self.progress.end_line()  # the message on a line of its own, also in a log file
-        self.save_after(e)
-        if not isinstance(e, KeyboardInterrupt): raise
+        for epoch in range(s.epoch, s.n_epochs_total + 1):
+            if not self.one_epoch(epoch): break
     finally: self.notify('on_train_end')
     return self.summary()
 
@@ -140,11 +110,9 @@ def fit(self: TrainingRun) -> dict:
 @patch
 def summary(self: TrainingRun) -> dict:
     "What `train` returns: the last losses, where training stands, where the checkpoints are, why it stopped."
-    s = self.state
-    if self.steps: s.losses = self.model.get_current_losses()
-    return dict(losses=dict(s.losses), epoch=s.epoch, epoch_iter=s.epoch_iter, total_iters=s.total_iters,
-                save_dir=str(s.save_dir), last_checkpoint=s.last_checkpoint and str(s.last_checkpoint),
-                stop_reason=s.stop_reason, interrupted=self.interrupted)
+    if self.steps: self.state.losses = self.model.get_current_losses()
+    keys = 'losses', 'epoch', 'epoch_iter', 'total_iters', 'save_dir', 'last_checkpoint', 'stop_reason', 'interrupted'
+    return {k: getattr(self.state, k) for k in keys}
 
 # %% ../nbs/07_train.ipynb #36969bf5
 @patch
@@ -203,10 +171,9 @@ def show_visuals(self: TrainingRun):
 
 @patch
 def report_losses(self: TrainingRun, start):  # `start`: when this step began (`time.time()`)
-    "Read the losses (the only place the loop waits for the GPU), stop if one is not finite, hand them on."
+    "Read the losses (the only place the loop waits for the GPU) and hand them on."
     s = self.state
     s.losses = self.model.get_current_losses()
-    self.check_finite(s.losses)
     s.iter_time = (time.time() - start) / self.opt.batch_size
     self.notify('on_losses', s.losses)
 
@@ -249,10 +216,9 @@ def stop_early(self: TrainingRun, epoch_done=False):  # True: stopped once the e
 # %% ../nbs/07_train.ipynb #3ac35690
 @patch
 def checkpoint(self: TrainingRun, label, epoch_done=False):  # `epoch_done`: the epoch and its learning-rate update are complete
-    "Save the weights as `label` (with the training state where an extra keeps it), after checking the losses are finite."
+    "Save the weights as `label` (with the training state where an extra keeps it), after `before_checkpoint`."
     s = self.state
-    self.check_finite(self.model.get_current_losses() if self.steps else {})  # no step here: none to check
-    self.notify('before_checkpoint')
+    self.notify('before_checkpoint')  # the stops extra refuses NaN weights here; torchrun makes statistics equal
     path = self.saver(label, epoch_done)
     if is_main():
         s.last_checkpoint = path
@@ -264,34 +230,6 @@ def save_weights(self: TrainingRun, label, epoch_done=False):
     "The reference's checkpoint: each network's weights as `<label>_net_<name>.pth`; returns the first file."
     paths = self.model.save_networks(label)
     return paths[0] if paths else None
-
-
-@patch
-def check_finite(self: TrainingRun, losses: dict):
-    "Stop with `NonFiniteLossError` if a loss is NaN or infinite (on any process), naming the last good checkpoint: nothing is saved over it."
-    s = self.state
-    bad = [f'loss {k} became {v}' for k, v in losses.items() if not math.isfinite(v)]
-    if not self.agree(bool(bad)): return
-    s.stop_reason = bad[0] if bad else 'a loss became nan on another process'
-    last = f'the last good checkpoint is {s.last_checkpoint}' if s.last_checkpoint else 'no checkpoint was saved in this run'
-    raise NonFiniteLossError(f'{s.stop_reason} at epoch {s.epoch}, iteration {s.epoch_iter} (total {s.total_iters}); {last}; try a lower --lr')
-
-# %% ../nbs/07_train.ipynb #fbe2a8de
-@patch
-def save_after(self: TrainingRun, error):  # the `KeyboardInterrupt` (a second Ctrl-C) or the crash ending training
-    "Save a checkpoint before `error` ends the run: always after Ctrl-C; after a crash only where that is safe."
-    s, name = self.state, type(error).__name__
-    if isinstance(error, KeyboardInterrupt): self.interrupted, s.stop_reason = name, s.stop_reason or name
-    elif s.world_size > 1 or self.steps == 0 or isinstance(error, (OSError, NonFiniteLossError)): return
-    elif s.last_checkpoint is None and self.earlier_run:  # never replace another run's weights with a few steps
-        print(f'{name} stopped training; nothing saved: {s.save_dir} holds an earlier run')
-        return
-    try: self.checkpoint('latest')
-    except Exception:
-        if self.interrupted: raise
-        return  # the crash's own error is the one to report
-    print(f'{name} stopped training at epoch {s.epoch}, {s.epoch_iter} images into it; saved {s.last_checkpoint} '
-          'first; resume with --continue_train')
 
 # %% ../nbs/07_train.ipynb #1bf8731d
 def train(opt,  # options from `TrainOptions().parse(...)` or `.gather(...)`
