@@ -258,4 +258,6 @@ def main(args=None):  # command-line arguments (default: `sys.argv[1:]`)
     if summary['stop_reason'] in codes: raise SystemExit(codes[summary['stop_reason']])
 
 
-if __name__ == '__main__' and '__file__' in globals(): main()  # `python -m gan_nb.train` (not a notebook)
+if __name__ == '__main__' and '__file__' in globals():  # `python -m gan_nb.train` (not a notebook)
+    from gan_nb.train import main as package_main  # the package's copy of this module, whose errors the extras raise
+    package_main()
