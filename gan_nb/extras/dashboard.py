@@ -94,14 +94,15 @@ class BackgroundDrawer:
                  share: float = 0.05, # the largest part of the time that drawing may take
                 ):
         self.draw, self.min_interval, self.share = draw, min_interval, share
-        self._wanted, self._idle = threading.Event(), threading.Event()
+        self._wanted, self._idle, self._lock = threading.Event(), threading.Event(), threading.Lock()
         self._idle.set()
         threading.Thread(target=self._run, name='gan_nb-draw', daemon=True).start()
 
     def request(self):
         "Ask for a drawing; returns at once."
-        self._idle.clear()
-        self._wanted.set()
+        with self._lock:
+            self._idle.clear()
+            self._wanted.set()
 
     def _run(self):
         while self._wanted.wait():
@@ -110,7 +111,8 @@ class BackgroundDrawer:
             try: self.draw()
             except Exception: pass  # a display problem must not stop training
             cost = time.monotonic() - start
-            if not self._wanted.is_set(): self._idle.set()
+            with self._lock:  # a request between the check and the set would be lost
+                if not self._wanted.is_set(): self._idle.set()
             time.sleep(min(max(self.min_interval, cost / self.share - cost), 10))  # at most 10 s between drawings
 
     def wait(self, timeout: float = 10): # seconds to wait at most
