@@ -94,25 +94,29 @@ class BackgroundDrawer:
                  share: float = 0.05, # the largest part of the time that drawing may take
                 ):
         self.draw, self.min_interval, self.share = draw, min_interval, share
-        self._wanted, self._idle, self._lock = threading.Event(), threading.Event(), threading.Lock()
+        self._wanted, self._idle, self._lock, self._thread = threading.Event(), threading.Event(), threading.Lock(), None
         self._idle.set()
-        threading.Thread(target=self._run, name='gan_nb-draw', daemon=True).start()
 
     def request(self):
         "Ask for a drawing; returns at once."
         with self._lock:
-            self._idle.clear()
-            self._wanted.set()
+            self._idle.clear(); self._wanted.set()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name='gan_nb-draw', daemon=True)
+                self._thread.start()
 
     def _run(self):
-        while self._wanted.wait():
+        while True:
+            if not self._wanted.wait(timeout=10):
+                with self._lock:  # nothing asked for a while: end the thread (a new request starts another)
+                    if not self._wanted.is_set(): self._thread = None; self._idle.set(); return
+                continue
             self._wanted.clear()
             start = time.monotonic()
             try: self.draw()
             except Exception: pass  # a display problem must not stop training
             cost = time.monotonic() - start
-            with self._lock:  # a request between the check and the set would be lost
-                if not self._wanted.is_set(): self._idle.set()
+            if not self._wanted.is_set(): self._idle.set()
             time.sleep(min(max(self.min_interval, cost / self.share - cost), 10))  # at most 10 s between drawings
 
     def wait(self, timeout: float = 10): # seconds to wait at most
