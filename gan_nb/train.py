@@ -7,25 +7,22 @@ from __future__ import annotations
 import math
 import random
 import re
-import signal
-import sys
-import threading
 import time
 import warnings
-from contextlib import contextmanager
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['NonFiniteLossError', 'first_bad_loss', 'seed_everything', 'stop_on_signals', 'TrainingRun', 'train', 'main']
+__all__ = ['NonFiniteLossError', 'seed_everything', 'TrainingRun', 'train', 'main']
 
 # %% ../nbs/07_train.ipynb #c267bc9b
+import numpy as np
 import torch
 from fastcore.basics import patch
 from tqdm.auto import tqdm
 
 # %% ../nbs/07_train.ipynb #99870fe7
 from .base_model import ready_model
-from .callbacks import RUN_HOOKS, TrainState, fire, LossLog, ProgressBar, SaveOptions, TrainingPage, WandbLogger
+from .callbacks import RUN_HOOKS, TrainState, fire, LossLog, ProgressBar, SaveOptions, TrainingPage
 from .core import check_writable, exit_with_error, is_main
 from .data import create_dataset
 from .options import OptionError, TrainOptions, format_options
@@ -35,42 +32,11 @@ class NonFiniteLossError(RuntimeError):
     "A loss became NaN or infinite; training stopped without saving over the last good checkpoint."
 
 
-def first_bad_loss(losses):
-    "The name and value of the first loss that is NaN or infinite, or `None`."
-    for name, value in losses.items():
-        if not math.isfinite(value): return name, value
-    return None
-
-
 def seed_everything(seed: int):
-    "Seed Python's `random`, NumPy (if installed) and torch (every device) with `seed`."
+    "Seed Python's `random`, NumPy and torch (every device) with `seed`."
     random.seed(seed)
-    try:
-        import numpy as np
-        np.random.seed(seed % 2**32)
-    except ImportError: pass
+    np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # also seeds every CUDA device
-
-# %% ../nbs/07_train.ipynb #58e0d0b5
-@contextmanager
-def stop_on_signals(state: TrainState, signals=('SIGINT', 'SIGTERM')):
-    "While inside, turn the first Ctrl-C or SIGTERM into `state.request_stop` (main thread only; handlers restored)."
-    if threading.current_thread() is not threading.main_thread():
-        yield; return
-    previous = {}
-    def handler(signum, frame):
-        name = signal.Signals(signum).name
-        if name == 'SIGINT' and state.stop_requested: raise KeyboardInterrupt  # second Ctrl-C: now
-        print(f'\n{name} received: finishing this iteration, saving a checkpoint, then stopping', file=sys.stderr)
-        state.request_stop(name)
-    for name in signals:
-        sig = getattr(signal, name, None)
-        if sig is None: continue
-        try: previous[sig] = signal.signal(sig, handler)
-        except (ValueError, OSError): pass
-    try: yield
-    finally:
-        for sig, old in previous.items(): signal.signal(sig, old)
 
 # %% ../nbs/07_train.ipynb #dbce4f0d
 class TrainingRun:
@@ -81,12 +47,13 @@ class TrainingRun:
                 ):
         if not opt.isTrain: raise ValueError('train needs training options: use TrainOptions().parse(...)')
         self.opt = opt
-        self.state = s = TrainState(opt=opt, save_dir=Path(opt.checkpoints_dir)/opt.name, n_epochs_total=opt.n_epochs + opt.n_epochs_decay)
+        self.state = s = TrainState(opt=opt, save_dir=Path(opt.checkpoints_dir)/opt.name, epoch=opt.epoch_count,
+                                    n_epochs_total=opt.n_epochs + opt.n_epochs_decay)
         if is_main(): check_writable(s.save_dir)  # now, not at the first checkpoint
         self.saver, self.agree = self.save_weights, bool  # an extra may replace them: safe checkpoints, torchrun
         self.progress = ProgressBar(progress and is_main())
-        self.model = self.dataset = self.interrupted = None
-        self.earlier_run, self.steps = False, 0  # `steps`: optimisation steps taken by this process
+        self.model = self.dataset = None
+        self.steps = 0  # optimisation steps taken by this process
         if opt.seed is not None: seed_everything(opt.seed)
         self.callbacks = []  # the extras' first: a resume is restored before the other observers hear of it
         try:
@@ -95,9 +62,8 @@ class TrainingRun:
         except BaseException:
             self.close()
             raise
-        self.extensions = list(self.callbacks)
-        self.callbacks += list(callbacks)
-        if is_main() and opt.use_wandb: self.callbacks.append(WandbLogger(opt))  # fails now if wandb is missing
+        self.n_extras = len(self.callbacks)
+        self.callbacks += callbacks
 
     def say(self, *args):
         "Print on rank 0 only (one copy of each message under torchrun)."
@@ -122,41 +88,21 @@ def prepare(self: TrainingRun,
     self.dataset = dataset if dataset is not None else create_dataset(opt)
     self.model = s.model = ready_model(opt, model)
     s.dataset_size = math.ceil(len(self.dataset) / s.world_size)
-    s.epoch, s.epoch_iter = opt.epoch_count, 0
-    self.note_earlier_run()
     self.say(f'The number of training images = {len(self.dataset)}' + (f' (x{s.world_size} processes)' if s.world_size > 1 else ''))
     if is_main():  # the loop's own observers before yours: a loss line is written before you see the losses
-        n = len(self.extensions)
         writers = [LossLog(s.save_dir/'loss_log.txt')] + ([] if opt.no_html else [TrainingPage(s.save_dir/'web')])
-        self.callbacks[n:n] = [self.progress] + writers
+        self.callbacks[self.n_extras:self.n_extras] = [self.progress] + writers
     self.notify('on_train_begin')
     return self
-
-
-@patch
-def note_earlier_run(self: TrainingRun):
-    "Say so when a new run starts in a folder that holds an earlier run's checkpoints (it replaces them at its first save)."
-    s = self.state
-    self.earlier_run = not self.opt.continue_train and is_main() and any(s.save_dir.glob('latest_*.pth'))
-    if self.earlier_run:
-        print(f'note: {s.save_dir} holds checkpoints of an earlier run; this run replaces them at its first save '
-              '(resume that run with --continue_train, or keep it by choosing another --name)')
 
 # %% ../nbs/07_train.ipynb #9637e3b6
 @patch
 def fit(self: TrainingRun) -> dict:
-    "Run the epochs from where the state stands to the last; Ctrl-C, SIGTERM and crashes end in a checkpoint."
+    "Run the epochs from where the state stands to the last, or to a requested stop; return the `summary`."
+    s = self.state
     try:
-        with stop_on_signals(self.state):
-            for epoch in range(self.state.epoch, self.state.n_epochs_total + 1):
-                if not self.one_epoch(epoch): break
-    except KeyboardInterrupt: self.on_interrupt()
-    except NonFiniteLossError:
-        self.progress.end_line()  # the error's own line, also in a log file
-        raise
-    except Exception as e:  # a crash (a broken image, a full disk...): keep the work done so far if it is safe
-        self.on_crash(e)
-        raise
+        for epoch in range(s.epoch, s.n_epochs_total + 1):
+            if not self.one_epoch(epoch): break
     finally: self.notify('on_train_end')
     return self.summary()
 
@@ -164,11 +110,9 @@ def fit(self: TrainingRun) -> dict:
 @patch
 def summary(self: TrainingRun) -> dict:
     "What `train` returns: the last losses, where training stands, where the checkpoints are, why it stopped."
-    s = self.state
-    if self.model.loss_names and self.steps: s.losses = self.model.get_current_losses()
-    return dict(losses=dict(s.losses), epoch=s.epoch, epoch_iter=s.epoch_iter, total_iters=s.total_iters,
-                save_dir=str(s.save_dir), last_checkpoint=str(s.last_checkpoint) if s.last_checkpoint else None,
-                stop_reason=s.stop_reason, interrupted=self.interrupted)
+    if self.steps: self.state.losses = self.model.get_current_losses()
+    keys = 'losses', 'epoch', 'epoch_iter', 'total_iters', 'save_dir', 'last_checkpoint', 'stop_reason', 'interrupted'
+    return {k: getattr(self.state, k) for k in keys}
 
 # %% ../nbs/07_train.ipynb #36969bf5
 @patch
@@ -227,10 +171,9 @@ def show_visuals(self: TrainingRun):
 
 @patch
 def report_losses(self: TrainingRun, start):  # `start`: when this step began (`time.time()`)
-    "Read the losses (the only place the loop waits for the GPU), stop if one is not finite, hand them on."
+    "Read the losses (the only place the loop waits for the GPU) and hand them on."
     s = self.state
     s.losses = self.model.get_current_losses()
-    self.check_finite(s.losses)
     s.iter_time = (time.time() - start) / self.opt.batch_size
     self.notify('on_losses', s.losses)
 
@@ -273,10 +216,9 @@ def stop_early(self: TrainingRun, epoch_done=False):  # True: stopped once the e
 # %% ../nbs/07_train.ipynb #3ac35690
 @patch
 def checkpoint(self: TrainingRun, label, epoch_done=False):  # `epoch_done`: the epoch and its learning-rate update are complete
-    "Save the weights as `label` (with the training state where an extra keeps it), after checking the losses are finite."
-    s, model = self.state, self.model
-    self.check_finite(model.get_current_losses() if model.loss_names and self.steps else {})  # no step here: none to check
-    self.notify('before_checkpoint')
+    "Save the weights as `label` (with the training state where an extra keeps it), after `before_checkpoint`."
+    s = self.state
+    self.notify('before_checkpoint')  # the stops extra refuses NaN weights here; torchrun makes statistics equal
     path = self.saver(label, epoch_done)
     if is_main():
         s.last_checkpoint = path
@@ -288,50 +230,6 @@ def save_weights(self: TrainingRun, label, epoch_done=False):
     "The reference's checkpoint: each network's weights as `<label>_net_<name>.pth`; returns the first file."
     paths = self.model.save_networks(label)
     return paths[0] if paths else None
-
-
-@patch
-def check_finite(self: TrainingRun, losses: dict):
-    "Call `on_divergence` (on every process, if any loss is NaN or infinite on any)."
-    bad = first_bad_loss(losses)
-    if self.agree(bad is not None): self.on_divergence(bad or ('a loss', float('nan')))
-
-
-@patch
-def on_divergence(self: TrainingRun, bad):  # (name, value) of the first bad loss
-    "Stop with `NonFiniteLossError`, naming the last good checkpoint; nothing is saved over it."
-    s = self.state
-    last = f'the last good checkpoint is {s.last_checkpoint}' if s.last_checkpoint else 'no checkpoint was saved in this run'
-    s.stop_reason = f'loss {bad[0]} became {bad[1]}'
-    raise NonFiniteLossError(f'loss {bad[0]} became {bad[1]} at epoch {s.epoch}, iteration {s.epoch_iter} '
-                             f'(total {s.total_iters}); {last}; try a lower --lr')
-
-# %% ../nbs/07_train.ipynb #fbe2a8de
-@patch
-def on_interrupt(self: TrainingRun):
-    "A second Ctrl-C (or one outside the signal handler): save a checkpoint and say how to resume."
-    s = self.state
-    self.progress.end_line()
-    self.interrupted = 'KeyboardInterrupt'
-    s.stop_reason = s.stop_reason or 'KeyboardInterrupt'
-    print(f'\nKeyboardInterrupt: saving a checkpoint (epoch {s.epoch}, {s.epoch_iter} images into it)', file=sys.stderr)
-    self.checkpoint('latest')
-    print(f'checkpoint: {s.last_checkpoint}; resume with --continue_train', file=sys.stderr)
-
-
-@patch
-def on_crash(self: TrainingRun, error):
-    "Save what was trained before `error` propagates, unless unsafe: torchrun, a disk error, nothing done, another run's folder."
-    s = self.state
-    self.progress.end_line()  # the error's own line, not glued to a progress bar left open
-    if s.world_size > 1 or self.steps == 0 or isinstance(error, OSError): return  # steps: by this process
-    if s.last_checkpoint is None and self.earlier_run:  # never replace another run's weights with a few steps
-        print(f'{type(error).__name__} stopped training; nothing saved: {s.save_dir} holds an earlier run')
-        return
-    try:
-        self.checkpoint('latest')
-        print(f'{type(error).__name__} stopped training; saved {s.last_checkpoint} first')
-    except Exception: pass
 
 # %% ../nbs/07_train.ipynb #1bf8731d
 def train(opt,  # options from `TrainOptions().parse(...)` or `.gather(...)`
@@ -354,12 +252,12 @@ def main(args=None):  # command-line arguments (default: `sys.argv[1:]`)
     except (OptionError, OSError) as e: options.usage_error(e)
     text = format_options(opt, options.parser)
     if is_main(): print(text)  # saved as train_opt.txt once training begins
-    try: summary = train(opt, [SaveOptions(text)] if is_main() else [])
+    try: summary = train(opt, [SaveOptions(text)])
     except (NonFiniteLossError, OSError, ValueError) as e: exit_with_error(e)  # one line, exit status 1
     codes = {'KeyboardInterrupt': 130, 'SIGINT': 130, 'SIGTERM': 143}
     if summary['stop_reason'] in codes: raise SystemExit(codes[summary['stop_reason']])
 
 
 if __name__ == '__main__' and '__file__' in globals():  # `python -m gan_nb.train` (not a notebook)
-    from gan_nb.train import main as package_main  # the package's copy of this module, where the extras attached
+    from gan_nb.train import main as package_main  # the package's copy of this module, whose errors the extras raise
     package_main()

@@ -11,7 +11,7 @@ import torch
 from gan_nb.options import atomic_write
 from gan_nb.train import train, NonFiniteLossError
 from gan_nb.extras.checkpoints import train_state_path
-from gan_nb.callbacks import read_loss_log
+from gan_nb.extras.plots import read_loss_log
 from tiny_engine import tiny_cycle_gan_opt, one_thread, tiny_facades, tiny_opt, tiny_train_args, saved_weights, assert_same_weights
 
 pytestmark = pytest.mark.usefixtures('one_thread')

@@ -4,7 +4,6 @@
 
 # %% ../../nbs/09a_dashboard.ipynb #74cb8ca2
 from __future__ import annotations
-import argparse
 import collections
 import datetime
 import html
@@ -12,6 +11,7 @@ import io
 import sys
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 # %% auto #0
@@ -22,9 +22,11 @@ __all__ = ['WEIGHTED_TERMS', 'loss_axes', 'render_losses', 'render_visuals', 'Ba
 from fastcore.basics import patch
 
 # %% ../../nbs/09a_dashboard.ipynb #e40082f2
-from ..callbacks import Callback, LossHistory, SaveOptions, moving_average
+from ..callbacks import Callback, SaveOptions
+from .plots import LossHistory, moving_average
 from ..core import tensor2im
 from ..options import OptionError, TrainOptions, format_options
+from ..train import train
 from .panel import OptionsPanel
 
 # %% ../../nbs/09a_dashboard.ipynb #13c4ea73
@@ -38,6 +40,7 @@ def _new_figure(width, height):
 
 def _png(fig) -> bytes:
     buf = io.BytesIO()
+    fig.tight_layout()
     fig.savefig(buf, format='png')
     fig.clf()  # the figure is reused: drop its artists now
     return buf.getvalue()
@@ -63,13 +66,12 @@ def render_losses(fig, # a reusable matplotlib Figure
         ax = fig.add_subplot(1, len(groups), i)
         for name in group: ax.plot(history.iters, moving_average([l[name] for l in history.losses], smooth), label=name, lw=1.2)
         ax.set_xlabel('images seen'); ax.grid(alpha=0.3)
-        if group: ax.legend(loc='upper right', fontsize=8, ncol=2 if len(group) > 2 else 1)
+        if group: ax.legend(loc='upper right', fontsize=8)
     fig.axes[0].set_ylabel('loss')
     if validation:
         right = ax.twinx()
-        for name, (xs, ys) in validation.items(): right.plot(xs, ys, 'ko-', lw=1.5, ms=4, label=name)
+        for name, (xs, ys) in validation.items(): right.plot(xs, ys, 'ko-', label=name)
         right.set_ylabel('validation'); right.legend(loc='upper left', fontsize=8)
-    fig.tight_layout()
     return _png(fig)
 
 
@@ -82,7 +84,6 @@ def render_visuals(fig, # a reusable matplotlib Figure
     for i, (name, x) in enumerate(visuals.items(), 1):
         ax = fig.add_subplot(1, n, i)
         ax.imshow(tensor2im(x)); ax.set_title(name, fontsize=10); ax.axis('off')
-    fig.tight_layout()
     return _png(fig)
 
 # %% ../../nbs/09a_dashboard.ipynb #b7d3a1e1
@@ -130,30 +131,25 @@ class TrainingDashboard(Callback):
                  log_lines: int = 200, # lines of training output kept (see `TrainingPanel`)
                 ):
         import ipywidgets as W
-        self.history, self.max_points, self.stride, self._reports = LossHistory(), max_points, 1, 0
-        self.validation = {}  # 'val_<metric>' -> ([images seen], [scores]) from `--val_freq`
-        self._lock, self.state, self.stop_requested = threading.RLock(), None, False
+        self.max_points, self.log_lines, self._lock = max_points, collections.deque(maxlen=log_lines), threading.RLock()
+        self.state, self.stop_requested, self._new_visuals, self._new_losses = None, False, None, False
         self._loss_fig, self._visual_fig = _new_figure(6.5, 3), _new_figure(7, 2.6)
-        self._drawer, self._new_visuals, self._new_losses = BackgroundDrawer(self._draw_new, min_interval), None, False
-        self._start, self.speed, self._last_progress = (0.0, 0), None, 0.0  # speed: images per second since the start
+        self._drawer, self._last_progress, self._last_log = BackgroundDrawer(self._draw_new, min_interval), 0.0, 0.0
         # hidden until there is something to show (an empty Image shows a broken-image icon)
         self.loss_image = W.Image(format='png', layout=W.Layout(max_width='600px', display='none')).add_class('gan-nb-loss-plot')
         self.visuals_image = W.Image(format='png', layout=W.Layout(max_width='700px', display='none')).add_class('gan-nb-visuals')
-        self.smoothing = W.IntSlider(value=5, min=1, max=50, description='smoothing', tooltip='reports each point averages',
-                                     continuous_update=False).add_class('gan-nb-smoothing')
+        self.smoothing = W.IntSlider(value=5, min=1, max=50, description='smoothing', continuous_update=False)
         self.smoothing.observe(lambda _: self.flush(), names='value')
-        self.progress = W.FloatProgress(value=0, min=0, max=1, layout=W.Layout(width='440px')).add_class('gan-nb-progress')
-        self.progress_text = W.HTML().add_class('gan-nb-progress-text')
-        self.losses_text = W.HTML().add_class('gan-nb-losses-text')
+        self.progress = W.FloatProgress(value=0, min=0, max=1, layout=W.Layout(width='440px'))
+        self.progress_text, self.losses_text, self.log_view = W.HTML().add_class('gan-nb-progress-text'), W.HTML(), W.HTML()
         self.stop_button = W.Button(description='Stop', icon='stop', button_style='danger', disabled=True,
                                     tooltip='finish the current step, save, and stop').add_class('gan-nb-stop')
         self.stop_button.on_click(lambda _: self.stop())
         self.status = W.HTML().add_class('gan-nb-train-status')
-        self.log_lines, self._partial, self._last_log = collections.deque(maxlen=log_lines), '', 0.0
-        self.log_view = W.HTML().add_class('gan-nb-log')
         self.widget = W.VBox([W.HBox([self.progress, self.progress_text]), self.losses_text,
                               W.HBox([self.loss_image, self.smoothing]), self.visuals_image, self.status, self.log_view]
                             ).add_class('gan-nb-dashboard')
+        self.reset()
 
     def _repr_mimebundle_(self, **kwargs): return self.widget._repr_mimebundle_(**kwargs)
 
@@ -189,8 +185,7 @@ def on_losses(self: TrainingDashboard, state, losses: dict):
             del self.history.iters[1::2], self.history.losses[1::2]
             self.stride *= 2
     self.losses_text.value = ' · '.join(f'{k} {float(v):.3f}' for k, v in losses.items())
-    self._progress(state)
-    self._drawer.request()
+    self.on_epoch_end(state)
 
 
 @patch
@@ -203,7 +198,8 @@ def on_visuals(self: TrainingDashboard, state, visuals: dict):
 @patch
 def on_epoch_end(self: TrainingDashboard, state):
     "Redraw the progress; ask for the plot."
-    self._progress(state); self._drawer.request()
+    self._progress(state)
+    self._drawer.request()
 
 
 @patch
@@ -218,9 +214,8 @@ def on_train_end(self: TrainingDashboard, state):
     reason = state.stop_reason or ('stop requested' if self.stop_requested else None)
     self._draw_new(); self.flush(); self._progress(state, finished=not reason); self._show_log()  # the final pictures, now
     self.stop_button.disabled = True
-    where = f'epoch {state.epoch}, {state.total_iters} images'
     saved = f'; saved {state.last_checkpoint}' if state.last_checkpoint else ''
-    self.say(f'stopped ({reason}) at {where}{saved}' if reason else f'finished at {where}{saved}')
+    self.say(f"{f'stopped ({reason})' if reason else 'finished'} at epoch {state.epoch}, {state.total_iters} images{saved}")
 
 # %% ../../nbs/09a_dashboard.ipynb #03fdb3c6
 @patch
@@ -235,8 +230,7 @@ def on_validation(self: TrainingDashboard, state, metric, score):
 @patch
 def stop(self: TrainingDashboard):
     "Ask the running training to stop (it saves its state first)."
-    self.stop_requested = True
-    self.stop_button.disabled = True
+    self.stop_requested = self.stop_button.disabled = True
     if self.state is not None: self.state.request_stop()
     self.say('stopping after this step...')
 
@@ -263,8 +257,7 @@ def _draw_new(self: TrainingDashboard):
 @patch
 def say(self: TrainingDashboard, message: str, error: bool = False):  # `error`: show in red
     "Show `message` in the status line."
-    color = '#c62828' if error else '#333'
-    self.status.value = f'<span style="color:{color}">{html.escape(message)}</span>'
+    self.status.value = f'<span style="color:{"#c62828" if error else "#333"}">{html.escape(message)}</span>'
 
 
 @patch
@@ -280,10 +273,10 @@ def write(self: TrainingDashboard, text: str):
 def reset(self: TrainingDashboard):
     "Forget the previous run's curves, images and log."
     with self._lock:
-        self.history, self.stride, self._reports, self.validation = LossHistory(), 1, 0, {}
-        self.loss_image.value, self.visuals_image.value = b'', b''
-        self.loss_image.layout.display = self.visuals_image.layout.display = 'none'
-    self.log_lines.clear(); self._partial = ''
+        self.history, self.stride, self._reports, self.validation = LossHistory(), 1, 0, {}  # validation: {'val_<metric>': (xs, scores)}
+    for image in (self.loss_image, self.visuals_image): image.value, image.layout.display = b'', 'none'
+    self.log_lines.clear()
+    self._partial, self._start, self.speed = '', (0.0, 0), None  # speed: images per second since the start
     self.progress.value, self.progress_text.value, self.losses_text.value, self.log_view.value = 0, '', '', ''
 
 # %% ../../nbs/09a_dashboard.ipynb #1696f48d
@@ -316,21 +309,12 @@ class _ThreadOutput:
     def __init__(self, original, thread, sink): self.original, self.thread, self.sink = original, thread, sink
 
     def write(self, text):
-        if threading.current_thread() is self.thread:
-            try: self.sink(text)
-            except Exception: pass  # a display problem must not stop training
-            return len(text)
-        return self.original.write(text)
-
-    def flush(self):
-        if threading.current_thread() is not self.thread: self.original.flush()
+        if threading.current_thread() is not self.thread: return self.original.write(text)
+        try: self.sink(text)
+        except Exception: pass  # a display problem must not stop training
+        return len(text)
 
     def __getattr__(self, name): return getattr(self.original, name)
-
-
-def _default_train(opt, callbacks):
-    from gan_nb.train import train
-    return train(opt, callbacks=callbacks, progress=False)  # the dashboard shows progress
 
 
 class TrainingPanel:
@@ -340,8 +324,8 @@ class TrainingPanel:
                  **overrides): # initial values as keywords: dataroot='builtin:facades', model='pix2pix'
         import ipywidgets as W
         self.options_panel = OptionsPanel(args, phase='train', **overrides)
-        self.dashboard = TrainingDashboard()
-        self.train_fn, self.thread, self.result, self.error = train_fn or _default_train, None, None, None
+        self.dashboard = TrainingDashboard()  # it shows the progress: no tqdm bars
+        self.train_fn, self.thread, self.result, self.error = train_fn or partial(train, progress=False), None, None, None
         self.train_button = W.Button(description='Train', icon='play', button_style='success',
                                      tooltip='gather the options and start training').add_class('gan-nb-train')
         self.train_button.on_click(lambda _: self.start())
@@ -351,12 +335,6 @@ class TrainingPanel:
     def _repr_mimebundle_(self, **kwargs): return self.widget._repr_mimebundle_(**kwargs)
 
 # %% ../../nbs/09a_dashboard.ipynb #2f5386d6
-@patch(as_prop=True)
-def options(self: TrainingPanel) -> argparse.Namespace:
-    "The options namespace of the form (what `TrainOptions().gather` returns for its command line)."
-    return self.options_panel.options
-
-
 @patch(as_prop=True)
 def running(self: TrainingPanel) -> bool:
     "Whether training runs now."
@@ -369,8 +347,7 @@ def start(self: TrainingPanel):
     if self.running: return self.thread
     options = TrainOptions()
     try: opt = options.gather(self.options_panel.args)
-    except OptionError as e:
-        self.dashboard.say(f'cannot start: {e}', error=True); return None
+    except OptionError as e: return self.dashboard.say(f'cannot start: {e}', error=True)
     self.dashboard.reset()
     self.result = self.error = None
     self.train_button.disabled = True
@@ -378,12 +355,6 @@ def start(self: TrainingPanel):
     self.thread = threading.Thread(target=self._run, args=(options, opt), name='gan_nb-train', daemon=True)
     self.thread.start()
     return self.thread
-
-
-@patch
-def stop(self: TrainingPanel):
-    "Ask training to stop (it saves a checkpoint first)."
-    self.dashboard.stop()
 
 
 @patch
@@ -396,9 +367,8 @@ def join(self: TrainingPanel, timeout: float | None = None): # seconds to wait a
 @patch
 def _run(self: TrainingPanel, options, opt):
     "The training thread: its output goes to the dashboard's log; whatever happens, the buttons come back."
-    me = threading.current_thread()
     out, err = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = _ThreadOutput(out, me, self.dashboard.write), _ThreadOutput(err, me, self.dashboard.write)
+    sys.stdout, sys.stderr = (_ThreadOutput(s, threading.current_thread(), self.dashboard.write) for s in (out, err))
     try:
         text = format_options(opt, options.parser)
         print(text)  # and train_opt.txt once training has begun, as `gan_nb_train` does
@@ -407,8 +377,7 @@ def _run(self: TrainingPanel, options, opt):
         self.error = e
         self.dashboard.say(f'training failed: {type(e).__name__}: {e}', error=True)
     finally:
-        if isinstance(sys.stdout, _ThreadOutput) and sys.stdout.thread is me: sys.stdout = out
-        if isinstance(sys.stderr, _ThreadOutput) and sys.stderr.thread is me: sys.stderr = err
+        sys.stdout, sys.stderr = out, err
         self.dashboard._show_log()
         self.dashboard.stop_button.disabled = True
         self.train_button.disabled = False
