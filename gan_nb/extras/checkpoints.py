@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['rng_state', 'set_rng_state', 'train_state_path', 'recover_checkpoints', 'checkpoint_problem', 'commit_checkpoint',
+__all__ = ['rng_state', 'set_rng_state', 'train_state_path', 'commit_checkpoint', 'recover_checkpoints', 'checkpoint_problem',
            'load_train_state', 'RunLockedError', 'RunLock', 'resume_state', 'restore_train_state', 'ReplayedLoader',
            'SafeCheckpoints']
 
@@ -69,29 +69,7 @@ def _move_into_place(stage):
     _sync_folder(stage.parent)
     stage.rmdir()
 
-# %% ../../nbs/07b_train_state.ipynb #cfe855ab
-def recover_checkpoints(save_dir):
-    "Finish moving the checkpoints committed before a kill, remove those never committed and files a kill cut short."
-    for stage in Path(save_dir).glob('.*_checkpoint'):
-        committed = any(stage.glob('*_train_state.pth'))
-        if committed: _move_into_place(stage)
-        else: shutil.rmtree(stage)  # the set before it stays
-        print(f"note: {'completed' if committed else 'removed the incomplete'} checkpoint "
-              f"'{stage.name[1:].removesuffix('_checkpoint')}', which a stop interrupted")
-    for tmp in Path(save_dir).glob('.*.pth.*.tmp'): tmp.unlink()
 
-
-def checkpoint_problem(save_dir, label) -> str | None:
-    "`None` if checkpoint `label` is complete (its state loads and names weights files with the hashes they have), else why not."
-    path = train_state_path(save_dir, label)
-    if not path.is_file(): return f'{path.name} is missing'
-    try: files = torch.load(path, map_location='cpu', weights_only=True)['files']
-    except Exception as e: return f'{path.name} cannot be loaded ({unreadable_reason(path, e)})'
-    for name, digest in files.items():
-        if not (Path(save_dir)/name).is_file() or file_sha256(Path(save_dir)/name) != digest:
-            return f'{name} is not the file saved with {path.name}'
-
-# %% ../../nbs/07b_train_state.ipynb #18fd43f9
 def commit_checkpoint(model,  # a model with `optimizers`, `schedulers` and `save_networks(label, folder)`
                       state,  # where training stands (`save_dir`, counters, options)
                       label,  # 'latest', an epoch or 'iter_<n>'
@@ -124,7 +102,29 @@ def commit_checkpoint(model,  # a model with `optimizers`, `schedulers` and `sav
     _move_into_place(stage)
     return path
 
+# %% ../../nbs/07b_train_state.ipynb #cfe855ab
+def recover_checkpoints(save_dir):
+    "Finish moving the checkpoints committed before a kill, remove those never committed and files a kill cut short."
+    for stage in Path(save_dir).glob('.*_checkpoint'):
+        committed = any(stage.glob('*_train_state.pth'))
+        if committed: _move_into_place(stage)
+        else: shutil.rmtree(stage)  # the set before it stays
+        print(f"note: {'completed' if committed else 'removed the incomplete'} checkpoint "
+              f"'{stage.name[1:].removesuffix('_checkpoint')}', which a stop interrupted")
+    for tmp in Path(save_dir).glob('.*.pth.*.tmp'): tmp.unlink()
 
+
+def checkpoint_problem(save_dir, label) -> str | None:
+    "`None` if checkpoint `label` is complete (its state loads and names weights files with the hashes they have), else why not."
+    path = train_state_path(save_dir, label)
+    if not path.is_file(): return f'{path.name} is missing'
+    try: files = torch.load(path, map_location='cpu', weights_only=True)['files']
+    except Exception as e: return f'{path.name} cannot be loaded ({unreadable_reason(path, e)})'
+    for name, digest in files.items():
+        if not (Path(save_dir)/name).is_file() or file_sha256(Path(save_dir)/name) != digest:
+            return f'{name} is not the file saved with {path.name}'
+
+# %% ../../nbs/07b_train_state.ipynb #18fd43f9
 def load_train_state(path) -> dict:
     "Read a training-state file with `torch.load(weights_only=True)`: tensors, numbers and strings only, so no file runs code."
     try: return torch.load(path, map_location='cpu', weights_only=True)
