@@ -84,7 +84,8 @@ def commit_checkpoint(model,  # a model with `optimizers`, `schedulers` and `sav
         shutil.rmtree(stage, ignore_errors=True)
         stage.mkdir()
         payload = dict(  # the weights files first (with their hashes), then the training state
-            files={p.name: file_sha256(p) for p in model.save_networks(label, stage)}, epoch=state.epoch, epoch_iter=state.epoch_iter, total_iters=state.total_iters, epoch_done=epoch_done,
+            files={p.name: file_sha256(p) for p in model.save_networks(label, stage)},
+            epoch=state.epoch, epoch_iter=state.epoch_iter, total_iters=state.total_iters, epoch_done=epoch_done,
             epoch_count=state.opt.epoch_count,  # the first epoch of the run (the linear policy's formula needs it)
             optimizers=[o.state_dict() for o in model.optimizers], schedulers=[s.state_dict() for s in model.schedulers],
             rng=rng_state(), epoch_rng=epoch_rng, metric=model.metric, scaler=model.scaler and model.scaler.state_dict(),
