@@ -13,12 +13,12 @@ import time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['STATE_VERSION', 'rng_state', 'set_rng_state', 'train_state_path', 'image_pools', 'restore_image_pools',
-           'checkpoint_stage', 'move_into_place', 'commit_checkpoint', 'recover_checkpoints', 'checkpoint_problem',
-           'save_train_state', 'load_train_state', 'RunLockedError', 'RunLock', 'resume_label', 'resume_train_state',
-           'ReplayedLoader', 'SafeCheckpoints']
+__all__ = ['rng_state', 'set_rng_state', 'train_state_path', 'commit_checkpoint', 'recover_checkpoints', 'checkpoint_problem',
+           'load_train_state', 'RunLockedError', 'RunLock', 'resume_state', 'restore_train_state', 'ReplayedLoader',
+           'SafeCheckpoints']
 
 # %% ../../nbs/07b_train_state.ipynb #dde57b0e
+import numpy as np
 import torch
 import torch.distributed as dist
 
@@ -31,169 +31,108 @@ from .downloads import file_sha256
 # %% ../../nbs/07b_train_state.ipynb #bd24973c
 def rng_state() -> dict:
     "The state of every random-number generator the training draws from, as tensors, numbers and tuples."
-    state = dict(python=random.getstate(), torch=torch.get_rng_state())
-    try:
-        import numpy as np
-        kind, keys, pos, has_gauss, gauss = np.random.get_state()
-        state['numpy'] = (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss)  # a tensor, not an array
-    except ImportError: pass
+    kind, keys, *rest = np.random.get_state()
+    state = dict(python=random.getstate(), torch=torch.get_rng_state(),
+                 numpy=(kind, torch.from_numpy(keys.astype(np.int64)), *rest))  # a tensor, not an array: a safe load reads it
     if torch.cuda.is_available(): state['cuda'] = torch.cuda.get_rng_state_all()
     if torch.backends.mps.is_available(): state['mps'] = torch.mps.get_rng_state()
     return state
 
 
 def set_rng_state(state: dict):
-    "Restore generators saved by `rng_state` (those this machine has)."
+    "Restore generators saved by `rng_state` (those this machine has; CUDA's only on as many GPUs)."
     random.setstate(state['python'])
     torch.set_rng_state(state['torch'])
-    if 'numpy' in state:
-        import numpy as np
-        kind, keys, pos, has_gauss, gauss = state['numpy']
-        np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
-    if 'cuda' in state and torch.cuda.is_available() and len(state['cuda']) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(state['cuda'])
+    kind, keys, *rest = state['numpy']
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), *rest))
+    if 'cuda' in state and len(state['cuda']) == torch.cuda.device_count(): torch.cuda.set_rng_state_all(state['cuda'])
     if 'mps' in state and torch.backends.mps.is_available(): torch.mps.set_rng_state(state['mps'])
 
 # %% ../../nbs/07b_train_state.ipynb #de7184e2
-STATE_VERSION = 2  # 2: safe to load with weights_only (RNG states as tensors), records its files' hashes
-
-
 def train_state_path(save_dir, label) -> Path:
     "`<save_dir>/<label>_train_state.pth`, `label` as for the weights: `latest`, an epoch or `iter_<n>`."
     return Path(save_dir)/f'{label}_train_state.pth'
 
-
-def image_pools(model) -> dict:
-    "The contents of the model's image pools (CycleGAN's history of generated images), by attribute name."
-    return {name: dict(vars(obj)) for name, obj in vars(model).items() if type(obj).__name__ == 'ImagePool'}
-
-
-def restore_image_pools(model, pools: dict):
-    "Put saved image-pool contents back (their images onto the model's device)."
-    for name, content in (pools or {}).items():
-        pool = getattr(model, name, None)
-        if pool is None: continue
-        content = dict(content)
-        if isinstance(content.get('images'), list): content['images'] = [im.to(model.device) for im in content['images']]
-        vars(pool).update(content)
-
 # %% ../../nbs/07b_train_state.ipynb #db0e63ca
-def checkpoint_stage(save_dir, label) -> Path:
-    "The hidden folder where checkpoint `label` is assembled before its files are moved into `save_dir`."
-    return Path(save_dir)/f'.{label}_checkpoint'
-
-
 def _sync_folder(folder):
     "Flush a folder's entries (the renames in it) to disk, where the system allows it."
-    try: fd = os.open(folder, os.O_RDONLY)
-    except OSError: return
-    try: os.fsync(fd)
-    except OSError: pass
-    finally: os.close(fd)
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+        try: os.fsync(fd)
+        finally: os.close(fd)
+    except OSError: pass  # Windows cannot open a folder
 
 
-def move_into_place(save_dir, label):
-    "Move a committed checkpoint from its staging folder into `save_dir`: the weights first, the state (the record) last."
-    stage, state_file = checkpoint_stage(save_dir, label), train_state_path(save_dir, label).name
-    for name in sorted(os.listdir(stage)):
-        if name.endswith('.pth') and name != state_file: os.replace(stage/name, Path(save_dir)/name)
-    os.replace(stage/state_file, Path(save_dir)/state_file)
-    _sync_folder(save_dir)
-    shutil.rmtree(stage, ignore_errors=True)
-
-# %% ../../nbs/07b_train_state.ipynb #5217ac36
-def _save_error(save_dir, label, error) -> OSError:
-    "One line for a checkpoint that could not be written: the folder, the cause in plain words, what to do."
-    cause = getattr(error, 'strerror', None) or ('the disk is full' if shutil.disk_usage(save_dir).free < 2**20
-                                                 else 'a file could not be written')
-    return OSError(f"cannot save checkpoint '{label}' in {save_dir} ({cause}); the previous checkpoint is kept: "
-                   'make room or make the folder writable, then resume with --continue_train')
+def _move_into_place(stage):
+    "Move a committed checkpoint's files from its staging folder into the run folder, the training state (the record) last."
+    for path in [*stage.glob('*_net_*.pth'), *stage.glob('*_train_state.pth')]: os.replace(path, stage.parent/path.name)
+    _sync_folder(stage.parent)
+    stage.rmdir()
 
 
-def commit_checkpoint(save_dir,  # the run's folder
+def commit_checkpoint(model,  # a model with `optimizers`, `schedulers` and `save_networks(label, folder)`
+                      state,  # where training stands (`save_dir`, counters, options)
                       label,  # 'latest', an epoch or 'iter_<n>'
-                      write_weights,  # `write_weights(folder)` writes the weights files into `folder`, returns their paths
-                      payload: dict  # the training state; gets the weights files' hashes and is written last
-                     ) -> Path:
-    "Write checkpoint `label` so a reader finds all of the old set or all of the new one; return the state file's path."
-    stage = checkpoint_stage(save_dir, label)
-    if (stage/train_state_path(save_dir, label).name).is_file(): move_into_place(save_dir, label)  # an interrupted move first
+                      epoch_rng=None,  # the random state the current epoch started from (`ReplayedLoader` records it)
+                      epoch_done=False  # True: `epoch` is complete and its learning-rate update is done
+                     ):
+    "Save checkpoint `label` (weights `<label>_net_<X>.pth` and training state) so a reader finds all of the old set or all of the new one."
+    if not is_main(): return None  # under torchrun every process holds the same weights: one writes
+    save_dir = state.save_dir
+    stage, path = save_dir/f'.{label}_checkpoint', train_state_path(save_dir, label)
     try:
         shutil.rmtree(stage, ignore_errors=True)
-        stage.mkdir(parents=True)
-        files = {Path(p).name: file_sha256(p) for p in write_weights(stage)}
-        with atomic_write(stage/train_state_path(save_dir, label).name, 'wb') as f: torch.save(dict(payload, files=files), f)
+        stage.mkdir()
+        payload = dict(  # the weights files first (with their hashes), then the training state
+            files={p.name: file_sha256(p) for p in model.save_networks(label, stage)},
+            epoch=state.epoch, epoch_iter=state.epoch_iter, total_iters=state.total_iters, epoch_done=epoch_done,
+            epoch_count=state.opt.epoch_count,  # the first epoch of the run (the linear policy's formula needs it)
+            optimizers=[o.state_dict() for o in model.optimizers], schedulers=[s.state_dict() for s in model.schedulers],
+            rng=rng_state(), epoch_rng=epoch_rng, metric=model.metric, scaler=model.scaler and model.scaler.state_dict(),
+            pools={name: dict(vars(obj)) for name, obj in vars(model).items() if type(obj).__name__ == 'ImagePool'},  # CycleGAN's
+            best=state.best)  # the best validation (`--val_freq`): a resume keeps comparing against it
+        with atomic_write(stage/path.name, 'wb') as f: torch.save(payload, f)
         _sync_folder(stage)  # the commit: the whole set is on disk
     except BaseException as e:
         shutil.rmtree(stage, ignore_errors=True)
-        if isinstance(e, OSError) or (isinstance(e, RuntimeError) and 'write' in str(e)):  # torch's zip writer: RuntimeError
-            raise _save_error(save_dir, label, e) from None
-        raise
-    move_into_place(save_dir, label)
-    return train_state_path(save_dir, label)
+        if not (isinstance(e, OSError) or 'write' in str(e)): raise  # torch's zip writer: a RuntimeError '... write failed'
+        cause = getattr(e, 'strerror', None) or ('the disk is full' if shutil.disk_usage(save_dir).free < 2**20
+                                                 else 'a file could not be written')
+        raise OSError(f"cannot save checkpoint '{label}' in {save_dir} ({cause}); the previous checkpoint is kept: "
+                      'make room or make the folder writable, then resume with --continue_train') from None
+    _move_into_place(stage)
+    return path
 
 # %% ../../nbs/07b_train_state.ipynb #cfe855ab
-def recover_checkpoints(save_dir) -> list[str]:
-    "Finish the moves of checkpoints committed before a kill, remove those never committed; return what was done."
-    done = []
-    for stage in sorted(p for p in Path(save_dir).glob('.*_checkpoint') if p.is_dir()):
-        label = stage.name[1:-len('_checkpoint')]
-        if (stage/train_state_path(save_dir, label).name).is_file():
-            move_into_place(save_dir, label)
-            done.append(f"completed checkpoint '{label}': a stop interrupted it while its files were moved into place")
-            continue
-        if any(name.endswith('.pth') for name in os.listdir(stage)):
-            done.append(f"removed the incomplete checkpoint '{label}' a stop interrupted; the one before it is kept")
-        shutil.rmtree(stage, ignore_errors=True)
-    for tmp in Path(save_dir).glob('.*.pth.*.tmp'): tmp.unlink(missing_ok=True)  # single files a kill cut short
-    return done
+def recover_checkpoints(save_dir):
+    "Finish moving the checkpoints committed before a kill, remove those never committed and files a kill cut short."
+    for stage in Path(save_dir).glob('.*_checkpoint'):
+        committed = any(stage.glob('*_train_state.pth'))
+        if committed: _move_into_place(stage)
+        else: shutil.rmtree(stage)  # the set before it stays
+        print(f"note: {'completed' if committed else 'removed the incomplete'} checkpoint "
+              f"'{stage.name[1:].removesuffix('_checkpoint')}', which a stop interrupted")
+    for tmp in Path(save_dir).glob('.*.pth.*.tmp'): tmp.unlink()
 
 
 def checkpoint_problem(save_dir, label) -> str | None:
     "`None` if checkpoint `label` is complete (its state loads and names weights files with the hashes they have), else why not."
     path = train_state_path(save_dir, label)
     if not path.is_file(): return f'{path.name} is missing'
-    try: files = torch.load(path, map_location='cpu', weights_only=True).get('files')
+    try: files = torch.load(path, map_location='cpu', weights_only=True)['files']
     except Exception as e: return f'{path.name} cannot be loaded ({unreadable_reason(path, e)})'
-    if not files: return f'{path.name} does not name its weights files'
     for name, digest in files.items():
-        if not (Path(save_dir)/name).is_file(): return f'{name} is missing'
-        if file_sha256(Path(save_dir)/name) != digest: return f'{name} is not the file saved with {path.name}'
-    return None
+        if not (Path(save_dir)/name).is_file() or file_sha256(Path(save_dir)/name) != digest:
+            return f'{name} is not the file saved with {path.name}'
 
 # %% ../../nbs/07b_train_state.ipynb #18fd43f9
-def _plain_options(opt) -> dict:
-    "The options as plain values (what a safe load reads back)."
-    return {k: v for k, v in vars(opt).items() if isinstance(v, (str, int, float, bool, type(None)))}
-
-
-def save_train_state(model, state: TrainState, label, epoch_rng=None, epoch_done=False):
-    "Save checkpoint `label` as one commit: every network's weights (`<label>_net_<X>.pth`) and the training state."
-    if not is_main(): return None  # under torchrun every process holds the same weights: one writes
-    payload = dict(
-        version=STATE_VERSION, epoch=state.epoch, epoch_iter=state.epoch_iter, total_iters=state.total_iters,
-        epoch_done=epoch_done,  # True: `epoch` is complete and its learning-rate update is done
-        epoch_count=state.opt.epoch_count,  # the first epoch of the run (the linear policy's formula needs it)
-        optimizers=[o.state_dict() for o in model.optimizers],
-        schedulers=[s.state_dict() for s in model.schedulers],
-        rng=rng_state(), epoch_rng=epoch_rng, metric=model.metric, pools=image_pools(model),
-        best=state.best,  # the best validation (`--val_freq`): a resume keeps comparing against it
-        batch_size=state.opt.batch_size, options=_plain_options(state.opt),
-        scaler=model.scaler.state_dict() if model.scaler is not None else None)  # --amp fp16
-    return commit_checkpoint(state.save_dir, label, lambda folder: model.save_networks(label, folder), payload)
-
-
 def load_train_state(path) -> dict:
     "Read a training-state file with `torch.load(weights_only=True)`: tensors, numbers and strings only, so no file runs code."
     try: return torch.load(path, map_location='cpu', weights_only=True)
-    except OSError as e:
-        if e.filename is not None: raise  # missing or unreadable: the system's message names the file
-        error = e
-    except Exception as e: error = e  # cut short, overwritten, not a checkpoint, or a pickle that would run code
-    reason = unreadable_reason(path, error)
-    if reason.startswith('it holds pickled'): reason += ' (gan_nb before version 2 of this file wrote NumPy objects there too)'
-    raise ValueError(f'cannot load the training state {path}: {reason}; delete it to resume from the weights alone, '
-                     'or resume from another checkpoint with --epoch') from None
+    except Exception as e:  # cut short, overwritten, not a checkpoint, or a pickle that would run code
+        if isinstance(e, OSError) and e.filename: raise  # missing or unreadable: the system's message names the file
+        raise ValueError(f'cannot load the training state {path}: {unreadable_reason(path, e)}; delete it to resume from '
+                         'the weights alone, or resume from another checkpoint with --epoch') from None
 
 # %% ../../nbs/07b_train_state.ipynb #49a4e0ff
 class RunLockedError(OSError):
@@ -201,108 +140,86 @@ class RunLockedError(OSError):
 
 
 class RunLock:
-    "The lock a training run holds on its folder: `acquire` raises `RunLockedError` naming the holder; `release` (or exit)."
+    "The lock a training run holds on its folder: `acquire` raises `RunLockedError` naming the holder; `release` gives it back."
     def __init__(self, save_dir):  # the run's folder, `<checkpoints_dir>/<name>`
-        save_dir = Path(save_dir)
-        self.folder, self.path, self.file = save_dir, save_dir.parent/f'.{save_dir.name}.lock', None
+        self.folder, self.file = Path(save_dir), None
+        self.path = self.folder.parent/f'.{self.folder.name}.lock'
 
     def acquire(self):
         "Take the lock, or raise `RunLockedError` naming the run that holds it; take over one a killed run left."
-        try: import fcntl
-        except ImportError: return self  # Windows: no flock
-        try: f = open(self.path, 'a+')
-        except OSError as e:  # e.g. a read-only --checkpoints_dir holding a writable run folder
-            print(f'note: cannot create {self.path} ({e.strerror}): nothing keeps a second run out of {self.folder}', file=sys.stderr)
-            return self
+        try:
+            import fcntl
+            f = open(self.path, 'a+')
+        except (ImportError, OSError): return self  # Windows has no flock; a read-only --checkpoints_dir, no lock file: unlocked
+        f.seek(0)
+        holder = f.read().strip()
         try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
-            f.seek(0); holder = f.read().strip() or 'a process that has just started'
             f.close()
             if isinstance(e, BlockingIOError):
-                raise RunLockedError(f'{self.folder} is in use by another training run ({holder}); wait for it to end '
-                                     'or stop it, or choose another --name') from None
+                raise RunLockedError(f'{self.folder} is in use by another training run ({holder or "a process that has just started"}); '
+                                     'wait for it to end or stop it, or choose another --name') from None
             return self  # a file system without locks: run unlocked
-        f.seek(0); left = f.read().strip()
-        if left: print(f'note: took over {self.folder} from a run that ended without releasing it ({left})', file=sys.stderr)
-        f.seek(0); f.truncate()
+        if holder: print(f'note: took over {self.folder} from a run that ended without releasing it ({holder})', file=sys.stderr)
+        f.truncate(0)
         f.write(f'pid {os.getpid()} on {socket.gethostname()}, since {time.strftime("%Y-%m-%d %H:%M:%S")}'); f.flush()
         self.file = f
         return self
 
     def release(self):
-        "Give the lock back (any number of times)."
-        if self.file is None: return
-        self.file.seek(0); self.file.truncate(); self.file.flush()  # empty: ended cleanly, nothing to take over
-        self.file.close()  # closing releases the lock
+        "Give the lock back (any number of times), leaving the file empty: nothing to take over."
+        if self.file: self.file.truncate(0); self.file.close()  # closing releases the lock
         self.file = None
 
-    def __enter__(self): return self.acquire()
-    def __exit__(self, *exc): self.release()
-
 # %% ../../nbs/07b_train_state.ipynb #fea5cbd9
-def resume_label(opt,  # the training options (`epoch`, `load_iter`)
+def resume_state(opt,  # the training options (`epoch`, `load_iter`, `epoch_count`): `epoch` may change
                  save_dir  # the run's folder
-                ) -> tuple[str, str | None]:
-    "The checkpoint `--continue_train` resumes: the one asked for; for `latest`, if incomplete, the newest complete one; and a note."
-    wanted = f'iter_{opt.load_iter}' if opt.load_iter > 0 else str(opt.epoch)
-    problem = checkpoint_problem(save_dir, wanted)
-    if problem is None or wanted != 'latest': return wanted, None
-    others = sorted((p for p in Path(save_dir).glob('*_train_state.pth') if p.name != f'{wanted}_train_state.pth'),
-                    key=lambda p: p.stat().st_mtime, reverse=True)
-    for path in others:
-        label = path.name[:-len('_train_state.pth')]
-        if checkpoint_problem(save_dir, label) is None:
-            return label, f"checkpoint 'latest' is incomplete ({problem}): resuming from '{label}', the newest complete one"
-    return wanted, None
-
-# %% ../../nbs/07b_train_state.ipynb #13cbc9e8
-def _follow_todays_schedule(model, opt):
-    "After a resume, set the linear schedule's learning rate from today's --lr, --n_epochs and --n_epochs_decay."
-    before = model.optimizers[0].param_groups[0]['lr']
-    for o, sch in zip(model.optimizers, model.schedulers):  # the rate is a function of the epoch: recompute it
-        factor = sch.lr_lambdas[0](sch.last_epoch)
-        sch.base_lrs = [opt.lr] * len(o.param_groups)
-        for group in o.param_groups: group['initial_lr'], group['lr'] = opt.lr, opt.lr * factor
-    after = model.optimizers[0].param_groups[0]['lr']
-    if after != before: print(f'note: learning rate {before:.7f} -> {after:.7f}, from this run\'s --lr, --n_epochs and --n_epochs_decay')
-
-
-def _restore_optimisers(model, opt, saved):
-    "Adam's moments, the fp16 scale and the schedules from `saved`; today's `--fused_adam`, not the saved run's kernel."
-    for o, s in zip(model.optimizers, saved['optimizers']):
-        o.load_state_dict(s)
-        for group in o.param_groups: group.update(foreach=None, fused=True if opt.fused_adam else None)
-    if saved.get('scaler') and model.scaler is not None: model.scaler.load_state_dict(saved['scaler'])
-    for sch, s in zip(model.schedulers, saved['schedulers']): sch.load_state_dict(s)
+                ) -> dict | None:
+    "The training state `--continue_train` resumes from, or None for the weights alone; `latest` if not whole: the newest whole set (saying so)."
+    label = f'iter_{opt.load_iter}' if opt.load_iter > 0 else str(opt.epoch)
+    problem = checkpoint_problem(save_dir, label)
+    if problem and label == 'latest':
+        for path in sorted(Path(save_dir).glob('*_train_state.pth'), key=lambda p: p.stat().st_mtime, reverse=True):
+            if checkpoint_problem(save_dir, other := path.name.removesuffix('_train_state.pth')) is None:
+                print(f"note: checkpoint 'latest' is incomplete ({problem}): resuming from '{other}', the newest complete one")
+                label, problem, opt.epoch = other, None, other  # the weights `setup` loads
+                break
+    path = train_state_path(save_dir, label)
+    if path.is_file(): saved = load_train_state(path)  # a damaged or crafted file: an error, not a silent fresh start
+    if problem:  # no state (a checkpoint of the reference's), or one that does not go with these weights
+        print(f'note: {problem}: resuming from the weights only at epoch {opt.epoch_count} '
+              '(optimisers and learning-rate schedule start afresh)')
+        return None
+    return dict(saved, path=path)
 
 # %% ../../nbs/07b_train_state.ipynb #a7c1e0d2
-def resume_train_state(model,  # the model, its weights loaded by `setup`
-                       opt,  # the training options (`continue_train`, `epoch`, `load_iter`...)
-                       state: TrainState,  # the run's state: the counters are set from the file
-                      ) -> dict | None:
-    "Restore a saved training state for `--continue_train` if there is one that goes with the weights; return it (or None)."
-    label = f'iter_{opt.load_iter}' if opt.load_iter > 0 else opt.epoch
-    path = train_state_path(state.save_dir, label)
-    if not path.is_file():
-        print(f'note: no training state {path.name} in {state.save_dir}: resuming from the weights only at epoch '
-              f'{opt.epoch_count} (optimisers and learning-rate schedule start afresh)')
-        return None
-    saved = load_train_state(path)
-    if problem := checkpoint_problem(state.save_dir, label):
-        print(f'note: {path.name} does not go with the weights {label}_net_*.pth ({problem}): resuming from the weights only at epoch {opt.epoch_count}')
-        return None
-    _restore_optimisers(model, opt, saved)
-    model.metric, state.best = saved['metric'], saved['best']
-    restore_image_pools(model, saved['pools'])
+def restore_train_state(model,  # the model, its weights loaded by `setup`
+                        opt,  # the training options (`epoch_count` is set from the file)
+                        state: TrainState,  # the run's state: the counters are set from the file
+                        saved: dict  # what `resume_state` read
+                       ):
+    "Put a saved training state back: Adam's moments (with today's `--fused_adam`), fp16 scale, schedules, pools, counters."
+    for o, s in zip(model.optimizers, saved['optimizers']):
+        o.load_state_dict(s)
+        for group in o.param_groups: group.update(foreach=None, fused=opt.fused_adam or None)
+    if model.scaler and saved['scaler']: model.scaler.load_state_dict(saved['scaler'])
+    for sch, s in zip(model.schedulers, saved['schedulers']): sch.load_state_dict(s)
+    for name, pool in saved['pools'].items(): vars(getattr(model, name)).update(pool, images=[im.to(model.device) for im in pool['images']])
+    model.metric, state.best, path = saved['metric'], saved['best'], saved['path']
     opt.epoch_count, state.total_iters = saved['epoch_count'], saved['total_iters']  # the schedule counts from the run's first epoch
     state.epoch, state.epoch_iter = (saved['epoch'] + 1, 0) if saved['epoch_done'] else (saved['epoch'], saved['epoch_iter'])
     if state.epoch > state.n_epochs_total:
         raise ValueError(f'{path} is from a run that finished epoch {saved["epoch"]} of {state.n_epochs_total} '
                          f'(--n_epochs {opt.n_epochs} + --n_epochs_decay {opt.n_epochs_decay}); to train longer, raise them')
-    if opt.lr_policy == 'linear': _follow_todays_schedule(model, opt)
+    if opt.lr_policy == 'linear':  # a function of the epoch: the rate from today's --lr, --n_epochs and --n_epochs_decay
+        before = model.optimizers[0].param_groups[0]['lr']
+        for o, sch in zip(model.optimizers, model.schedulers):
+            sch.base_lrs = [opt.lr] * len(o.param_groups)
+            for group in o.param_groups: group['initial_lr'], group['lr'] = opt.lr, opt.lr * sch.lr_lambdas[0](sch.last_epoch)
+        if (after := model.optimizers[0].param_groups[0]['lr']) != before:
+            print(f"note: learning rate {before:.7f} -> {after:.7f}, from this run's --lr, --n_epochs and --n_epochs_decay")
     state.last_checkpoint = path  # good until a new one is written
     print(f'resuming from {path}: epoch {state.epoch}, {state.epoch_iter} images into it, {state.total_iters} in all')
-    return saved
 
 # %% ../../nbs/07b_train_state.ipynb #b8d2e1f4
 class ReplayedLoader:
@@ -316,47 +233,37 @@ class ReplayedLoader:
     def __iter__(self):
         k, s = self.keeper, self.keeper.run.state
         saved, skip = k.saved, s.epoch_iter  # images already done in this epoch (a resume in the middle of it)
-        if saved is not None: set_rng_state(saved['epoch_rng'] if skip and saved['epoch_rng'] is not None else saved['rng'])
-        k.epoch_rng = rng_state()  # replaying this epoch's order starts from here
+        if saved: set_rng_state(saved['epoch_rng'] if skip else saved['rng'])
+        k.epoch_rng, k.saved = rng_state(), None  # replaying this epoch's order starts from here
         batches = iter(self.loader) if skip < s.dataset_size else iter(())  # stopped after the last batch: nothing left
-        for _ in range(skip // s.opt.batch_size if skip < s.dataset_size else 0): next(batches, None)  # same order
-        if saved is not None and skip: set_rng_state(saved['rng'])  # then the generators as the checkpoint left them
-        k.saved = None
+        for _ in range(skip // s.opt.batch_size): next(batches, None)  # the same order
+        if skip: set_rng_state(saved['rng'])  # then the generators as the checkpoint left them
         return batches
 
 # %% ../../nbs/07b_train_state.ipynb #b8d2e1f5
 class SafeCheckpoints(Callback):
     "The extra that makes a run safe to stop: one run per folder, whole checkpoints with the training state, exact resumes."
     def __init__(self, run):  # a `TrainingRun`, being created
-        self.run, self.saved, self.epoch_rng, s = run, None, None, run.state
-        self.lock = RunLock(s.save_dir).acquire() if is_main() else None  # one run per folder
+        self.run, self.epoch_rng, s = run, None, run.state
+        self.lock = RunLock(s.save_dir)
         try:
-            for note in recover_checkpoints(s.save_dir) if is_main() else []: print(f'note: {note}')
+            if is_main(): self.lock.acquire(); recover_checkpoints(s.save_dir)  # one run per folder, then what a kill left
             if dist.is_available() and dist.is_initialized(): dist.barrier()  # the others read the checkpoints once whole
-            if run.opt.continue_train: self.choose_checkpoint()
+            self.saved = resume_state(run.opt, s.save_dir) if run.opt.continue_train else None  # before the weights load
         except BaseException:
-            self.on_close(s)
+            self.lock.release()
             raise
         run.saver = self.save
 
-    def choose_checkpoint(self):
-        "For `--continue_train`: the newest complete checkpoint when `latest` is not whole (saying so), as `opt.epoch`."
-        opt = self.run.opt
-        label, note = resume_label(opt, self.run.state.save_dir)
-        if note is None: return
-        self.run.say(f'note: {note}')
-        opt.epoch, opt.load_iter = (opt.epoch, int(label[5:])) if label.startswith('iter_') else (label, 0)
-
     def on_train_begin(self, state):
-        if state.opt.continue_train: self.saved = resume_train_state(state.model, state.opt, state)
+        if self.saved: restore_train_state(state.model, state.opt, state, self.saved)
         self.run.dataset = ReplayedLoader(self.run.dataset, self)
 
     def save(self, label, epoch_done=False):
         "The run's `saver`: weights and training state as one commit."
-        return save_train_state(self.run.model, self.run.state, label, epoch_rng=self.epoch_rng, epoch_done=epoch_done)
+        return commit_checkpoint(self.run.model, self.run.state, label, self.epoch_rng, epoch_done)
 
-    def on_close(self, state):
-        if self.lock is not None: self.lock.release()
+    def on_close(self, state): self.lock.release()
 
 
 RUN_HOOKS['checkpoints'] = SafeCheckpoints

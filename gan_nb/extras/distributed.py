@@ -5,11 +5,9 @@
 # %% ../../nbs/07c_distributed.ipynb #1961a90f
 from __future__ import annotations
 import os
-from dataclasses import dataclass
 
 # %% auto #0
-__all__ = ['DistInfo', 'launched_by_torchrun', 'init_distributed', 'wrap_distributed', 'sync_buffers', 'agree', 'Torchrun',
-           'torchrun_hook']
+__all__ = ['in_process_group', 'init_distributed', 'wrap_distributed', 'sync_buffers', 'agree', 'Torchrun', 'torchrun_hook']
 
 # %% ../../nbs/07c_distributed.ipynb #b5990e08
 import torch
@@ -22,98 +20,71 @@ from ..networks import unwrap_network
 from ..train import seed_everything
 
 # %% ../../nbs/07c_distributed.ipynb #5ae2d965
-@dataclass
-class DistInfo:
-    "Where this process stands in a torchrun job (rank 0 of 1 without one)."
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-    owned: bool = False  # True when `init_distributed` created the process group (and must destroy it)
-
-    @property
-    def enabled(self): return dist.is_available() and dist.is_initialized()
+def in_process_group() -> bool:
+    "Whether this process belongs to a process group (torchrun's, or one made by hand)."
+    return dist.is_available() and dist.is_initialized()
 
 
-def launched_by_torchrun() -> bool:
-    "Whether torchrun (or another launcher) set the distributed environment variables."
-    return 'WORLD_SIZE' in os.environ and 'LOCAL_RANK' in os.environ
-
-
-def init_distributed(opt) -> DistInfo:
-    "Join the torchrun process group if launched by torchrun (gloo on CPU, nccl on CUDA); set `opt.device` to this process's device."
-    if dist.is_available() and dist.is_initialized():
-        return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get('LOCAL_RANK', 0)))
-    if not launched_by_torchrun(): return DistInfo()
-    local_rank = int(os.environ['LOCAL_RANK'])
+def init_distributed(opt) -> bool:
+    "Join torchrun's process group if torchrun started this process (gloo on CPU, nccl on CUDA, `opt.device` this process's GPU); True if joined."
+    if in_process_group() or not {'WORLD_SIZE', 'LOCAL_RANK'} <= os.environ.keys(): return False
     device = resolve_device(opt.device)
     if device.type == 'cuda':
-        device = torch.device('cuda', local_rank)
+        device = torch.device('cuda', int(os.environ['LOCAL_RANK']))
         torch.cuda.set_device(device)
-        backend = 'nccl'
-    else: backend = 'gloo'
+    elif opt.norm == 'syncbatch':
+        raise ValueError('--norm syncbatch shares batch statistics between GPUs and needs CUDA under torchrun; '
+                         'on the CPU use --norm batch')
     opt.device = str(device)
-    dist.init_process_group(backend=backend)
-    return DistInfo(dist.get_rank(), dist.get_world_size(), local_rank, owned=True)
+    dist.init_process_group('nccl' if device.type == 'cuda' else 'gloo')
+    return True
 
 # %% ../../nbs/07c_distributed.ipynb #5c4b5174
-def wrap_distributed(model, info: DistInfo):
-    "Wrap each network of `model` in `DistributedDataParallel` (SyncBatchNorm first for `--norm syncbatch`)."
-    if not info.enabled: return model
+def wrap_distributed(model):
+    "Wrap each network of `model` that learns in `DistributedDataParallel` (inside `torch.compile`'s wrapper, as PyTorch recommends)."
     from torch.nn.parallel import DistributedDataParallel as DDP
     for name in model.model_names:
         net = getattr(model, 'net' + name)
-        if isinstance(getattr(net, '_orig_mod', net), DDP): continue  # wrapped already
-        compiled = isinstance(getattr(net, '_orig_mod', None), torch.nn.Module)
-        if compiled: net = net._orig_mod  # DDP goes inside torch.compile, as PyTorch recommends
-        if model.opt.norm == 'syncbatch': net = torch.nn.SyncBatchNorm.convert_sync_batchnorm(net)
-        if not any(p.requires_grad for p in net.parameters()): continue  # nothing to synchronise
-        device_ids = [model.device.index or 0] if model.device.type == 'cuda' else None
-        net = DDP(net, device_ids=device_ids)
-        setattr(model, 'net' + name, torch.compile(net) if compiled else net)
+        inner = getattr(net, '_orig_mod', net)  # the network `torch.compile` wraps, or the network
+        if isinstance(inner, DDP) or not any(p.requires_grad for p in inner.parameters()): continue  # wrapped already, or frozen
+        ddp = DDP(inner)
+        setattr(model, 'net' + name, ddp if inner is net else torch.compile(ddp))
     return model
 
 
-def sync_buffers(model, info: DistInfo):
+def sync_buffers(model):
     "Copy rank 0's buffers (batch-norm running statistics) to every process, so all end identical."
-    if not info.enabled: return
     for name in model.model_names:
         for buf in unwrap_network(getattr(model, 'net' + name)).buffers(): dist.broadcast(buf.data, 0)
 
 # %% ../../nbs/07c_distributed.ipynb #d8e52d75
-def agree(flag: bool, info: DistInfo) -> bool:
+def agree(flag: bool) -> bool:
     "True on every process if it is True on any (so all processes stop at the same iteration)."
-    if not info.enabled or info.world_size == 1: return flag
-    t = torch.tensor([1.0 if flag else 0.0])
-    if dist.get_backend() == 'nccl': t = t.cuda()
+    t = torch.tensor([float(flag)], device='cuda' if dist.get_backend() == 'nccl' else 'cpu')
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return bool(t.item())
 
 # %% ../../nbs/07c_distributed.ipynb #d1e2f3a5
 class Torchrun(Callback):
     "The extra that runs the loop under torchrun: ranks, DDP, the same stop and the same statistics on every process."
-    def __init__(self, run, info: DistInfo):  # a `TrainingRun` being created; this process's place in the job
-        self.run, self.info = run, info
-        run.state.rank, run.state.world_size = info.rank, info.world_size
-        run.agree = lambda flag: agree(flag, info)
-        if run.opt.norm == 'syncbatch' and resolve_device(run.opt.device).type == 'cpu':
-            self.on_close(run.state)
-            raise ValueError('--norm syncbatch shares batch statistics between GPUs and needs CUDA under torchrun; '
-                             'on the CPU use --norm batch')
+    def __init__(self, run, owned):  # a `TrainingRun` being created; whether `init_distributed` joined the group (and leaves it)
+        self.owned, run.agree = owned, agree
+        run.state.rank, run.state.world_size = dist.get_rank(), dist.get_world_size()
 
     def on_train_begin(self, state):
         if state.opt.seed is not None and state.world_size > 1 and state.total_iters == 0: seed_everything(state.opt.seed + state.rank)
-        wrap_distributed(state.model, self.info)
+        wrap_distributed(state.model)
 
-    def before_checkpoint(self, state): sync_buffers(state.model, self.info)
+    def before_checkpoint(self, state): sync_buffers(state.model)
 
     def on_close(self, state):
-        if self.info.owned and dist.is_initialized(): dist.destroy_process_group()
+        if self.owned and dist.is_initialized(): dist.destroy_process_group()
 
 
 def torchrun_hook(run):
     "A `Torchrun` observer for `run` when torchrun started this process (or a process group exists), else None."
-    info = init_distributed(run.opt)
-    return Torchrun(run, info) if info.enabled else None
+    owned = init_distributed(run.opt)
+    return Torchrun(run, owned) if in_process_group() else None
 
 
 RUN_HOOKS['torchrun'] = torchrun_hook
