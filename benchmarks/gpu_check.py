@@ -100,7 +100,7 @@ def with_flags(a, b, model, flags, device, batch):
     said = []
     try:
         m = gan_nb_model(b, model, flags, device, say=said.append)
-        if '--amp' in flags and m.opt.amp != flags[1]: return None, 'skipped: ' + (' '.join(said).replace('note: ', '') or 'fell back to --amp off')
+        if '--amp' in flags and m.opt.amp != flags[1]: return None, 'skipped: ' + (' '.join(line.strip().replace('note: ', '') for line in said) or 'fell back to --amp off')
         return m, time_alternately({'first': stepper(m, batch, device)}, rounds=1, warmup=0)['first']  # compiling, cuDNN's tuning
     except Exception as e: return None, f'skipped: {type(e).__name__}: {e}'.splitlines()[0]  # a row, not the end
 
@@ -194,6 +194,8 @@ def parse(argv=None):
 def main(argv=None):
     a = parse(argv)
     device, start = resolve_device(a.device), time.perf_counter()
+    if a.quick and device.type == 'cpu':  # tiny networks: one thread is fastest, and spares a busy machine (training runs too)
+        torch.set_num_threads(1); os.environ['OMP_NUM_THREADS'] = '1'
     header = io.StringIO()
     with contextlib.redirect_stdout(header): compare.header(a, device)
     lines = [f'# gpu_check: {datetime.date.today()}, {device_name(device)} ({device}), torch {torch.__version__}', '',
