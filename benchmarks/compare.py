@@ -171,8 +171,8 @@ def table_head(title):
 
 def gan_nb_opt(a, model, flags=(), device='cpu'):
     args = ['--dataroot', 'unused', '--model', model, '--device', str(device), '--batch_size', str(a.batch_size),
-            '--crop_size', str(a.size), '--load_size', str(a.size), '--checkpoints_dir', tempfile.gettempdir(), *flags]
-    if model == 'pix2pix': args += ['--netG', a.netG, '--ngf', str(a.ngf)]
+            '--crop_size', str(a.size), '--load_size', str(a.size), '--ngf', str(a.ngf), '--checkpoints_dir', tempfile.gettempdir(), *flags]
+    if model == 'pix2pix': args += ['--netG', a.netG]
     return TrainOptions().gather(args)
 
 
@@ -457,10 +457,15 @@ def parse(argv=None):
     return a
 
 
+def device_name(device):
+    "The GPU's name, or the CPU's model name."
+    if device.type == 'cuda': return torch.cuda.get_device_name(device)
+    info = Path('/proc/cpuinfo').read_text().splitlines() if Path('/proc/cpuinfo').exists() else []
+    return next((l.split(':', 1)[1].strip() for l in info if l.startswith('model name')), '?')
+
+
 def header(a, device):
-    name = torch.cuda.get_device_name(device) if device.type == 'cuda' else ''
-    cpu = next((l.split(':', 1)[1].strip() for l in Path('/proc/cpuinfo').read_text().splitlines() if l.startswith('model name')), '?') \
-        if Path('/proc/cpuinfo').exists() else '?'
+    name, cpu = device_name(device), device_name(torch.device('cpu'))
     print(f'compare.py: {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="minutes")}; device {device}'
           f'{" (" + name + ")" if device.type == "cuda" else ""}; CPU {cpu}, {os.cpu_count()} cores, '
           f'flags: {describe_cpu()}; native bf16 {native_bf16()}, native fp16 {native_fp16()}; '
