@@ -12,10 +12,9 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['INCEPTION_URL', 'INCEPTION_SHA256', 'PAIRED_METRICS', 'METRICS', 'VAL_METRICS', 'read_rgb', 'l1_error', 'psnr',
-           'ssim', 'require_torch_fidelity', 'frechet_distance', 'kernel_inception_distance', 'small_set_warning',
-           'stored_inception_path', 'inception_weights_file', 'InceptionFeatures', 'image_features', 'gather_images',
-           'paired_scores', 'choose_metrics', 'evaluate', 'main', 'default_val_metric', 'validation_data',
-           'validation_score', 'Validation']
+           'ssim', 'frechet_distance', 'kernel_inception_distance', 'stored_inception_path', 'inception_weights_file',
+           'InceptionFeatures', 'image_features', 'gather_images', 'paired_scores', 'choose_metrics', 'evaluate',
+           'main', 'validation_data', 'validation_score', 'Validation']
 
 # %% ../../nbs/08a_metrics.ipynb #f105c8b6
 import numpy as np
@@ -40,7 +39,7 @@ def read_rgb(path  # an image file
 
 def _pair(fake, real):
     "Both images (C, H, W), or batches of them, as float64 tensors of one shape."
-    fake, real = torch.as_tensor(fake).double(), torch.as_tensor(real).double()
+    fake, real = (torch.as_tensor(x).double() for x in (fake, real))
     if fake.shape != real.shape: raise ValueError(f'paired metrics need images of the same size: {tuple(fake.shape)} and {tuple(real.shape)}')
     return fake, real
 
@@ -58,7 +57,7 @@ def psnr(fake,  # generated images on the 0..255 scale, as for `l1_error`
         ) -> torch.Tensor:
     "Peak signal-to-noise ratio per image in dB, `10 log10(255² / mean squared error)`; identical images give inf."
     fake, real = _pair(fake, real)
-    return 10 * torch.log10(255 ** 2 / (fake - real).pow(2).mean((-3, -2, -1)))
+    return 10 * torch.log10(255 ** 2 / ((fake - real) ** 2).mean((-3, -2, -1)))
 
 # %% ../../nbs/08a_metrics.ipynb #b7dcb170
 def ssim(fake,  # generated images on the 0..255 scale, as for `l1_error`
@@ -67,19 +66,19 @@ def ssim(fake,  # generated images on the 0..255 scale, as for `l1_error`
     "Structural similarity per image (11x11 Gaussian window, σ 1.5): the mean over channels and window positions (1 for identical images)."
     fake, real = _pair(fake, real)
     if min(fake.shape[-2:]) < 11: raise ValueError(f'SSIM needs images of at least 11x11 pixels, not {fake.shape[-1]}x{fake.shape[-2]}')
-    g = torch.exp(-(torch.arange(11, dtype=torch.float64) - 5) ** 2 / 4.5)  # 4.5 = 2σ²
+    g = torch.exp(-torch.arange(-5., 6, dtype=torch.float64) ** 2 / 4.5)  # 4.5 = 2σ²
     c = fake.shape[-3]
     window = (g[:, None] * g / g.sum() ** 2).expand(c, 1, 11, 11)
     local_mean = lambda x: F.conv2d(x, window, groups=c)  # no padding: only positions where the window fits; (C, H, W) or a batch
     mu_x, mu_y = local_mean(fake), local_mean(real)
     var_x, var_y = local_mean(fake * fake) - mu_x ** 2, local_mean(real * real) - mu_y ** 2
     cov = local_mean(fake * real) - mu_x * mu_y
-    c1, c2 = 2.55 ** 2, 7.65 ** 2  # (0.01 · 255)², (0.03 · 255)²
+    c1, c2 = 6.5025, 58.5225  # (0.01 · 255)², (0.03 · 255)²
     s = (2 * mu_x * mu_y + c1) * (2 * cov + c2) / ((mu_x ** 2 + mu_y ** 2 + c1) * (var_x + var_y + c2))
     return s.mean((-3, -2, -1))
 
 # %% ../../nbs/08a_metrics.ipynb #9872d9ad
-def require_torch_fidelity():
+def _torch_fidelity():
     "The `torch_fidelity` module, or an ImportError of one line that names the `metrics` extra."
     try: import torch_fidelity
     except ImportError:
@@ -102,8 +101,8 @@ def frechet_distance(features_1,  # (N1, D) features of one set of images
     f1, f2 = _features(features_1, features_2)
     # Σ = L Lᵀ with L = Rᵀ / sqrt(N - 1), R from the QR decomposition of the centred rows (at most D x D);
     # tr((Σ1 Σ2)^½) is then the sum of the singular values of L1ᵀ L2
-    l1, l2 = (torch.linalg.qr(f - f.mean(0), mode='r')[1].T / math.sqrt(len(f) - 1) for f in (f1, f2))
-    return float((f1.mean(0) - f2.mean(0)).pow(2).sum() + l1.pow(2).sum() + l2.pow(2).sum() - 2 * torch.linalg.svdvals(l1.T @ l2).sum())
+    l1, l2 = (torch.linalg.qr(f - f.mean(0), mode='r')[1].T / (len(f) - 1) ** 0.5 for f in (f1, f2))
+    return float(((f1.mean(0) - f2.mean(0)) ** 2).sum() + (l1 ** 2).sum() + (l2 ** 2).sum() - 2 * torch.linalg.svdvals(l1.T @ l2).sum())
 
 # %% ../../nbs/08a_metrics.ipynb #ee38a31f
 def kernel_inception_distance(features_1,  # (N1, D) features of one set of images
@@ -111,18 +110,9 @@ def kernel_inception_distance(features_1,  # (N1, D) features of one set of imag
                               subsets=100  # random subsets of up to 1000 images to average over
                              ) -> tuple[float, float]:
     "KID: unbiased squared MMD with the cubic polynomial kernel, as (mean, standard deviation) over subsets."
-    kid = require_torch_fidelity().metric_kid.kid_features_to_metric
     f1, f2 = _features(features_1, features_2)
-    out = kid(f1, f2, kid_subsets=subsets, kid_subset_size=min(1000, len(f1), len(f2)), rng_seed=0, verbose=False)
-    return out['kernel_inception_distance_mean'], out['kernel_inception_distance_std']
-
-# %% ../../nbs/08a_metrics.ipynb #192cd6e1
-def small_set_warning(n  # images in the smaller set
-                     ) -> str:
-    "The warning to print for FID on `n` images, or '' for 2048 (Inception's feature size) or more."
-    if n >= 2048: return ''  # fewer images leave the covariance estimate rank-deficient
-    return (f'warning: FID on {n} images is biased upward and varies from sample to sample; compare it only with '
-            'FIDs on the same number of images (KID is unbiased on small sets; papers use 2048+ images)')
+    out = _torch_fidelity().metric_kid.kid_features_to_metric(f1, f2, kid_subsets=subsets, kid_subset_size=min(1000, len(f1), len(f2)), rng_seed=0, verbose=False)
+    return tuple(out.values())  # kernel_inception_distance_mean, kernel_inception_distance_std
 
 # %% ../../nbs/08a_metrics.ipynb #13d965ce
 INCEPTION_URL = 'https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth'
@@ -131,7 +121,8 @@ INCEPTION_SHA256 = '6726825d'  # the start of the file's SHA-256, written in its
 
 def stored_inception_path() -> Path:
     "Where the downloaded weights are kept: torch hub's checkpoint folder (`$TORCH_HOME/hub/checkpoints`)."
-    return Path(torch.hub.get_dir())/'checkpoints'/Path(INCEPTION_URL).name
+    return Path(torch.hub.get_dir(), 'checkpoints', Path(INCEPTION_URL).name)
+
 
 # %% ../../nbs/08a_metrics.ipynb #0bac8c7d
 def inception_weights_file(path=None,  # a weights file you have (`--inception_weights`); None: the stored copy
@@ -141,7 +132,7 @@ def inception_weights_file(path=None,  # a weights file you have (`--inception_w
                            progress=True  # show a progress bar
                           ) -> Path:
     "The Inception weights file: `path`, or the stored copy, downloaded and checked on first use."
-    if path is not None and not Path(path).is_file(): raise FileNotFoundError(f'--inception_weights {path}: no such file')
+    if path and not Path(path).is_file(): raise FileNotFoundError(f'--inception_weights {path}: no such file')
     target = Path(path or target or stored_inception_path())
     if not target.is_file():  # whole and checked, or not at all
         fetch(url, target, progress, f'; or download {url} yourself and pass --inception_weights PATH', sha256, state_dict=True)
@@ -152,7 +143,7 @@ class InceptionFeatures(nn.Module):
     "Inception v3's 2048 pool features (FID's network, `torch-fidelity`'s port) of uint8 (N, 3, H, W) images."
     def __init__(self, weights):  # a weights file (see `inception_weights_file`)
         super().__init__()
-        fidelity, checked = require_torch_fidelity(), io.BytesIO()
+        fidelity, checked = _torch_fidelity(), io.BytesIO()
         torch.save(check_state_dict(weights), checked)
         checked.seek(0)
         try: self.net = fidelity.FeatureExtractorInceptionV3('inception-v3-compat', ['2048'], feature_extractor_weights_path=checked)
@@ -186,7 +177,7 @@ METRICS = (*PAIRED_METRICS, 'fid', 'kid')
 def _images_in(folder, flag):
     "The image files under `folder`, sorted; one line when there are none."
     if not Path(folder).is_dir(): raise FileNotFoundError(f'{flag} {folder}: no such folder')
-    files = [Path(p) for p in make_dataset(folder)]
+    files = list(map(Path, make_dataset(folder)))
     if not files: raise ValueError(f'{flag} {folder}: the folder holds no images')
     return files
 
@@ -209,8 +200,8 @@ def gather_images(results=None,  # a gan_nb_test results folder (index.html, ima
         if not fakes: raise ValueError(f'--results {results}: no <image>_fake_B.png or <image>_fake.png files in images/')
         reals = _images_in(real, '--real') if real else sorted(images.glob('*_real_B.png'))
         if not reals: raise ValueError(f'no real/fake pairs in {results} and no real images to compare with: give --real DIR')
-        unpaired = real or any(images.glob('*_rec_A.png'))  # CycleGAN's real_B are other images, not the targets
-        partners = [] if unpaired else [f.with_name(f.name.replace('_fake_B', '_real_B')) for f in fakes]
+        cycle = any(images.glob('*_rec_A.png'))  # CycleGAN's real_B are other images, not the targets
+        partners = [] if cycle else [f.with_name(f.name.replace('_fake_B', '_real_B')) for f in fakes]  # not in --real
     paired = bool(partners) and set(partners) <= set(reals)
     return fakes, partners if paired else reals, paired, Path(results or fake)
 
@@ -226,7 +217,7 @@ def paired_scores(fakes,  # generated image files
         if x.shape != y.shape:
             raise ValueError(f'paired metrics need images of the same size: {f.name} is {x.shape[2]}x{x.shape[1]} '
                              f'but {r.name} is {y.shape[2]}x{y.shape[1]}')
-        per_image.append([PAIRED_METRICS[m](x, y).item() for m in metrics])
+        per_image.append([float(PAIRED_METRICS[m](x, y)) for m in metrics])
     return dict(zip(metrics, np.mean(per_image, 0).tolist()))
 
 # %% ../../nbs/08a_metrics.ipynb #4cefdd18
@@ -240,7 +231,7 @@ def choose_metrics(metrics,  # names the user asked for, or None
         if m not in METRICS: raise ValueError(f'unknown metric {m}; choose from {", ".join(METRICS)}')
         if m in PAIRED_METRICS and not paired:
             raise ValueError(f'{m} needs real/fake pairs (a real image of the same name for every fake); these images have none: use --metrics fid kid')
-    return list(metrics)
+    return metrics
 
 # %% ../../nbs/08a_metrics.ipynb #af8fa33a
 _NAMES = dict(l1='L1 (0..255)', psnr='PSNR (dB)', ssim='SSIM', fid='FID', kid='KID', kid_std='KID std')
@@ -258,24 +249,26 @@ def evaluate(results=None,  # a gan_nb_test results folder (results/<name>/test_
             ) -> dict:
     "Score generated images, write `metrics.json` (atomically) and the table into index.html; returns `{'scores': {...}, 'images': n, 'paired': bool, ...}`."
     fakes, reals, paired, folder = gather_images(results, fake, real)
-    at_hand = network is not None or inception_weights is not None or stored_inception_path().is_file()
-    chosen = choose_metrics(metrics, paired, at_hand)
+    chosen = choose_metrics(metrics, paired, bool(network or inception_weights or stored_inception_path().is_file()))
     scores = paired_scores(fakes, reals, [m for m in chosen if m in PAIRED_METRICS]) if paired else {}
-    if {'fid', 'kid'} & set(chosen):
-        if verbose and 'fid' in chosen and (warning := small_set_warning(min(len(fakes), len(reals)))): print(warning)
+    if 'fid' in chosen or 'kid' in chosen:
+        if verbose and 'fid' in chosen and (n := min(len(fakes), len(reals))) < 2048:  # Inception's feature size
+            print(f'warning: FID on {n} images is biased upward and varies from sample to sample; compare it only with FIDs '
+                  'on the same number of images (KID is unbiased on small sets; papers use 2048+ images)')
         network = network or InceptionFeatures(inception_weights_file(inception_weights))
         f1, f2 = (image_features(x, network, device=resolve_device(device)) for x in (fakes, reals))
         if 'fid' in chosen: scores['fid'] = frechet_distance(f1, f2)
         if 'kid' in chosen: scores['kid'], scores['kid_std'] = kernel_inception_distance(f1, f2)
-    report = dict(scores=scores, images=len(fakes), real_images=len(reals), paired=paired)
     if verbose: print('\n'.join(f'{_NAMES[k]:>12s}  {v:.4f}' for k, v in scores.items()))
-    with atomic_write(folder/'metrics.json') as f:  # an infinite PSNR (identical images) as null
-        json.dump({**report, 'scores': {k: (v if math.isfinite(v) else None) for k, v in scores.items()}}, f, indent=1)
-    if (folder/'index.html').is_file():  # the scores at the top of the page, instead of an earlier run's
+    finite = {k: (v if math.isfinite(v) else None) for k, v in scores.items()}  # an infinite PSNR (identical images): null
+    report = dict(scores=finite, images=len(fakes), real_images=len(reals), paired=paired)
+    with atomic_write(folder/'metrics.json') as f: json.dump(report, f, indent=1)
+    page = folder/'index.html'
+    if page.is_file():  # the scores at the top of the page, instead of an earlier run's
         rows = ''.join(f'<tr><td>{_NAMES[k]}</td><td>{v:.4f}</td></tr>' for k, v in scores.items())
-        page = ''.join(line for line in (folder/'index.html').read_text(encoding='utf-8').splitlines(True) if _MARK not in line)
-        table = f'<h3>Scores ({len(fakes)} images)</h3><table border="1">{rows}</table>{_MARK}\n'
-        with atomic_write(folder/'index.html') as f: f.write(page.replace('<body>\n', '<body>\n' + table, 1))
+        kept = ''.join(line for line in page.read_text(encoding='utf-8').splitlines(True) if _MARK not in line)
+        with atomic_write(page) as f:
+            f.write(kept.replace('<body>\n', f'<body>\n<h3>Scores ({len(fakes)} images)</h3><table border="1">{rows}</table>{_MARK}\n', 1))
     return report
 
 # %% ../../nbs/08a_metrics.ipynb #35ada027
@@ -301,14 +294,6 @@ if __name__ == '__main__' and '__file__' in globals(): main()  # python -m gan_n
 VAL_METRICS = dict(l1=('fake_B', 'real_B'), cycle_l1=('rec_A', 'real_A', 'rec_B', 'real_B'), fid=('fake_B', 'real_B'))  # the (output, reference) pairs
 
 
-def default_val_metric(model,  # a gan_nb model
-                       weights_at_hand  # whether Inception weights are at hand (given, or a stored copy)
-                      ) -> str:
-    "'l1' for paired models; for cycle models 'fid' when the Inception weights are at hand, else 'cycle_l1'."
-    if 'rec_A' not in model.visual_names: return 'l1'
-    return 'fid' if weights_at_hand else 'cycle_l1'
-
-
 def validation_data(opt,  # training options
                     phase='val'  # the split's folder: <dataroot>/<phase> (or <phase>A and <phase>B)
                    ):
@@ -319,7 +304,7 @@ def validation_data(opt,  # training options
 # %% ../../nbs/08a_metrics.ipynb #56e2349c
 def validation_score(model,  # a gan_nb model after `setup` (pix2pix, CycleGAN, ...)
                      data,  # batches: `validation_data(opt)`, a DataLoader, or a list of batch dicts
-                     metric='l1',  # 'l1', 'cycle_l1' or 'fid' (see `default_val_metric`)
+                     metric='l1',  # 'l1', 'cycle_l1' or 'fid'
                      inception=None  # for 'fid': an `InceptionFeatures` (default: one with the stored weights)
                     ) -> float:
     "Run the generator in eval mode over `data` as the test script does, and return the score (lower is better)."
@@ -338,7 +323,7 @@ def validation_score(model,  # a gan_nb model after `setup` (pix2pix, CycleGAN, 
         for net, mode in modes.items(): net.train(mode)
     if not images: raise ValueError('validation_score: the validation data holds no images')
     x = [torch.cat(c) for c in zip(*images)]
-    if metric != 'fid': return float(sum((a.float() - b).abs().mean() for a, b in zip(x[::2], x[1::2])) * 2 / len(x))
+    if metric != 'fid': return float((torch.stack(x[::2]).float() - torch.stack(x[1::2])).abs().mean())  # outputs against references
     network = inception or InceptionFeatures(inception_weights_file())
     return frechet_distance(*(image_features(list(c), network, device=model.device) for c in x))
 
@@ -349,8 +334,9 @@ class Validation(Callback):
 
     def on_train_begin(self, state):  # the split is checked now, not after the first epoch; after a resume `state.best` is the saved one
         opt = state.opt
-        at_hand = opt.inception_weights is not None or stored_inception_path().is_file()
-        self.metric = default_val_metric(state.model, at_hand) if opt.val_metric == 'auto' else opt.val_metric
+        at_hand = opt.inception_weights or stored_inception_path().is_file()  # --val_metric auto: l1 for paired models, else
+        self.metric = opt.val_metric if opt.val_metric != 'auto' else 'l1' if 'rec_A' not in state.model.visual_names else \
+            'fid' if at_hand else 'cycle_l1'  # FID with the Inception weights at hand, the cycle's L1 without
         root, phase = Path(resolve_dataroot(opt.dataroot)), opt.val_phase
         if not ((root/phase).is_dir() or (root/f'{phase}A').is_dir()):
             raise FileNotFoundError(f'--val_freq needs a validation split: no folder {root/phase} (or {phase}A and '
