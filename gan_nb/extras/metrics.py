@@ -252,10 +252,10 @@ def evaluate(results=None,  # a gan_nb_test results folder (results/<name>/test_
     chosen = choose_metrics(metrics, paired, bool(network or inception_weights or stored_inception_path().is_file()))
     scores = paired_scores(fakes, reals, [m for m in chosen if m in PAIRED_METRICS]) if paired else {}
     if 'fid' in chosen or 'kid' in chosen:
+        network = network or InceptionFeatures(inception_weights_file(inception_weights))
         if verbose and 'fid' in chosen and (n := min(len(fakes), len(reals))) < 2048:  # Inception's feature size
             print(f'warning: FID on {n} images is biased upward and varies from sample to sample; compare it only with FIDs '
                   'on the same number of images (KID is unbiased on small sets; papers use 2048+ images)')
-        network = network or InceptionFeatures(inception_weights_file(inception_weights))
         f1, f2 = (image_features(x, network, device=resolve_device(device)) for x in (fakes, reals))
         if 'fid' in chosen: scores['fid'] = frechet_distance(f1, f2)
         if 'kid' in chosen: scores['kid'], scores['kid_std'] = kernel_inception_distance(f1, f2)
