@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import itertools
 import os
 import sys
 import tempfile
@@ -50,8 +51,9 @@ def network(weights_path):
     path = weights_path or (stored_inception_path() if stored_inception_path().is_file() else None)
     if path: return InceptionFeatures(path), f'Inception weights from {path}'
     import torchvision
-    standin = torchvision.models.inception_v3(weights=None, aux_logits=False, init_weights=False, num_classes=1008)
-    return InceptionFeatures(standin.state_dict()), ('STAND-IN: Inception v3 with random weights (the real weights are not '
+    standin = Path(tempfile.mkdtemp())/'standin_inception.pth'
+    torch.save(torchvision.models.inception_v3(weights=None, aux_logits=False, init_weights=False, num_classes=1008).state_dict(), standin)
+    return InceptionFeatures(standin), ('STAND-IN: Inception v3 with random weights (the real weights are not '
                                                      'here and this machine cannot download them); same architecture, same '
                                                      'time, meaningless scores')
 
@@ -86,9 +88,9 @@ def bench_validation(steps: int, threads: int):
         def one_step(): model.set_input(next(batches)); model.optimize_parameters()
         step = time_alternately({'step': one_step}, rounds=steps, warmup=1)['step']  # the fastest of `steps`
         val = validation_data(opt)
-        validation_score(model, val, max_images=1)  # warm-up
+        validation_score(model, itertools.islice(val, 1))  # warm-up
         n = min(8, len(val))
-        _, t_val = timed(lambda: validation_score(model, val, max_images=n))
+        _, t_val = timed(lambda: validation_score(model, itertools.islice(val, n)))  # batches of one image
     per_image = t_val / n
     print(f'machine: {os.cpu_count()} CPU cores, torch {torch.__version__}, {threads} torch threads')
     print(f'default pix2pix training step (unet_256, ngf 64, 256x256, batch 1): {step:.2f} s (fastest of {steps})')
@@ -114,9 +116,9 @@ def main():
         write_images(real, args.images, args.size, noise=0, seed=2)
         (net, what), t_load = timed(lambda: network(args.inception_weights))
         with contextlib.redirect_stdout(io.StringIO()):  # evaluate prints its table; we print ours
-            report, t_eval = timed(lambda: evaluate(fake=fake, real=real, metrics=['fid', 'kid'], network=net, device='cpu', write=False))
-        f_fake = image_features(sorted(fake.iterdir()), net)
-        f_real = image_features(sorted(real.iterdir()), net)
+            report, t_eval = timed(lambda: evaluate(fake=fake, real=real, metrics=['fid', 'kid'], network=net, device='cpu'))
+        f_fake = image_features(sorted(fake.glob('*.png')), net)  # evaluate wrote metrics.json beside them
+        f_real = image_features(sorted(real.glob('*.png')), net)
         ours, t_ours = timed(lambda: frechet_distance(f_fake, f_real))
         if not args.skip_library: theirs, t_theirs = timed(lambda: library_fid(f_fake, f_real))
     print(f'network: {what}')

@@ -4,7 +4,6 @@
 
 # %% ../../nbs/03b_downloads.ipynb #adc4ad2a
 from __future__ import annotations
-import contextlib
 import hashlib
 import http.client
 import os
@@ -22,21 +21,33 @@ from PIL import Image
 from tqdm import tqdm
 
 # %% auto #0
-__all__ = ['PIX2PIX_DATASETS', 'CYCLEGAN_DATASETS', 'DATASET_SOURCES', 'PIX2PIX_MODELS', 'CYCLEGAN_MODELS', 'MODEL_SOURCES',
-           'dataset_url', 'DownloadError', 'fetch', 'file_sha256', 'check_archive', 'safe_extract', 'download_dataset',
-           'combine_A_and_B', 'pretrained_kind', 'pretrained_url', 'check_state_dict', 'download_pretrained']
+__all__ = ['DATASETS', 'PIX2PIX_MODELS', 'CYCLEGAN_MODELS', 'MODELS', 'dataset_url', 'DownloadError', 'fetch', 'check_state_dict',
+           'file_sha256', 'safe_extract', 'download_dataset', 'combine_A_and_B', 'pretrained_url',
+           'download_pretrained']
 
 # %% ../../nbs/03b_downloads.ipynb #ac7309bd
 from ..core import atomic_write
 
 # %% ../../nbs/03b_downloads.ipynb #1bc3a651
-PIX2PIX_DATASETS = ('facades', 'cityscapes', 'maps', 'edges2shoes', 'edges2handbags', 'night2day')
-CYCLEGAN_DATASETS = ('apple2orange', 'summer2winter_yosemite', 'horse2zebra', 'monet2photo', 'cezanne2photo',
-                     'ukiyoe2photo', 'vangogh2photo', 'maps', 'cityscapes', 'facades', 'iphone2dslr_flower',
-                     'ae_photos', 'mini', 'mini_pix2pix', 'mini_colorization', 'grumpifycat')
-DATASET_SOURCES = {  # kind -> (known names, base URL, archive suffix)
-    'pix2pix': (PIX2PIX_DATASETS, 'http://efrosgans.eecs.berkeley.edu/pix2pix/datasets', '.tar.gz'),
-    'cyclegan': (CYCLEGAN_DATASETS, 'http://efrosgans.eecs.berkeley.edu/cyclegan/datasets', '.zip')}
+_SERVER = 'http://efrosgans.eecs.berkeley.edu'  # the reference's server: <kind>/datasets, and the pretrained models
+DATASETS = {  # kind -> the names of the reference's datasets (pix2pix: .tar.gz of A|B pairs; cyclegan: .zip of trainA/trainB...)
+    'pix2pix': 'facades cityscapes maps edges2shoes edges2handbags night2day'.split(),
+    'cyclegan': ('apple2orange summer2winter_yosemite horse2zebra monet2photo cezanne2photo ukiyoe2photo vangogh2photo maps '
+                 'cityscapes facades iphone2dslr_flower ae_photos mini mini_pix2pix mini_colorization grumpifycat').split()}
+
+
+def _find_kind(table,  # `DATASETS` or `MODELS`: kind -> names
+              name,  # e.g. 'facades' or 'horse2zebra'
+              kind,  # 'pix2pix', 'cyclegan', or None: the only kind that has `name`
+              what='dataset'  # what errors call the names
+             ) -> str:
+    "Which kind of `table` has `name`; an unknown or ambiguous name says what to do."
+    if kind not in (None, *table): raise ValueError(f"unknown kind '{kind}'; use 'pix2pix' or 'cyclegan'")
+    kinds = [k for k in table if name in table[k]]
+    if kind in kinds or kind is None and len(kinds) == 1: return kind or kinds[0]
+    if kinds: hint = f"it is a {' and a '.join(kinds)} {what}: pass " + ' or '.join(f"kind='{k}'" for k in kinds)
+    else: hint = 'known ' + '; '.join(f"{k}: {', '.join(table[k])}" for k in table if kind in (None, k))
+    raise ValueError(f"no {kind or 'single'} {what} '{name}' ({hint})")
 
 
 def dataset_url(name,  # e.g. 'facades' or 'horse2zebra'
@@ -44,51 +55,53 @@ def dataset_url(name,  # e.g. 'facades' or 'horse2zebra'
                 base_url=None  # a mirror to use instead of the reference's server
                ) -> str:
     "The archive URL of dataset `name`; an unknown name lists the known ones."
-    if kind not in DATASET_SOURCES:
-        raise ValueError(f"unknown kind '{kind}'; use 'pix2pix' or 'cyclegan'")
-    names, default_base, suffix = DATASET_SOURCES[kind]
-    if name not in names:
-        other = [k for k, (n, _, _) in DATASET_SOURCES.items() if name in n and k != kind]
-        hint = f" (it is a {other[0]} dataset: pass kind='{other[0]}')" if other else ''
-        raise ValueError(f"unknown {kind} dataset '{name}'{hint}; known: {', '.join(names)}")
-    return f"{(base_url or default_base).rstrip('/')}/{name}{suffix}"
+    kind = _find_kind(DATASETS, name, kind)
+    return f"{(base_url or f'{_SERVER}/{kind}/datasets').rstrip('/')}/{name}{'.tar.gz' if kind == 'pix2pix' else '.zip'}"
 
 # %% ../../nbs/03b_downloads.ipynb #c5dd7612
 class DownloadError(OSError):
     "A download or an archive that failed; the message says what to do."
 
 
-def fetch(url,  # http(s) URL
-          dest,  # the file to write: a path, or a binary file object open for writing
+def fetch(url,  # http(s) or file URL
+          dest,  # the file to write
           progress=True,  # show a tqdm progress bar
-          hint='',  # appended to network errors (e.g. where to put a hand download)
-          timeout=60  # seconds without data before giving up
+          hint='',  # appended to the errors (e.g. where to put a hand download)
+          sha256='',  # the start (or all) of the file's SHA-256 in hex, checked when given
+          state_dict=False  # check that the file loads as a state_dict of tensors (`check_state_dict`)
          ) -> int:
-    "Download `url` to `dest`, checking the byte count against Content-Length; returns the size."
-    try:
-        response = urllib.request.urlopen(url, timeout=timeout)
-    except urllib.error.HTTPError as e:
-        raise DownloadError(f'could not download {url}: HTTP {e.code} {e.reason}{hint}') from None
-    except (urllib.error.URLError, OSError) as e:
-        reason = getattr(e, 'reason', e)
-        raise DownloadError(f'could not reach {url}: {reason}{hint}') from None
-    with response:
-        total = int(response.headers.get('Content-Length') or 0)
-        got = 0
-        # a path is written atomically: a download cut short leaves no partial file behind
-        sink = atomic_write(dest, 'wb') if isinstance(dest, (str, os.PathLike)) else contextlib.nullcontext(dest)
-        with sink as f, tqdm(total=total or None, unit='B', unit_scale=True, unit_divisor=1024,
-                             desc=Path(url).name, disable=not progress) as bar:
-            while True:
-                try: chunk = response.read(1 << 20)
-                except (http.client.IncompleteRead, OSError) as e:
-                    raise DownloadError(f'download of {url} was cut short after {got} of {total or "?"} bytes '
-                                        f'({type(e).__name__}); run again{hint}') from None
-                if not chunk: break
-                f.write(chunk); got += len(chunk); bar.update(len(chunk))
-            if total and got != total:
-                raise DownloadError(f'download of {url} was cut short: {got} of {total} bytes; run again{hint}')
+    "Download `url` to `dest`, whole and checked or not at all (atomically: a failure leaves no file); returns the size."
+    try: response = urllib.request.urlopen(url, timeout=60)  # seconds without data
+    except urllib.error.HTTPError as e: raise DownloadError(f'could not download {url}: HTTP {e.code} {e.reason}{hint}') from None
+    except urllib.error.URLError as e: raise DownloadError(f'could not reach {url}: {e.reason}{hint}') from None
+    total = int(response.headers['Content-Length'] or 0)
+    with response, atomic_write(dest, 'w+b') as f:
+        try:
+            with tqdm.wrapattr(f, 'write', total or None, desc=Path(url).name, disable=not progress) as out:
+                shutil.copyfileobj(response, out)
+            whole = f.tell() == total or not total
+        except (http.client.IncompleteRead, ConnectionError, TimeoutError): whole = False  # the connection dropped
+        got = f.tell()
+        if not whole: raise DownloadError(f'download of {url} was cut short after {got} of {total or "?"} bytes; run again{hint}')
+        f.seek(0)
+        if sha256 and not hashlib.sha256(f.read()).hexdigest().startswith(sha256):
+            raise DownloadError(f'the download of {url} is not the expected file (its SHA-256 does not start with {sha256}){hint}')
+        if state_dict:
+            f.seek(0)
+            check_state_dict(f, f'the download of {url}')
     return got
+
+
+def check_state_dict(source,  # a .pth file: a path, or a binary file object open for reading
+                     name=None  # what errors call it (default: the path's file name; give it for a file object)
+                    ) -> dict:
+    "Load `source` with `torch.load(weights_only=True)` and check it is a non-empty state_dict of tensors."
+    name = name or Path(source).name
+    try: state = torch.load(source, map_location='cpu', weights_only=True)
+    except Exception: state = None  # damaged, an HTML page, pickled Python objects ...
+    if not (isinstance(state, dict) and state and all(map(torch.is_tensor, state.values()))):
+        raise DownloadError(f"{name} does not load as a PyTorch checkpoint of a network's weights (a state_dict of tensors); download it again")
+    return state
 
 
 def file_sha256(path) -> str:
@@ -99,57 +112,22 @@ def file_sha256(path) -> str:
     return digest.hexdigest()
 
 # %% ../../nbs/03b_downloads.ipynb #f240822a
-def check_archive(path  # a .zip, .tar, .tar.gz ... file
-                 ) -> int:
-    "Read every member of the archive at `path` (CRC/checksum checks); returns the member count."
-    path = Path(path)
+def safe_extract(path,  # a .zip, .tar, .tar.gz ... file
+                 dest  # folder to extract into (created)
+                ) -> Path:
+    "Read the archive at `path` to its end (every checksum checked), then extract it into `dest`, where every member must stay."
     try:
         if zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as z:
-                bad = z.testzip()
-                if bad is not None: raise DownloadError(f'{path.name} is damaged (member {bad} fails its CRC check)')
-                return len(z.infolist())
-        with tarfile.open(path) as t:
-            n = 0
-            for member in t:
-                n += 1
-                if member.isfile():
-                    with t.extractfile(member) as f:
-                        while f.read(1 << 20): pass
-            while t.fileobj.read(1 << 20): pass  # to the very end: gzip/bz2/xz check their CRC there
-            return n
-    except DownloadError: raise
-    except Exception as e:  # tarfile.ReadError, EOFError, zlib.error, zipfile.BadZipFile, ...
-        raise DownloadError(f'{path.name} is not a complete archive ({type(e).__name__}: {e}); download it again') from None
-
-
-def _check_member(name, dest):
-    "The path `name` would be extracted to, refusing anything outside `dest`."
-    target = (dest/name).resolve()
-    if os.path.isabs(name) or not target.is_relative_to(dest.resolve()):
-        raise DownloadError(f'unsafe path in archive: {name} would be written outside {dest}; not extracting')
-    return target
-
-
-def safe_extract(path,  # the archive
-                 dest  # folder to extract into (created)
-                ) -> Path:
-    "Extract the archive at `path` into `dest`, refusing paths outside `dest`, links and special files."
-    dest = Path(dest); dest.mkdir(parents=True, exist_ok=True)
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as z:
-            for info in z.infolist(): _check_member(info.filename, dest)
-            z.extractall(dest)
-        return dest
-    with tarfile.open(path) as t:
-        members = t.getmembers()
-        for m in members:
-            _check_member(m.name, dest)
-            if not (m.isfile() or m.isdir()):
-                raise DownloadError(f'archive member {m.name} is a link or special file; not extracting')
-        if hasattr(tarfile, 'data_filter'): t.extractall(dest, members=members, filter='data')
-        else: t.extractall(dest, members=members)
-    return dest
+                if z.testzip(): raise zipfile.BadZipFile('a member fails its CRC check')
+                z.extractall(dest)  # zipfile drops absolute paths and '..' from names: nothing lands outside `dest`
+        else:
+            with tarfile.open(path) as t:
+                while t.fileobj.read(1 << 20): pass  # to the very end: gzip/bz2/xz check their CRC there
+                t.extractall(dest, filter='data')  # refuses paths outside `dest`, links out of it and special files
+    except Exception as e:  # tarfile.ReadError and FilterError, EOFError, zlib.error, zipfile.BadZipFile, ...
+        raise DownloadError(f'{Path(path).name} is not a complete and safe archive ({type(e).__name__}: {e}); download it again') from None
+    return Path(dest)
 
 # %% ../../nbs/03b_downloads.ipynb #b2c683b6
 def download_dataset(name,  # a dataset of the reference, e.g. 'facades', 'horse2zebra'
@@ -159,41 +137,28 @@ def download_dataset(name,  # a dataset of the reference, e.g. 'facades', 'horse
                      progress=True  # show a progress bar
                     ) -> Path:
     "Download and unpack one of the reference's datasets into `<root>/<name>`, atomically; returns the path."
-    url = dataset_url(name, kind, base_url)
-    root = Path(root); target = root/name
-    if target.exists():
+    url, target = dataset_url(name, kind, base_url), Path(root)/name
+    if target.exists():  # a download never overwrites
         print(f'{target} already exists; not downloading (delete it to download again)')
         return target
-    root.mkdir(parents=True, exist_ok=True)
-    hint = f'; check your connection or download it by hand into {target}'
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{name}-download-', dir=root))
-    try:
-        archive = tmp/Path(url).name
-        fetch(url, archive, progress=progress, hint=hint)
-        check_archive(archive)
-        out = safe_extract(archive, tmp/'extracted')
-        archive.unlink()
-        entries = [p for p in out.iterdir() if not p.name.startswith('.') and p.name != '__MACOSX']
-        src = entries[0] if len(entries) == 1 and entries[0].is_dir() else out
-        if not any(files for _, _, files in os.walk(src)):  # no file at any depth
-            raise DownloadError(f'{url} contains no files; download it by hand into {target}')
-        try: os.rename(src, target)
-        except OSError:
-            if target.exists(): print(f'{target} appeared meanwhile; keeping it')
-            else: raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f'.{name}-download-', dir=root) as tmp:  # beside the target: one file system
+        archive = Path(tmp)/name  # safe_extract tells a zip from a tar by its content
+        fetch(url, archive, progress, f'; check your connection or download it by hand into {target}')
+        out = safe_extract(archive, Path(tmp)/'extracted')
+        os.rename(out/name if (out/name).is_dir() else out, target)  # the archive's top folder <name>, as the reference's are
     return target
 
 # %% ../../nbs/03b_downloads.ipynb #7e67387c
-def _combine_one(path_A, path_B, path_AB):
-    A, B = Image.open(path_A).convert('RGB'), Image.open(path_B).convert('RGB')
+def _combine_one(job):
+    "Save the A|B image of `job` = (path_A, path_B, path_AB)."
+    A, B = (Image.open(p).convert('RGB') for p in job[:2])
     if A.size != B.size:
-        raise ValueError(f'{path_A} is {A.size[0]}x{A.size[1]} but {path_B} is {B.size[0]}x{B.size[1]}; '
-                         'A and B of a pair must have the same size')
-    AB = Image.new('RGB', (A.size[0] * 2, A.size[1]))
-    AB.paste(A, (0, 0)); AB.paste(B, (A.size[0], 0))
-    AB.save(path_AB, quality=95)
+        raise ValueError(f'{job[0]} is {A.size} but {job[1]} is {B.size} (width, height); A and B of a pair must have the same size')
+    AB = Image.new('RGB', (A.width * 2, A.height))
+    AB.paste(A); AB.paste(B, (A.width, 0))
+    job[2].parent.mkdir(parents=True, exist_ok=True)
+    AB.save(job[2], quality=95)
 
 
 def combine_A_and_B(fold_A,  # folder with subfolders (train, val, test) of A images
@@ -209,47 +174,21 @@ def combine_A_and_B(fold_A,  # folder with subfolders (train, val, test) of A im
         if not f.is_dir(): raise FileNotFoundError(f'{f} is not a folder; expected subfolders such as train/ and test/ of images')
     jobs, skipped = [], 0
     for split in sorted(p.name for p in fold_A.iterdir() if p.is_dir()):
-        names = sorted(n for n in os.listdir(fold_A/split) if not n.startswith('.'))
-        if use_AB: names = [n for n in names if '_A.' in n]
-        for name_A in names[:num_imgs]:
-            name_B = name_A.replace('_A.', '_B.') if use_AB else name_A
-            path_A, path_B = fold_A/split/name_A, fold_B/split/name_B
-            if not (path_A.is_file() and path_B.is_file()): skipped += 1; continue
-            (fold_AB/split).mkdir(parents=True, exist_ok=True)
-            jobs.append((path_A, path_B, fold_AB/split/(name_A.replace('_A.', '.') if use_AB else name_A)))
+        for a in sorted((fold_A/split).glob('[!.]*_A.*' if use_AB else '[!.]*'))[:num_imgs]:  # not hidden files
+            b, ab = (f'{split}/' + a.name.replace('_A.', end if use_AB else '_A.') for end in ('_B.', '.'))  # x_A.png: x_B.png, x.png
+            if (fold_B/b).is_file(): jobs.append((a, fold_B/b, fold_AB/ab))
+            else: skipped += 1
     if not jobs: raise FileNotFoundError(f'no pairs found: {fold_A}/<split>/<name> needs a partner {fold_B}/<split>/<name>')
-    if no_multiprocessing:
-        for job in jobs: _combine_one(*job)
-    else:
-        with ThreadPoolExecutor() as pool: list(pool.map(lambda j: _combine_one(*j), jobs))
+    with ThreadPoolExecutor(1 if no_multiprocessing else None) as pool: list(pool.map(_combine_one, jobs))
     print(f'combined {len(jobs)} pairs into {fold_AB}' + (f' ({skipped} without a partner skipped)' if skipped else ''))
     return len(jobs)
 
 # %% ../../nbs/03b_downloads.ipynb #2ad3f444
-PIX2PIX_MODELS = ('facades_label2photo', 'sat2map', 'map2sat', 'edges2shoes', 'edges2handbags', 'day2night')
-CYCLEGAN_MODELS = ('apple2orange', 'orange2apple', 'summer2winter_yosemite', 'winter2summer_yosemite', 'horse2zebra',
-                   'zebra2horse', 'monet2photo', 'style_monet', 'style_cezanne', 'style_ukiyoe', 'style_vangogh',
-                   'sat2map', 'map2sat', 'cityscapes_photo2label', 'cityscapes_label2photo', 'facades_photo2label',
-                   'facades_label2photo', 'iphone2dslr_flower')
-MODEL_SOURCES = {  # kind -> (known names, base URL)
-    'pix2pix': (PIX2PIX_MODELS, 'http://efrosgans.eecs.berkeley.edu/pix2pix/models-pytorch'),
-    'cyclegan': (CYCLEGAN_MODELS, 'http://efrosgans.eecs.berkeley.edu/cyclegan/pytorch')}
-
-
-def pretrained_kind(name,  # e.g. 'horse2zebra' or 'edges2shoes'
-                    kind=None  # 'pix2pix', 'cyclegan', or None: the only kind that has `name`
-                   ) -> str:
-    "Which kind of model `name` is; an unknown or ambiguous name says what to do."
-    if kind is not None and kind not in MODEL_SOURCES:
-        raise ValueError(f"unknown kind '{kind}'; use 'pix2pix' or 'cyclegan'")
-    kinds = [k for k, (names, _) in MODEL_SOURCES.items() if name in names]
-    if kind is None and len(kinds) > 1:
-        raise ValueError(f"'{name}' is both a pix2pix and a CycleGAN model: pass kind='pix2pix' or kind='cyclegan'")
-    if not kinds or (kind is not None and kind not in kinds):
-        known = '; '.join(f"{k}: {', '.join(names)}" for k, (names, _) in MODEL_SOURCES.items() if kind in (None, k))
-        hint = f" (it is a {kinds[0]} model: pass kind='{kinds[0]}')" if kinds else ''
-        raise ValueError(f"unknown pretrained model '{name}'{hint}; known {known}")
-    return kind or kinds[0]
+PIX2PIX_MODELS = 'facades_label2photo sat2map map2sat edges2shoes edges2handbags day2night'.split()
+CYCLEGAN_MODELS = ('apple2orange orange2apple summer2winter_yosemite winter2summer_yosemite horse2zebra zebra2horse monet2photo '
+                   'style_monet style_cezanne style_ukiyoe style_vangogh sat2map map2sat cityscapes_photo2label '
+                   'cityscapes_label2photo facades_photo2label facades_label2photo iphone2dslr_flower').split()
+MODELS = {'pix2pix': PIX2PIX_MODELS, 'cyclegan': CYCLEGAN_MODELS}
 
 
 def pretrained_url(name,  # e.g. 'horse2zebra' or 'edges2shoes'
@@ -257,27 +196,11 @@ def pretrained_url(name,  # e.g. 'horse2zebra' or 'edges2shoes'
                    base_url=None  # a mirror to use instead of the reference's server
                   ) -> str:
     "The address of pretrained generator `name`."
-    kind = pretrained_kind(name, kind)
-    return f"{(base_url or MODEL_SOURCES[kind][1]).rstrip('/')}/{name}.pth"
+    kind = _find_kind(MODELS, name, kind, 'model')
+    return f"{(base_url or _SERVER + ('/pix2pix/models-pytorch' if kind == 'pix2pix' else '/cyclegan/pytorch')).rstrip('/')}/{name}.pth"
 
 # %% ../../nbs/03b_downloads.ipynb #477bb3cc
-def check_state_dict(source,  # a .pth file: a path, or a binary file object open for reading
-                     name=None  # what errors call it (default: the path's file name)
-                    ) -> dict:
-    "Load `source` with `torch.load(weights_only=True)` and check it is a non-empty state_dict of tensors."
-    name = name or (Path(source).name if isinstance(source, (str, os.PathLike)) else 'the file')
-    try: state = torch.load(source, map_location='cpu', weights_only=True)
-    except Exception as e:
-        raise DownloadError(f'{name} does not load as a PyTorch checkpoint ({type(e).__name__}); download it again') from None
-    if not isinstance(state, dict) or not state or not all(torch.is_tensor(v) for v in state.values()):
-        raise DownloadError(f'{name} is not a state_dict of tensors (a network\'s weights); it cannot be a generator')
-    return state
-
-
 _PIX2PIX_BTOA = ('facades_label2photo', 'map2sat', 'day2night')  # inputs are the right halves (B) of the reference's datasets
-_TEST_COMMANDS = {
-    'pix2pix': 'gan_nb_test --dataroot <folder with test/ of A|B images> --name {name}_pretrained --model pix2pix{direction} --checkpoints_dir {root}',
-    'cyclegan': 'gan_nb_test --dataroot <folder of images> --name {name}_pretrained --model test --no_dropout --checkpoints_dir {root}'}
 
 
 def download_pretrained(name,  # a pretrained model of the reference, e.g. 'horse2zebra', 'edges2shoes'
@@ -287,23 +210,17 @@ def download_pretrained(name,  # a pretrained model of the reference, e.g. 'hors
                         progress=True  # show a progress bar
                        ) -> Path:
     "Download the reference's pretrained generator `name` where its test script looks for it; returns the file."
-    kind = pretrained_kind(name, kind)
-    url = pretrained_url(name, kind, base_url)
+    kind = _find_kind(MODELS, name, kind, 'model')
     folder = Path(checkpoints_dir)/f'{name}_pretrained'
-    target = folder/'latest_net_G.pth'
+    target, created = folder/'latest_net_G.pth', not folder.exists()
     if target.exists():
         print(f'{target} already exists; not downloading (delete it to download again)')
         return target
-    created = not folder.exists()
-    hint = f'; check your connection or download it by hand to {target}'
-    try:
-        with atomic_write(target, 'w+b') as f:  # `target` appears only once the file is whole and loads
-            fetch(url, f, progress=progress, hint=hint)
-            f.seek(0)
-            check_state_dict(f, name=f'the download of {url}')
+    try: fetch(pretrained_url(name, kind, base_url), target, progress, f'; check your connection or download it by hand to {target}', state_dict=True)
     except BaseException:
-        if created and folder.is_dir() and not any(folder.iterdir()): folder.rmdir()
+        if created: shutil.rmtree(folder, ignore_errors=True)  # a folder made for a failed download goes too
         raise
-    direction = ' --direction BtoA' if name in _PIX2PIX_BTOA else ''
-    print(f'saved {target}; try:\n  ' + _TEST_COMMANDS[kind].format(name=name, direction=direction, root=checkpoints_dir))
+    data, model = ('<folder with test/ of A|B images>', 'pix2pix' + ' --direction BtoA' * (name in _PIX2PIX_BTOA)) if kind == 'pix2pix' \
+        else ('<folder of images>', 'test --no_dropout')  # the test command that fits the model
+    print(f'saved {target}; try:\n  gan_nb_test --dataroot {data} --name {name}_pretrained --model {model} --checkpoints_dir {checkpoints_dir}')
     return target

@@ -5,33 +5,28 @@
 # %% ../../nbs/08a_metrics.ipynb #073a3bdb
 from __future__ import annotations
 import argparse
-import html
 import io
 import json
 import math
-import os
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['FID_RELIABLE_SIZE', 'INCEPTION_URL', 'INCEPTION_SHA256', 'PAIRED_METRICS', 'DISTRIBUTION_METRICS', 'METRICS',
-           'VAL_METRICS', 'read_rgb', 'l1_error', 'psnr', 'gaussian_window', 'ssim', 'require_torch_fidelity',
-           'frechet_distance', 'kernel_inception_distance', 'small_set_warning', 'stored_inception_path',
-           'inception_weights_file', 'InceptionFeatures', 'image_features', 'results_images', 'folder_images',
-           'gather_images', 'paired_scores', 'distribution_scores', 'choose_metrics', 'format_scores', 'write_scores',
-           'evaluate', 'eval_parser', 'main', 'default_val_metric', 'validation_data', 'validation_score', 'Validator',
-           'Validation']
+__all__ = ['INCEPTION_URL', 'INCEPTION_SHA256', 'PAIRED_METRICS', 'METRICS', 'VAL_METRICS', 'read_rgb', 'l1_error', 'psnr',
+           'ssim', 'frechet_distance', 'kernel_inception_distance', 'stored_inception_path', 'inception_weights_file',
+           'InceptionFeatures', 'image_features', 'gather_images', 'paired_scores', 'choose_metrics', 'evaluate',
+           'main', 'validation_data', 'validation_score', 'Validation']
 
 # %% ../../nbs/08a_metrics.ipynb #f105c8b6
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from PIL import Image
 
 # %% ../../nbs/08a_metrics.ipynb #61dc70ba
 from ..core import atomic_write, resolve_device, exit_with_error
-from .downloads import DownloadError, fetch, check_state_dict, file_sha256
+from .downloads import fetch, check_state_dict
 from ..data import make_dataset, create_dataset, resolve_dataroot
+from ..images import load_image
 from ..inference import TEST_OVERRIDES
 from ..callbacks import RUN_HOOKS, Callback
 
@@ -39,71 +34,51 @@ from ..callbacks import RUN_HOOKS, Callback
 def read_rgb(path  # an image file
             ) -> torch.Tensor:
     "The image at `path` as a (3, H, W) uint8 tensor (grey images repeated on three channels)."
-    try: image = Image.open(path).convert('RGB')
-    except (OSError, ValueError) as e:
-        raise ValueError(f'could not read image {path} ({type(e).__name__}); replace or remove it') from None
-    return torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1)
+    return torch.from_numpy(np.array(load_image(path))).permute(2, 0, 1)
 
 
 def _pair(fake, real):
-    "Both batches as float64 (N, C, H, W) tensors of one shape."
+    "Both images (C, H, W), or batches of them, as float64 tensors of one shape."
     fake, real = (torch.as_tensor(x).double() for x in (fake, real))
-    fake, real = (x[None] if x.dim() == 3 else x for x in (fake, real))
-    if fake.shape != real.shape:
-        raise ValueError(f'paired metrics need images of the same size: {tuple(fake.shape[1:])} and {tuple(real.shape[1:])}')
+    if fake.shape != real.shape: raise ValueError(f'paired metrics need images of the same size: {tuple(fake.shape)} and {tuple(real.shape)}')
     return fake, real
 
 # %% ../../nbs/08a_metrics.ipynb #19012f8a
 def l1_error(fake,  # generated images on the 0..255 scale: (N, C, H, W) or (C, H, W), uint8 or float
              real  # their targets, same shape
             ) -> torch.Tensor:
-    "Mean absolute difference per image, in 0..255 units (L1, or MAE)."
+    "Mean absolute difference per image (a batch: one per image), in 0..255 units (L1, or MAE)."
     fake, real = _pair(fake, real)
-    return (fake - real).abs().mean(dim=(1, 2, 3))
+    return (fake - real).abs().mean((-3, -2, -1))
 
 
 def psnr(fake,  # generated images on the 0..255 scale, as for `l1_error`
-         real,  # their targets, same shape
-         data_range=255.0  # the largest possible difference
+         real  # their targets, same shape
         ) -> torch.Tensor:
     "Peak signal-to-noise ratio per image in dB, `10 log10(255² / mean squared error)`; identical images give inf."
     fake, real = _pair(fake, real)
-    mse = (fake - real).pow(2).mean(dim=(1, 2, 3))
-    return 10 * torch.log10(data_range ** 2 / mse)
+    return 10 * torch.log10(255 ** 2 / ((fake - real) ** 2).mean((-3, -2, -1)))
 
 # %% ../../nbs/08a_metrics.ipynb #b7dcb170
-def gaussian_window(size=11,  # side in pixels
-                    sigma=1.5  # standard deviation in pixels
-                   ) -> torch.Tensor:
-    "A normalised 2-D Gaussian window, float64 (size, size)."
-    x = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
-    g = torch.exp(-x ** 2 / (2 * sigma ** 2))
-    g = g / g.sum()
-    return g[:, None] * g[None, :]
-
-
 def ssim(fake,  # generated images on the 0..255 scale, as for `l1_error`
-         real,  # their targets, same shape
-         data_range=255.0,  # the largest possible difference
-         size=11,  # side of the Gaussian window
-         sigma=1.5  # its standard deviation
+         real  # their targets, same shape
         ) -> torch.Tensor:
-    "Structural similarity per image: the mean over channels and window positions (1 for identical images)."
+    "Structural similarity per image (11x11 Gaussian window, σ 1.5): the mean over channels and window positions (1 for identical images)."
     fake, real = _pair(fake, real)
-    if min(fake.shape[-2:]) < size:
-        raise ValueError(f'SSIM needs images of at least {size}x{size} pixels, not {fake.shape[-1]}x{fake.shape[-2]}')
-    c = fake.shape[1]
-    window = gaussian_window(size, sigma).expand(c, 1, size, size)
-    local_mean = lambda x: F.conv2d(x, window, groups=c)  # no padding: only positions where the window fits
+    if min(fake.shape[-2:]) < 11: raise ValueError(f'SSIM needs images of at least 11x11 pixels, not {fake.shape[-1]}x{fake.shape[-2]}')
+    g = torch.exp(-torch.arange(-5., 6, dtype=torch.float64) ** 2 / 4.5)  # 4.5 = 2σ²
+    c = fake.shape[-3]
+    window = (g[:, None] * g / g.sum() ** 2).expand(c, 1, 11, 11)
+    local_mean = lambda x: F.conv2d(x, window, groups=c)  # no padding: only positions where the window fits; (C, H, W) or a batch
     mu_x, mu_y = local_mean(fake), local_mean(real)
     var_x, var_y = local_mean(fake * fake) - mu_x ** 2, local_mean(real * real) - mu_y ** 2
     cov = local_mean(fake * real) - mu_x * mu_y
-    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    c1, c2 = 6.5025, 58.5225  # (0.01 · 255)², (0.03 · 255)²
     s = (2 * mu_x * mu_y + c1) * (2 * cov + c2) / ((mu_x ** 2 + mu_y ** 2 + c1) * (var_x + var_y + c2))
-    return s.mean(dim=(1, 2, 3))
+    return s.mean((-3, -2, -1))
 
 # %% ../../nbs/08a_metrics.ipynb #9872d9ad
-def require_torch_fidelity():
+def _torch_fidelity():
     "The `torch_fidelity` module, or an ImportError of one line that names the `metrics` extra."
     try: import torch_fidelity
     except ImportError:
@@ -111,57 +86,33 @@ def require_torch_fidelity():
     return torch_fidelity
 
 
-def _features(x, name):
-    "`x` as a float64 (N, D) CPU tensor with at least two rows."
-    x = torch.as_tensor(x).detach().double().cpu()
-    if x.dim() != 2: raise ValueError(f'{name} must be (N, D) features, not {tuple(x.shape)}')
-    if len(x) < 2: raise ValueError(f'{name}: FID and KID need at least 2 images in each set, not {len(x)}')
-    return x
+def _features(*sets):
+    "Each set of features as a float64 (N, D) CPU tensor with at least two rows."
+    sets = [torch.as_tensor(x).detach().double().cpu() for x in sets]
+    if any(x.dim() != 2 or len(x) < 2 for x in sets):
+        raise ValueError(f'FID and KID need (N, D) features of at least 2 images in each set, not {[tuple(x.shape) for x in sets]}')
+    return sets
 
 # %% ../../nbs/08a_metrics.ipynb #e6572809
-def _covariance_factor(x):
-    "A matrix `L` with `L @ L.T` = the covariance of the rows of `x`: the centred rows (N <= D), else V·sqrt(Λ) of its eigen-decomposition."
-    x = x - x.mean(0)
-    if len(x) <= x.shape[1]: return x.T / math.sqrt(len(x) - 1)
-    values, vectors = torch.linalg.eigh(x.T @ x / (len(x) - 1))
-    return vectors * values.clamp(min=0).sqrt()
-
-
 def frechet_distance(features_1,  # (N1, D) features of one set of images
                      features_2  # (N2, D) features of the other
                     ) -> float:
     "The Fréchet distance between Gaussians fitted to two sets of features (FID, on Inception features)."
-    f1, f2 = _features(features_1, 'features_1'), _features(features_2, 'features_2')
-    l1, l2 = _covariance_factor(f1), _covariance_factor(f2)
-    # tr((Σ1 Σ2)^½) is the sum of the singular values of L1ᵀ L2, for any factors Σ = L Lᵀ
-    root_trace = torch.linalg.svdvals(l1.T @ l2).sum()
-    return float((f1.mean(0) - f2.mean(0)).pow(2).sum() + l1.pow(2).sum() + l2.pow(2).sum() - 2 * root_trace)
+    f1, f2 = _features(features_1, features_2)
+    # Σ = L Lᵀ with L = Rᵀ / sqrt(N - 1), R from the QR decomposition of the centred rows (at most D x D);
+    # tr((Σ1 Σ2)^½) is then the sum of the singular values of L1ᵀ L2
+    l1, l2 = (torch.linalg.qr(f - f.mean(0), mode='r')[1].T / (len(f) - 1) ** 0.5 for f in (f1, f2))
+    return float(((f1.mean(0) - f2.mean(0)) ** 2).sum() + (l1 ** 2).sum() + (l2 ** 2).sum() - 2 * torch.linalg.svdvals(l1.T @ l2).sum())
 
 # %% ../../nbs/08a_metrics.ipynb #ee38a31f
 def kernel_inception_distance(features_1,  # (N1, D) features of one set of images
                               features_2,  # (N2, D) features of the other
-                              subsets=100,  # random subsets to average over
-                              subset_size=1000,  # images per subset (at most the smaller set's size)
-                              seed=0  # the subsets' random choice
+                              subsets=100  # random subsets of up to 1000 images to average over
                              ) -> tuple[float, float]:
     "KID: unbiased squared MMD with the cubic polynomial kernel, as (mean, standard deviation) over subsets."
-    require_torch_fidelity()
-    from torch_fidelity.metric_kid import kid_features_to_metric
-    f1, f2 = _features(features_1, 'features_1'), _features(features_2, 'features_2')
-    out = kid_features_to_metric(f1, f2, kid_subsets=subsets, kid_subset_size=min(subset_size, len(f1), len(f2)),
-                                 rng_seed=seed, verbose=False)
-    return out['kernel_inception_distance_mean'], out['kernel_inception_distance_std']
-
-# %% ../../nbs/08a_metrics.ipynb #192cd6e1
-FID_RELIABLE_SIZE = 2048  # Inception's feature size: fewer images leave the covariance estimate rank-deficient
-
-
-def small_set_warning(n  # images in the smaller set
-                     ) -> str:
-    "The warning to print for FID on `n` images, or '' for enough images."
-    if n >= FID_RELIABLE_SIZE: return ''
-    return (f'warning: FID on {n} images is biased upward and varies from sample to sample; compare it only with '
-            f'FIDs on the same number of images (KID is unbiased on small sets; papers use {FID_RELIABLE_SIZE}+ images)')
+    f1, f2 = _features(features_1, features_2)
+    out = _torch_fidelity().metric_kid.kid_features_to_metric(f1, f2, kid_subsets=subsets, kid_subset_size=min(1000, len(f1), len(f2)), rng_seed=0, verbose=False)
+    return tuple(out.values())  # kernel_inception_distance_mean, kernel_inception_distance_std
 
 # %% ../../nbs/08a_metrics.ipynb #13d965ce
 INCEPTION_URL = 'https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth'
@@ -170,260 +121,177 @@ INCEPTION_SHA256 = '6726825d'  # the start of the file's SHA-256, written in its
 
 def stored_inception_path() -> Path:
     "Where the downloaded weights are kept: torch hub's checkpoint folder (`$TORCH_HOME/hub/checkpoints`)."
-    return Path(torch.hub.get_dir())/'checkpoints'/Path(INCEPTION_URL).name
+    return Path(torch.hub.get_dir(), 'checkpoints', Path(INCEPTION_URL).name)
+
 
 # %% ../../nbs/08a_metrics.ipynb #0bac8c7d
 def inception_weights_file(path=None,  # a weights file you have (`--inception_weights`); None: the stored copy
-                      url=INCEPTION_URL,  # where to download from
-                      sha256=INCEPTION_SHA256,  # the start of the file's SHA-256
-                      target=None,  # where to keep the download (default: `stored_inception_path()`)
-                      download=True,  # False: raise instead of downloading
-                      progress=True  # show a progress bar
-                     ) -> Path:
+                           url=INCEPTION_URL,  # where to download from
+                           sha256=INCEPTION_SHA256,  # the start of the file's SHA-256
+                           target=None,  # where to keep the download (default: `stored_inception_path()`)
+                           progress=True  # show a progress bar
+                          ) -> Path:
     "The Inception weights file: `path`, or the stored copy, downloaded and checked on first use."
-    if path is not None:
-        if not Path(path).is_file(): raise FileNotFoundError(f'--inception_weights {path}: no such file')
-        return Path(path)
-    target = Path(target or stored_inception_path())
-    if target.is_file(): return target
-    hint = f'; or download {url} yourself and pass --inception_weights PATH'
-    if not download: raise FileNotFoundError(f'no Inception weights at {target}{hint}')
-    fetch(url, target, progress=progress, hint=hint)  # whole or not at all
-    try:
-        if not file_sha256(target).startswith(sha256):
-            raise DownloadError(f'the download of {url} is not the expected file (its SHA-256 does not start with {sha256}){hint}')
-        check_state_dict(target, name=f'the download of {url}')
-    except DownloadError: target.unlink(); raise  # a wrong file is not kept
+    if path and not Path(path).is_file(): raise FileNotFoundError(f'--inception_weights {path}: no such file')
+    target = Path(path or target or stored_inception_path())
+    if not target.is_file():  # whole and checked, or not at all
+        fetch(url, target, progress, f'; or download {url} yourself and pass --inception_weights PATH', sha256, state_dict=True)
     return target
 
 # %% ../../nbs/08a_metrics.ipynb #f0602ecd
 class InceptionFeatures(nn.Module):
     "Inception v3's 2048 pool features (FID's network, `torch-fidelity`'s port) of uint8 (N, 3, H, W) images."
-    def __init__(self, weights):  # a weights file (see `inception_weights_file`) or a state_dict
+    def __init__(self, weights):  # a weights file (see `inception_weights_file`)
         super().__init__()
-        require_torch_fidelity()
-        from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
-        state = weights if isinstance(weights, dict) else check_state_dict(weights)
-        checked = io.BytesIO(); torch.save(state, checked); checked.seek(0)
-        try: self.net = FeatureExtractorInceptionV3('inception-v3-compat', ['2048'], feature_extractor_weights_path=checked)
+        fidelity, checked = _torch_fidelity(), io.BytesIO()
+        torch.save(check_state_dict(weights), checked)
+        checked.seek(0)
+        try: self.net = fidelity.FeatureExtractorInceptionV3('inception-v3-compat', ['2048'], feature_extractor_weights_path=checked)
         except RuntimeError:  # torch lists every missing key: say it in one line
-            raise ValueError(f'{weights if not isinstance(weights, dict) else "the state_dict"} does not hold '
-                             f'the Inception weights; get them from {INCEPTION_URL}') from None
+            raise ValueError(f'{weights} does not hold the Inception weights; get them from {INCEPTION_URL}') from None
 
     def forward(self, x):
-        "The (N, 2048) float64 features of uint8 (N, 3, H, W) images."
-        return self.net(x)[0].double()
+        "The (N, 2048) features of uint8 (N, 3, H, W) images."
+        return self.net(x)[0]
 
 # %% ../../nbs/08a_metrics.ipynb #0ea53520
 def image_features(images,  # image files, or (3, H, W) uint8 tensors
                    network,  # `InceptionFeatures`, or any module from uint8 (N, 3, H, W) to (N, D)
                    batch_size=25,  # images per forward pass
-                   device='cpu'  # a `torch.device` or `--device` spelling
+                   device='cpu'  # where the network runs
                   ) -> torch.Tensor:
-    "The (N, D) float64 features of `images`; images of different sizes go through one at a time."
-    device = resolve_device(device) if isinstance(device, str) else device
-    network = network.to(device).eval()
-    out = []
+    "The (N, D) features of `images`; a batch of images of different sizes goes through one image at a time."
+    network, out = network.to(device).eval(), []
     with torch.no_grad():
         for i in range(0, len(images), batch_size):
-            batch = [read_rgb(x) if isinstance(x, (str, os.PathLike)) else x for x in images[i:i + batch_size]]
-            groups = [torch.stack(batch)] if all(b.shape == batch[0].shape for b in batch) else [b[None] for b in batch]
-            out += [network(x.to(device)).double().cpu() for x in groups]
+            batch = [x if torch.is_tensor(x) else read_rgb(x) for x in images[i:i + batch_size]]
+            try: out.append(network(torch.stack(batch).to(device)))
+            except RuntimeError: out += [network(x[None].to(device)) for x in batch]  # images of different sizes
     return torch.cat(out)
 
 # %% ../../nbs/08a_metrics.ipynb #32589114
-PAIRED_METRICS, DISTRIBUTION_METRICS = ('l1', 'psnr', 'ssim'), ('fid', 'kid')
-METRICS = PAIRED_METRICS + DISTRIBUTION_METRICS
+PAIRED_METRICS = dict(l1=l1_error, psnr=psnr, ssim=ssim)  # name -> function; FID and KID compare sets
+METRICS = (*PAIRED_METRICS, 'fid', 'kid')
 
 
 def _images_in(folder, flag):
     "The image files under `folder`, sorted; one line when there are none."
-    folder = Path(folder)
-    if not folder.is_dir(): raise FileNotFoundError(f'{flag} {folder}: no such folder')
-    files = [Path(p) for p in make_dataset(folder)]
+    if not Path(folder).is_dir(): raise FileNotFoundError(f'{flag} {folder}: no such folder')
+    files = list(map(Path, make_dataset(folder)))
     if not files: raise ValueError(f'{flag} {folder}: the folder holds no images')
     return files
 
 # %% ../../nbs/08a_metrics.ipynb #70373b61
-def results_images(results  # a folder written by gan_nb_test (index.html, images/)
-                  ) -> tuple[list, list, bool]:
-    "`(fakes, reals, paired)` of a results folder: the `fake_B` images, the `real_B` ones, and whether they are pairs."
-    images = Path(results)/'images'
-    if not images.is_dir():
-        raise FileNotFoundError(f'--results {results}: no images/ folder; give a folder gan_nb_test wrote, e.g. results/<name>/test_latest')
-    fakes = sorted(images.glob('*_fake_B.png')) or sorted(images.glob('*_fake.png'))
-    if not fakes: raise ValueError(f'--results {results}: no <image>_fake_B.png or <image>_fake.png files in images/')
-    if not fakes[0].name.endswith('_fake_B.png'): return fakes, [], False  # --model test: the reals are its inputs
-    reals = [f.with_name(f.name[:-len('fake_B.png')] + 'real_B.png') for f in fakes]
-    unpaired = any(images.glob('*_rec_A.png'))  # CycleGAN: real_B is another image, not the target
-    return fakes, [r for r in reals if r.is_file()], not unpaired and all(r.is_file() for r in reals)
-
-
-def folder_images(fake,  # a folder of generated images
-                  real  # a folder of real images; same names (and subfolders) make pairs
-                 ) -> tuple[list, list, bool]:
-    "`(fakes, reals, paired)` of two folders: paired when every fake has a real of the same name."
-    fakes, reals = _images_in(fake, '--fake'), _images_in(real, '--real')
-    by_name = {r.relative_to(real): r for r in reals}
-    partners = [by_name.get(f.relative_to(fake)) for f in fakes]
-    return (fakes, partners, True) if all(partners) else (fakes, reals, False)
-
-
-def gather_images(results=None,  # a gan_nb_test results folder, or None
+def gather_images(results=None,  # a gan_nb_test results folder (index.html, images/), or None
                   fake=None,  # or a folder of generated images
                   real=None  # real images: needed with `fake`, optional with `results`
                  ) -> tuple[list, list, bool, Path]:
-    "`(fakes, reals, paired, folder)`: a results folder (its fakes against `real` when given) or two folders."
+    "`(fakes, reals, paired, folder)`; paired: every fake has its target, `reals[i]` that of `fakes[i]`."
     if (results is None) == (fake is None): raise ValueError('give --results DIR (from gan_nb_test), or --fake DIR with --real DIR')
-    if fake is not None:
+    if fake is not None:  # two folders: same names (and subfolders) make pairs
         if real is None: raise ValueError('--fake needs --real DIR, the real images to compare with')
-        return (*folder_images(fake, real), Path(fake))
-    fakes, reals, paired = results_images(results)
-    if real is not None: reals, paired = _images_in(real, '--real'), False
-    return fakes, reals, paired, Path(results)
+        fakes, reals = _images_in(fake, '--fake'), _images_in(real, '--real')
+        partners = [Path(real)/f.relative_to(fake) for f in fakes]
+    else:
+        images = Path(results)/'images'
+        if not images.is_dir():
+            raise FileNotFoundError(f'--results {results}: no images/ folder; give a folder gan_nb_test wrote, e.g. results/<name>/test_latest')
+        fakes = sorted(images.glob('*_fake_B.png')) or sorted(images.glob('*_fake.png'))  # --model test writes <image>_fake.png
+        if not fakes: raise ValueError(f'--results {results}: no <image>_fake_B.png or <image>_fake.png files in images/')
+        reals = _images_in(real, '--real') if real else sorted(images.glob('*_real_B.png'))
+        if not reals: raise ValueError(f'no real/fake pairs in {results} and no real images to compare with: give --real DIR')
+        cycle = any(images.glob('*_rec_A.png'))  # CycleGAN's real_B are other images, not the targets
+        partners = [] if cycle else [f.with_name(f.name.replace('_fake_B', '_real_B')) for f in fakes]  # not in --real
+    paired = bool(partners) and set(partners) <= set(reals)
+    return fakes, partners if paired else reals, paired, Path(results or fake)
 
 # %% ../../nbs/08a_metrics.ipynb #1264cca8
 def paired_scores(fakes,  # generated image files
                   reals,  # their targets, in the same order
-                  metrics=PAIRED_METRICS  # which of l1, psnr, ssim
+                  metrics  # which of l1, psnr, ssim
                  ) -> dict:
     "The mean of each paired metric over the pairs; one line for a pair of different sizes."
-    functions = dict(l1=l1_error, psnr=psnr, ssim=ssim)
-    per_image = {m: [] for m in metrics}
+    per_image = []
     for f, r in zip(fakes, reals):
         x, y = read_rgb(f), read_rgb(r)
         if x.shape != y.shape:
             raise ValueError(f'paired metrics need images of the same size: {f.name} is {x.shape[2]}x{x.shape[1]} '
                              f'but {r.name} is {y.shape[2]}x{y.shape[1]}')
-        for m in metrics: per_image[m].append(functions[m](x, y).item())
-    return {m: float(np.mean(v)) for m, v in per_image.items()}
-
-
-def distribution_scores(fakes,  # generated image files (or uint8 tensors)
-                        reals,  # real ones
-                        network,  # an `InceptionFeatures` (or a stand-in, for tests)
-                        metrics=DISTRIBUTION_METRICS,  # which of fid, kid
-                        batch_size=25,  # images per pass of the network
-                        device='cpu',  # where the network runs
-                        kid_subsets=100  # KID's random subsets
-                       ) -> dict:
-    "FID and KID (with its standard deviation over subsets) between two sets, from one pass of the network each."
-    f1, f2 = (image_features(x, network, batch_size, device) for x in (fakes, reals))
-    scores = {}
-    if 'fid' in metrics: scores['fid'] = frechet_distance(f1, f2)
-    if 'kid' in metrics: scores['kid'], scores['kid_std'] = kernel_inception_distance(f1, f2, subsets=kid_subsets)
-    return scores
+        per_image.append([float(PAIRED_METRICS[m](x, y)) for m in metrics])
+    return dict(zip(metrics, np.mean(per_image, 0).tolist()))
 
 # %% ../../nbs/08a_metrics.ipynb #4cefdd18
 def choose_metrics(metrics,  # names the user asked for, or None
                    paired,  # whether the images are pairs
                    weights_at_hand  # whether Inception weights are given or stored
                   ) -> list:
-    "The metrics to compute."
-    if metrics is None:
-        metrics = list(PAIRED_METRICS if paired else ()) + list(DISTRIBUTION_METRICS if weights_at_hand or not paired else ())
-    unknown = [m for m in metrics if m not in METRICS]
-    if unknown: raise ValueError(f'unknown metric {unknown[0]}; choose from {", ".join(METRICS)}')
-    wanted_pairs = [m for m in metrics if m in PAIRED_METRICS]
-    if wanted_pairs and not paired:
-        raise ValueError(f'{wanted_pairs[0]} needs real/fake pairs (a real image of the same name for every fake); '
-                         'these images have none: use --metrics fid kid')
-    return list(metrics)
-
-# %% ../../nbs/08a_metrics.ipynb #e165689c
-_SCORES_START, _SCORES_END = '<!-- gan_nb_eval scores -->', '<!-- /gan_nb_eval scores -->'
-_NAMES = dict(l1='L1 (0..255)', psnr='PSNR (dB)', ssim='SSIM', fid='FID', kid='KID', kid_std='KID std')
-
-
-def format_scores(scores  # {metric: value}, as `evaluate` returns them
-                 ) -> str:
-    "The scores as a two-column text table."
-    return '\n'.join(f'{_NAMES.get(k, k):>12s}  {v:.4f}' for k, v in scores.items())
-
-
-def write_scores(folder,  # where metrics.json goes (its index.html, if any, gets the table too)
-                 report  # what `evaluate` returns
-                ) -> Path:
-    "Write `metrics.json` atomically and add the scores to `index.html` in `folder`; returns the JSON file."
-    finite = {k: (v if math.isfinite(v) else None) for k, v in report['scores'].items()}
-    with atomic_write(Path(folder)/'metrics.json') as f: json.dump({**report, 'scores': finite}, f, indent=1)
-    page = Path(folder)/'index.html'
-    if page.is_file():
-        text = page.read_text(encoding='utf-8')
-        if _SCORES_START in text:  # an earlier run's table goes
-            text = text[:text.index(_SCORES_START)] + text[text.index(_SCORES_END) + len(_SCORES_END) + 1:]
-        rows = ''.join(f'<tr><td>{html.escape(_NAMES.get(k, k))}</td><td>{v:.4f}</td></tr>' for k, v in report['scores'].items())
-        table = f'{_SCORES_START}\n<h3>Scores ({report["images"]} images)</h3><table border="1">{rows}</table>\n{_SCORES_END}\n'
-        with atomic_write(page) as f: f.write(text.replace('<body>\n', '<body>\n' + table, 1))
-    return Path(folder)/'metrics.json'
+    "The metrics to compute: by default the paired ones for pairs, FID and KID with the weights at hand or without pairs."
+    if metrics is None: return [m for m in METRICS if (paired if m in PAIRED_METRICS else weights_at_hand or not paired)]
+    for m in metrics:
+        if m not in METRICS: raise ValueError(f'unknown metric {m}; choose from {", ".join(METRICS)}')
+        if m in PAIRED_METRICS and not paired:
+            raise ValueError(f'{m} needs real/fake pairs (a real image of the same name for every fake); these images have none: use --metrics fid kid')
+    return metrics
 
 # %% ../../nbs/08a_metrics.ipynb #af8fa33a
+_NAMES = dict(l1='L1 (0..255)', psnr='PSNR (dB)', ssim='SSIM', fid='FID', kid='KID', kid_std='KID std')
+_MARK = '<!-- gan_nb_eval scores -->'  # ends the line of the table in index.html
+
+
 def evaluate(results=None,  # a gan_nb_test results folder (results/<name>/test_latest)
              fake=None,  # or a folder of generated images (with `real`)
              real=None,  # real images: targets of the same names, or any real images for FID/KID
              metrics=None,  # names from `METRICS` (default: see `choose_metrics`)
              inception_weights=None,  # the Inception weights file (default: the stored copy, downloaded if FID/KID is asked for)
              device='auto',  # `--device` spelling, for the Inception network
-             batch_size=25,  # images per pass of the Inception network
-             kid_subsets=100,  # KID's random subsets
              network=None,  # a feature network instead of Inception (for tests and experiments)
-             write=True,  # write metrics.json (and the table into index.html)
              verbose=True  # print the table and warnings
             ) -> dict:
-    "Score generated images; returns `{'scores': {...}, 'images': n, 'paired': bool, ...}`."
+    "Score generated images, write `metrics.json` (atomically) and the table into index.html; returns `{'scores': {...}, 'images': n, 'paired': bool, ...}`."
     fakes, reals, paired, folder = gather_images(results, fake, real)
-    at_hand = network is not None or inception_weights is not None or stored_inception_path().is_file()
-    chosen = choose_metrics(metrics, paired, at_hand)
-    if any(m in DISTRIBUTION_METRICS for m in chosen) and not reals:
-        raise ValueError(f'no real/fake pairs in {folder} and no real images to compare with: give --real DIR')
+    chosen = choose_metrics(metrics, paired, bool(network or inception_weights or stored_inception_path().is_file()))
     scores = paired_scores(fakes, reals, [m for m in chosen if m in PAIRED_METRICS]) if paired else {}
-    wanted = [m for m in chosen if m in DISTRIBUTION_METRICS]
-    if wanted:
+    if 'fid' in chosen or 'kid' in chosen:
         network = network or InceptionFeatures(inception_weights_file(inception_weights))
-        warning = small_set_warning(min(len(fakes), len(reals))) if 'fid' in wanted else ''
-        if verbose and warning: print(warning)
-        scores.update(distribution_scores(fakes, reals, network, wanted, batch_size, device, kid_subsets))
-    report = dict(scores=scores, images=len(fakes), real_images=len(reals), paired=paired, folder=str(folder))
-    if verbose: print(format_scores(scores))
-    if write: write_scores(folder, report)
+        if verbose and 'fid' in chosen and (n := min(len(fakes), len(reals))) < 2048:  # Inception's feature size
+            print(f'warning: FID on {n} images is biased upward and varies from sample to sample; compare it only with FIDs '
+                  'on the same number of images (KID is unbiased on small sets; papers use 2048+ images)')
+        f1, f2 = (image_features(x, network, device=resolve_device(device)) for x in (fakes, reals))
+        if 'fid' in chosen: scores['fid'] = frechet_distance(f1, f2)
+        if 'kid' in chosen: scores['kid'], scores['kid_std'] = kernel_inception_distance(f1, f2)
+    if verbose: print('\n'.join(f'{_NAMES[k]:>12s}  {v:.4f}' for k, v in scores.items()))
+    finite = {k: (v if math.isfinite(v) else None) for k, v in scores.items()}  # an infinite PSNR (identical images): null
+    report = dict(scores=finite, images=len(fakes), real_images=len(reals), paired=paired)
+    with atomic_write(folder/'metrics.json') as f: json.dump(report, f, indent=1)
+    page = folder/'index.html'
+    if page.is_file():  # the scores at the top of the page, instead of an earlier run's
+        rows = ''.join(f'<tr><td>{_NAMES[k]}</td><td>{v:.4f}</td></tr>' for k, v in scores.items())
+        kept = ''.join(line for line in page.read_text(encoding='utf-8').splitlines(True) if _MARK not in line)
+        with atomic_write(page) as f:
+            f.write(kept.replace('<body>\n', f'<body>\n<h3>Scores ({len(fakes)} images)</h3><table border="1">{rows}</table>{_MARK}\n', 1))
     return report
 
 # %% ../../nbs/08a_metrics.ipynb #35ada027
-def eval_parser() -> argparse.ArgumentParser:
-    "The options of `gan_nb_eval`."
-    p = argparse.ArgumentParser(prog='gan_nb_eval', description='Score generated images: L1, PSNR, SSIM against targets; FID, KID against real images.')
-    p.add_argument('--results', help='a folder written by gan_nb_test, e.g. results/<name>/test_latest')
-    p.add_argument('--fake', help='a folder of generated images (instead of --results)')
-    p.add_argument('--real', help='a folder of real images: targets of the same names, or any real images for FID/KID')
-    p.add_argument('--metrics', nargs='+', choices=METRICS, help='default: l1 psnr ssim for pairs, plus fid kid when the weights are at hand')
-    p.add_argument('--inception_weights', help=f'the Inception weights file (default: downloaded once from {INCEPTION_URL})')
-    p.add_argument('--device', default='auto', help='auto, cpu, cuda, cuda:N, mps')
-    p.add_argument('--batch_size', type=int, default=25, help='images per pass of the Inception network')
-    p.add_argument('--kid_subsets', type=int, default=100, help='random subsets KID averages over')
-    return p
-
-
 def main(args=None):  # command-line arguments (default: `sys.argv[1:]`)
     "Entry point of `gan_nb_eval`."
-    parser = eval_parser()
-    opt = parser.parse_args(args)
-    if (opt.results is None) == (opt.fake is None): parser.error('give --results DIR (from gan_nb_test), or --fake DIR with --real DIR')
-    try: evaluate(opt.results, opt.fake, opt.real, opt.metrics, opt.inception_weights, opt.device, opt.batch_size, opt.kid_subsets)
+    p = argparse.ArgumentParser(prog='gan_nb_eval', description='Score generated images: L1, PSNR, SSIM against targets; FID, KID against real images.')
+    a = p.add_argument
+    a('--results', help='a folder written by gan_nb_test, e.g. results/<name>/test_latest')
+    a('--fake', help='a folder of generated images (instead of --results)')
+    a('--real', help='a folder of real images: targets of the same names, or any real images for FID/KID')
+    a('--metrics', nargs='+', choices=METRICS, help='default: l1 psnr ssim for pairs, plus fid kid when the weights are at hand')
+    a('--inception_weights', help=f'the Inception weights file (default: downloaded once from {INCEPTION_URL})')
+    a('--device', default='auto', help='auto, cpu, cuda, cuda:N, mps')
+    opt = p.parse_args(args)
+    if (opt.results is None) == (opt.fake is None): p.error('give --results DIR (from gan_nb_test), or --fake DIR with --real DIR')
+    try: evaluate(**vars(opt))
     except (OSError, ValueError, ImportError) as e: exit_with_error(e)  # one line, exit status 1
 
 
 if __name__ == '__main__' and '__file__' in globals(): main()  # python -m gan_nb.extras.metrics (not in a notebook)
 
 # %% ../../nbs/08a_metrics.ipynb #604ffecf
-VAL_METRICS = ('l1', 'cycle_l1', 'fid')
-
-
-def default_val_metric(model,  # a gan_nb model
-                       weights_at_hand  # whether Inception weights are at hand (given, or a stored copy)
-                      ) -> str:
-    "'l1' for paired models; for cycle models 'fid' when the Inception weights are at hand, else 'cycle_l1'."
-    if 'rec_A' not in model.visual_names: return 'l1'
-    return 'fid' if weights_at_hand else 'cycle_l1'
+VAL_METRICS = dict(l1=('fake_B', 'real_B'), cycle_l1=('rec_A', 'real_A', 'rec_B', 'real_B'), fid=('fake_B', 'real_B'))  # the (output, reference) pairs
 
 
 def validation_data(opt,  # training options
@@ -433,90 +301,59 @@ def validation_data(opt,  # training options
     return create_dataset(argparse.Namespace(**{**vars(opt), **TEST_OVERRIDES, 'phase': phase, 'load_size': opt.crop_size,
                                                 'max_dataset_size': float('inf')}))
 
-# %% ../../nbs/08a_metrics.ipynb #74387334
-def _to_255(x): return ((x.detach().float() + 1) * 127.5).clamp(0, 255)  # [-1, 1] tensors on the saved images' scale
-_SCORED = ('real_A', 'fake_B', 'real_B', 'rec_A', 'rec_B')  # the model's images a validation metric may read
-
-
-def _batch_scores(visuals, metric):
-    "A tuple: per-image L1 (0..255) for 'l1' and 'cycle_l1', or the fake and real uint8 images for 'fid'."
-    missing = [k for k in {'l1': ('fake_B', 'real_B'), 'fid': ('fake_B', 'real_B'), 'cycle_l1': ('rec_A', 'real_A')}[metric] if k not in visuals]
-    if missing: raise ValueError(f'validation metric {metric} needs the model\'s {missing[0]} images; it has {", ".join(visuals)}')
-    l1 = lambda a, b: (_to_255(visuals[a]) - _to_255(visuals[b])).abs().mean((1, 2, 3)).cpu()
-    if metric == 'l1': return l1('fake_B', 'real_B'),
-    if metric == 'cycle_l1': return (l1('rec_A', 'real_A') + l1('rec_B', 'real_B')) / 2,
-    return _to_255(visuals['fake_B']).to(torch.uint8).cpu(), _to_255(visuals['real_B']).to(torch.uint8).cpu()
-
 # %% ../../nbs/08a_metrics.ipynb #56e2349c
 def validation_score(model,  # a gan_nb model after `setup` (pix2pix, CycleGAN, ...)
                      data,  # batches: `validation_data(opt)`, a DataLoader, or a list of batch dicts
-                     metric='l1',  # 'l1', 'cycle_l1' or 'fid' (see `default_val_metric`)
-                     max_images=None,  # score at most this many images (default: all)
-                     inception=None  # for 'fid': an `InceptionFeatures` or a weights file (default: the stored copy)
+                     metric='l1',  # 'l1', 'cycle_l1' or 'fid'
+                     inception=None  # for 'fid': an `InceptionFeatures` (default: one with the stored weights)
                     ) -> float:
     "Run the generator in eval mode over `data` as the test script does, and return the score (lower is better)."
     if metric not in VAL_METRICS: raise ValueError(f'unknown validation metric {metric}; choose from {", ".join(VAL_METRICS)}')
-    networks = [net for _, net in model.networks()]
-    modes = [net.training for net in networks]
+    if missing := [k for k in VAL_METRICS[metric] if k not in model.visual_names]:
+        raise ValueError(f"validation metric {metric} needs the model's {missing[0]} images; it has {', '.join(model.visual_names)}")
+    modes = {net: net.training for _, net in model.networks()}
     model.eval()
-    scores, seen, limit = [], 0, float('inf') if max_images is None else max_images
+    images = []
     try:
         for batch in data:
-            if seen >= limit: break
             model.set_input(batch)
-            model.test()
-            out = _batch_scores({k: getattr(model, k) for k in _SCORED if hasattr(model, k)}, metric)
-            keep = min(len(out[0]), limit - seen)
-            scores.append([x[:keep] for x in out])
-            seen += keep
+            model.test()  # uint8 on the 0..255 scale, as the test script saves them
+            images.append([((getattr(model, k).detach().float().cpu() + 1) * 127.5).clamp(0, 255).to(torch.uint8) for k in VAL_METRICS[metric]])
     finally:
-        for net, mode in zip(networks, modes): net.train(mode)
-    if not seen: raise ValueError('validation_score: the validation data holds no images')
-    columns = [torch.cat(c) for c in zip(*scores)]
-    if metric != 'fid': return float(columns[0].mean())
-    network = inception if isinstance(inception, nn.Module) else InceptionFeatures(inception_weights_file(inception))
-    return frechet_distance(*(image_features(list(c), network, device=model.device) for c in columns))
+        for net, mode in modes.items(): net.train(mode)
+    if not images: raise ValueError('validation_score: the validation data holds no images')
+    x = [torch.cat(c) for c in zip(*images)]
+    if metric != 'fid': return float((torch.stack(x[::2]).float() - torch.stack(x[1::2])).abs().mean())  # outputs against references
+    network = inception or InceptionFeatures(inception_weights_file())
+    return frechet_distance(*(image_features(list(c), network, device=model.device) for c in x))
 
-# %% ../../nbs/08a_metrics.ipynb #f92a062a
-class Validator:
-    "What `--val_freq` needs: the metric, the validation split's loader and (for FID) the Inception network."
-    def __init__(self, opt,  # training options: val_metric, val_phase, inception_weights, dataroot...
-                 model):  # the model being trained: its images decide the default metric
-        weights = opt.inception_weights
-        at_hand = weights is not None or stored_inception_path().is_file()
-        self.metric = default_val_metric(model, at_hand) if opt.val_metric == 'auto' else opt.val_metric
-        self.generators = [n for n in model.model_names if n.startswith('G')]  # what best_net_<name>.pth keeps
+# %% ../../nbs/08a_metrics.ipynb #f92a0002
+class Validation(Callback):
+    "The extra behind `--val_freq`: score the generator every N epochs, feed the plateau policy, keep the best generator."
+    def __init__(self, run): self.run = run  # a `TrainingRun`, being created
+
+    def on_train_begin(self, state):  # the split is checked now, not after the first epoch; after a resume `state.best` is the saved one
+        opt = state.opt
+        at_hand = opt.inception_weights or stored_inception_path().is_file()  # --val_metric auto: l1 for paired models, else
+        self.metric = opt.val_metric if opt.val_metric != 'auto' else 'l1' if 'rec_A' not in state.model.visual_names else \
+            'fid' if at_hand else 'cycle_l1'  # FID with the Inception weights at hand, the cycle's L1 without
         root, phase = Path(resolve_dataroot(opt.dataroot)), opt.val_phase
         if not ((root/phase).is_dir() or (root/f'{phase}A').is_dir()):
             raise FileNotFoundError(f'--val_freq needs a validation split: no folder {root/phase} (or {phase}A and '
                                     f'{phase}B); make one, or name another with --val_phase')
         self.data = validation_data(opt, phase)
-        self.inception = InceptionFeatures(inception_weights_file(weights)) if self.metric == 'fid' else None
-
-    def score(self, model):
-        "The generator's score on the validation split (lower is better)."
-        return validation_score(model, self.data, self.metric, inception=self.inception)
-
-# %% ../../nbs/08a_metrics.ipynb #f92a0002
-class Validation(Callback):
-    "The extra behind `--val_freq`: score the generator every N epochs, feed the plateau policy, keep the best generator."
-    def __init__(self, run): self.run, self.validator = run, None  # a `TrainingRun`, being created
-
-    def on_train_begin(self, state):  # after a resume: `state.best` is the saved one
-        self.validator = v = Validator(state.opt, state.model)  # the split is checked now, not after the first epoch
-        if state.best is not None and state.best.get('metric') != v.metric:  # scores of another metric do not compare
-            self.run.say(f"note: the best so far was scored with {state.best.get('metric')}; this run scores with {v.metric} and starts afresh")
-            state.best = None
+        self.inception = InceptionFeatures(inception_weights_file(opt.inception_weights)) if self.metric == 'fid' else None
+        if state.best and state.best.get('metric') != self.metric: state.best = None  # scores of another metric do not compare
 
     def on_batches_end(self, state):
         if state.epoch_iter < state.dataset_size or state.epoch % state.opt.val_freq: return  # cut short, or not due
-        v, model = self.validator, state.model
-        score = model.metric = v.score(model)  # what --lr_policy plateau steps on
+        model = state.model
+        score = model.metric = validation_score(model, self.data, self.metric, inception=self.inception)  # what --lr_policy plateau steps on
         if state.best is None or score < state.best['score']:
-            state.best = dict(epoch=state.epoch, score=score, metric=v.metric)
-            model.save_networks('best', names=v.generators)
-        self.run.say(f"validation at epoch {state.epoch}: {v.metric} {score:.4f} (best {state.best['score']:.4f}, epoch {state.best['epoch']})")
-        self.run.notify('on_validation', v.metric, score)
+            state.best = dict(epoch=state.epoch, score=score, metric=self.metric)
+            model.save_networks('best', names=[n for n in model.model_names if n.startswith('G')])  # the generators
+        self.run.say(f"validation at epoch {state.epoch}: {self.metric} {score:.4f} (best {state.best['score']:.4f}, epoch {state.best['epoch']})")
+        self.run.notify('on_validation', self.metric, score)
 
 
 RUN_HOOKS['validation'] = lambda run: Validation(run) if run.opt.val_freq else None
