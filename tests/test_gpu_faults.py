@@ -128,7 +128,15 @@ class SlowBatches:
 def test_a_starved_run_says_so_once(tmp_path, one_thread, wait, said):  # noqa: F811
     opt = tiny_opt('unused', tmp_path, epochs=(2, 0), print_freq=100, display_freq=100)
     notes = []
-    watcher = DataWait(devices=('cpu',), say=notes.append)  # the default watches GPUs only
+    watcher = DataWait(say=notes.append)  # the speed extra attaches one on a GPU only
     train(opt, callbacks=[watcher], dataset=SlowBatches(opt, 4, wait), progress=False)
     assert len(notes) == int(said)
     if said: assert 'the data loader is the bottleneck' in notes[0] and '--num_threads, now 0' in notes[0]
+
+
+def test_the_data_wait_note_is_attached_on_a_gpu_only():
+    from gan_nb.callbacks import RUN_HOOKS
+    run = SimpleNamespace(opt=SimpleNamespace(device='cuda:0'))
+    with mock.patch.object(speed, 'resolve_device', return_value=torch.device('cuda', 0)):
+        assert isinstance(RUN_HOOKS['data_wait'](run), DataWait)
+    assert RUN_HOOKS['data_wait'](SimpleNamespace(opt=SimpleNamespace(device='cpu'))) is None

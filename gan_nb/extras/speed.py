@@ -240,9 +240,7 @@ BUILD_HOOKS['speed'] = apply_speed_settings  # the core's one place for this ext
 # %% ../../nbs/10a_hardware.ipynb #a6d4e8b2
 class DataWait(Callback):
     "Say once when an epoch's steps waited longer for their batches than they computed (the loader is too slow)."
-    def __init__(self, devices=('cuda', 'mps'),  # the model devices watched (a CPU shares its cores with the loader)
-                 say=tqdm.write):
-        self.devices, self.say, self.said = devices, say, False
+    def __init__(self, say=tqdm.write): self.say, self.said = say, False
 
     def on_epoch_begin(self, state): self.wait, self.start, self.end = 0.0, None, None
 
@@ -253,10 +251,10 @@ class DataWait(Callback):
 
     def on_batches_end(self, state):
         busy = (self.end or 0) - (self.start or 0)  # from the end of the first step to the end of the last
-        if self.said or not busy or state.model.device.type not in self.devices or self.wait <= busy / 2: return
+        if self.said or not busy or self.wait <= busy / 2: return
         self.said = True
         self.say(f'note: training waited for data {self.wait:.1f} s of {busy:.1f} s in epoch {state.epoch}, longer than '
                  f'it computed: the data loader is the bottleneck; try more workers (--num_threads, now {state.opt.num_threads})')
 
 
-RUN_HOOKS['data_wait'] = lambda run: DataWait() if is_main() else None
+RUN_HOOKS['data_wait'] = lambda run: DataWait() if is_main() and resolve_device(run.opt.device).type != 'cpu' else None
