@@ -31,7 +31,7 @@ from compare import (PlainPix2Pix, PlainCycleGAN, gan_nb_model, random_batch, sa
                      time_alternately, device_name, facades, ROOT)
 import torch
 import gan_nb.data
-from gan_nb.callbacks import read_loss_log
+from gan_nb.extras.plots import read_loss_log
 from gan_nb.extras.facades import make_facades
 from gan_nb.extras.speed import native_fp16
 from gan_nb.options import TrainOptions, resolve_device

@@ -34,6 +34,8 @@ class BaseModel:
         self.isTrain = opt.isTrain
         self.device = resolve_device(opt.device)
         self.save_dir = Path(opt.checkpoints_dir)/opt.name  # checkpoints are saved and loaded here
+        if self.device.index is not None and self.device.type == 'cuda':
+            torch.cuda.set_device(self.device)  # `--device cuda:1`: the pin-memory thread and new tensors follow, not GPU 0
         if self.device.type == 'cuda' and opt.preprocess != 'scale_width':
             torch.backends.cudnn.benchmark = True  # fixed image sizes: let cuDNN time its kernels once and keep the fastest
         self.amp, self.channels_last, self.compile = opt.amp, opt.channels_last, opt.compile  # speed flags: see the appendix

@@ -54,6 +54,7 @@ class TrainState:
     losses: dict = field(default_factory=dict)  # the losses last read from the model
     iter_time: float = 0.0  # seconds of computation per image at the last loss report
     data_time: float = 0.0  # seconds spent waiting for data before the last loss report
+    data_wait: float = 0.0  # seconds the current step waited for its batch
     save_dir: Path = None  # `<checkpoints_dir>/<name>`
     last_checkpoint: Path = None  # the last training-state file written
     stop_reason: str = None  # why training stopped early (None: it ran to the end)

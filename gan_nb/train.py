@@ -149,7 +149,8 @@ def one_step(self: TrainingRun, data):
     "One batch: optimise, then show images, report losses and save, each at its frequency (counted in images)."
     s, opt = self.state, self.opt
     start = time.time()
-    if s.total_iters % opt.print_freq == 0: s.data_time = start - self.data_start
+    s.data_wait = start - self.data_start  # the loader's next(): no GPU wait in it
+    if s.total_iters % opt.print_freq == 0: s.data_time = s.data_wait
     s.total_iters += opt.batch_size
     s.epoch_iter += opt.batch_size
     self.model.set_input(data)

@@ -199,9 +199,9 @@ def restore_train_state(model,  # the model, its weights loaded by `setup`
                         saved: dict  # what `resume_state` read
                        ):
     "Put a saved training state back: Adam's moments (with today's `--fused_adam`), fp16 scale, schedules, pools, counters."
-    for o, s in zip(model.optimizers, saved['optimizers']):
-        o.load_state_dict(s)
-        for group in o.param_groups: group.update(foreach=None, fused=opt.fused_adam or None)
+    for o, s in zip(model.optimizers, saved['optimizers']):  # today's --fused_adam in the groups before loading,
+        groups = [dict(g, foreach=None, fused=opt.fused_adam or None) for g in s['param_groups']]
+        o.load_state_dict(dict(s, param_groups=groups))  # so torch puts the step counts on the GPU if fused, else the CPU
     if model.scaler and saved['scaler']: model.scaler.load_state_dict(saved['scaler'])
     for sch, s in zip(model.schedulers, saved['schedulers']): sch.load_state_dict(s)
     for name, pool in saved['pools'].items(): vars(getattr(model, name)).update(pool, images=[im.to(model.device) for im in pool['images']])

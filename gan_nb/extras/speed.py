@@ -13,13 +13,15 @@ import time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['CPU_FEATURES', 'SPEED_FLAGS_OFF', 'cpu_flags', 'describe_cpu', 'native_bf16', 'native_fp16', 'check_amp',
+__all__ = ['CPU_FEATURES', 'SPEED_FLAGS_OFF', 'cpu_flags', 'describe_cpu', 'native_bf16', 'native_fp16', 'gpu_bf16', 'check_amp',
            'time_alternately', 'fastest', 'low_precisions', 'speed_candidates', 'probe_batch', 'step_runner',
-           'probe_speed', 'choose_speed_flags', 'apply_speed_settings']
+           'probe_speed', 'choose_speed_flags', 'apply_speed_settings', 'DataWait']
 
 # %% ../../nbs/10a_hardware.ipynb #5156b480
 import torch
-from ..core import resolve_device
+from tqdm.auto import tqdm
+from ..callbacks import RUN_HOOKS, Callback
+from ..core import is_main, resolve_device
 from ..base_model import BUILD_HOOKS, create_model
 
 # %% ../../nbs/10a_hardware.ipynb #e094a7d7
@@ -56,12 +58,17 @@ def native_fp16(flags: set | None = None  # CPU flags (default: this CPU's)
 _NEEDS = {'bf16': ('bfloat16', 'AVX512_BF16 or AMX', 'native_bf16'), 'fp16': ('float16', 'AMX_FP16', 'native_fp16')}
 
 
+def gpu_bf16(device) -> bool:
+    "Whether CUDA `device` computes bfloat16 natively: compute capability 8.0 (Ampere) or newer."
+    return torch.cuda.is_bf16_supported() and torch.cuda.get_device_capability(device) >= (8, 0)
+
+
 def check_amp(amp: str,  # `--amp`: off, bf16 or fp16
               device,  # the training device (a `torch.device` or its name)
               flags: set | None = None,  # CPU flags (default: this CPU's)
               say=print  # where the one-line note goes
              ) -> str:
-    "The precision to train in: `amp`, or for bf16 `'off'` (saying why in one line) where this hardware would emulate it."
+    "The precision to train in: `amp`, or where bf16 would be emulated float32 on a CPU, fp16 on a GPU (saying why in one line)."
     device = torch.device(device)
     if amp not in _NEEDS: return amp
     name, needs, native = _NEEDS[amp]
@@ -73,9 +80,10 @@ def check_amp(amp: str,  # `--amp`: off, bf16 or fp16
         say(f'note: --amp bf16 ignored: this CPU has no native bfloat16 ({needs}); emulated, it runs up to fifty '
             f'times slower than float32; training in float32 (--amp off)')
         return 'off'
-    if device.type == 'cuda' and amp == 'bf16' and not torch.cuda.is_bf16_supported():
-        say('note: --amp bf16 ignored: this GPU has no bfloat16 units; training in float32 (try --amp fp16)')
-        return 'off'
+    if device.type == 'cuda' and amp == 'bf16' and not gpu_bf16(device):
+        say('note: --amp bf16: this GPU (compute capability %d.%d, under 8.0) would emulate bfloat16; training in '
+            'float16 with a gradient scaler (--amp fp16), which it runs natively' % torch.cuda.get_device_capability(device))
+        return 'fp16'
     return amp
 
 # %% ../../nbs/10a_hardware.ipynb #74b5ae81
@@ -109,9 +117,9 @@ SPEED_FLAGS_OFF = {'amp': 'off', 'channels_last': False, 'fused_adam': False}  #
 def low_precisions(device,  # the training device
                    flags: set | None = None  # CPU flags (default: this CPU's)
                   ) -> list:
-    "The `--amp` modes `device` runs natively: those with units on this CPU; fp16, and bf16 where supported, on a GPU."
+    "The `--amp` modes `device` runs natively: those with units on this CPU; fp16, and bf16 from Ampere on, on a GPU."
     device = torch.device(device)
-    if device.type == 'cuda': return (['bf16'] if torch.cuda.is_bf16_supported() else []) + ['fp16']
+    if device.type == 'cuda': return ['fp16'] + (['bf16'] if gpu_bf16(device) else [])
     if device.type == 'cpu': return [amp for amp, (_, _, native) in _NEEDS.items() if globals()[native](flags)]
     return []
 
@@ -130,9 +138,11 @@ def speed_candidates(device,  # the training device
     return candidates
 
 # %% ../../nbs/10a_hardware.ipynb #2e4bda23
-def probe_batch(opt):  # options: batch_size, crop_size, input_nc, output_nc
+def probe_batch(opt,  # options: batch_size, crop_size, input_nc, output_nc
+                device='cpu'  # where the images are made: the model's device, so no copy is timed
+               ):
     "Random A and B images shaped like the run's batches: what the probe trains on."
-    images = lambda channels: torch.rand(opt.batch_size, channels, opt.crop_size, opt.crop_size) * 2 - 1
+    images = lambda channels: torch.rand(opt.batch_size, channels, opt.crop_size, opt.crop_size, device=device) * 2 - 1
     paths = ['probe'] * opt.batch_size
     return {'A': images(opt.input_nc), 'B': images(opt.output_nc), 'A_paths': paths, 'B_paths': paths}
 
@@ -143,7 +153,8 @@ def step_runner(opt,  # the run's options
     "A function that does one training step of a fresh model built from `opt` with `flags`, on random images."
     trial = copy.copy(opt)
     vars(trial).update({**SPEED_FLAGS_OFF, 'compile': False, 'fast': False, **flags})
-    model, batch = create_model(trial), probe_batch(opt)
+    model = create_model(trial)
+    batch = probe_batch(opt, model.device)
     def step():
         model.set_input(batch); model.optimize_parameters()
         if model.device.type == 'cuda': torch.cuda.synchronize(model.device)
@@ -161,19 +172,22 @@ def _unseen():
 # %% ../../nbs/10a_hardware.ipynb #02d45cf9
 def probe_speed(opt,  # the run's options
                 candidates: dict,  # `{label: flags}`, the default first
-                steps: int = 2,  # timed steps of each (after one warm-up step)
+                steps: int = 2,  # timed steps of each
+                warmup: int = 1,  # untimed steps of each first: cuDNN's autotuning, the first allocations
                 runner=step_runner,  # `runner(opt, flags)` -> a function doing one step
                 timer=time.perf_counter,
-                give_up: float = 3.0  # a warm-up step this many times the default's ends that candidate's timing
+                give_up: float = 3.0  # a first timed step this many times the default's ends that candidate's timing
                ) -> dict:
-    "`{label: seconds}` for one step of each candidate (the fastest of `steps`); a candidate that fails is left out."
+    "`{label: seconds}` for one warm step of each candidate (the fastest of `steps`); a candidate that fails is left out."
     times = {}
     with _unseen():
         for label, flags in candidates.items():
             try:
-                step = runner(opt, flags); warm_up = _timed(step, timer)
-                too_slow = bool(times) and warm_up > give_up * next(iter(times.values()))  # e.g. emulated float16
-                times[label] = warm_up if too_slow else min(_timed(step, timer) for _ in range(steps))
+                step = runner(opt, flags)
+                for _ in range(warmup): step()
+                first = _timed(step, timer)
+                too_slow = bool(times) and first > give_up * next(iter(times.values()))  # e.g. emulated float16
+                times[label] = first if too_slow else min([first] + [_timed(step, timer) for _ in range(steps - 1)])
             except Exception: continue  # e.g. a kernel this build lacks: not a candidate here
             finally: step = None  # free this model before building the next
     return times
@@ -195,11 +209,13 @@ def choose_speed_flags(opt,  # options with `fast` (the chosen flags are set on 
         flags = {**flags, **kept}  # flags given stay on
         if flags not in candidates.values(): candidates[label] = flags
     default, start = next(iter(candidates)), time.perf_counter()
+    bf16 = next((name for name, flags in candidates.items() if flags.get('amp') == 'bf16'), None)  # needs no scaler
     if int(os.environ.get('WORLD_SIZE', 1)) > 1:  # every process must choose alike: no timing, the hardware decides
-        label, times = list(candidates)[-1], {}
+        label, times = bf16 or list(candidates)[-1], {}
     else:
         times = probe_speed(opt, candidates, **probe_kw)
         label = fastest(times, default) if default in times else default
+        if bf16 in times and candidates[label].get('amp') == 'fp16' and times[bf16] < 1.05 * times[label]: label = bf16
     chosen = {**SPEED_FLAGS_OFF, **candidates[label]}
     vars(opt).update(chosen)
     timing = ', '.join(f'{name} {times[name]:.3f} s' if name in times else f'{name} failed' for name in candidates)
@@ -220,3 +236,25 @@ def apply_speed_settings(opt,  # options (ones built by hand may lack the speed 
 
 # %% ../../nbs/10a_hardware.ipynb #c7e4f9a1
 BUILD_HOOKS['speed'] = apply_speed_settings  # the core's one place for this extra: create_model runs it first
+
+# %% ../../nbs/10a_hardware.ipynb #a6d4e8b2
+class DataWait(Callback):
+    "Say once when an epoch's steps waited longer for their batches than they computed (the loader is too slow)."
+    def __init__(self, say=tqdm.write): self.say, self.said = say, False
+
+    def on_epoch_begin(self, state): self.wait, self.start, self.end = 0.0, None, None
+
+    def on_iteration(self, state):
+        if self.start is not None: self.wait += state.data_wait  # the first step's wait is the workers starting
+        self.end = time.time()
+        if self.start is None: self.start = self.end
+
+    def on_batches_end(self, state):
+        busy = (self.end or 0) - (self.start or 0)  # from the end of the first step to the end of the last
+        if self.said or not busy or self.wait <= busy / 2: return
+        self.said = True
+        self.say(f'note: training waited for data {self.wait:.1f} s of {busy:.1f} s in epoch {state.epoch}, longer than '
+                 f'it computed: the data loader is the bottleneck; try more workers (--num_threads, now {state.opt.num_threads})')
+
+
+RUN_HOOKS['data_wait'] = lambda run: DataWait() if is_main() and resolve_device(run.opt.device).type != 'cpu' else None
