@@ -255,7 +255,7 @@ class TrainingPanel:
                  train_fn=None, # `train_fn(opt, callbacks)` (default: `gan_nb.train.train` without tqdm bars)
                  **overrides): # initial values as keywords: dataroot='builtin:facades', model='pix2pix'
         import ipywidgets as W
-        self.options_panel = OptionsPanel(args, phase='train', **overrides)
+        self.options_panel = OptionsPanel(args, **overrides)
         self.dashboard = TrainingDashboard()  # it shows the progress: no tqdm bars
         self.train_fn, self.thread, self.result, self.error = train_fn or partial(train, progress=False), None, None, None
         self.train_button = W.Button(description='Train', icon='play', button_style='success',
@@ -277,8 +277,7 @@ def start(self: TrainingPanel):
     self.dashboard.reset()
     self.result = self.error = None
     self.train_button.disabled = True
-    self.dashboard.say(f'starting: {self.options_panel.command_line}')
-    self.thread = threading.Thread(target=self._run, args=(options, opt), name='gan_nb-train', daemon=True)
+    self.thread = threading.Thread(target=self._run, args=(options, opt), daemon=True)
     self.thread.start()
     return self.thread
 
