@@ -4,40 +4,30 @@
 
 # %% ../../nbs/09a_dashboard.ipynb #74cb8ca2
 from __future__ import annotations
-import collections
 import datetime
 import html
 import io
+import re
 import sys
 import threading
 import time
 from functools import partial
-from pathlib import Path
 
 # %% auto #0
-__all__ = ['WEIGHTED_TERMS', 'loss_axes', 'render_losses', 'render_visuals', 'BackgroundDrawer', 'TrainingDashboard',
-           'TrainingPanel']
+__all__ = ['loss_axes', 'render_losses', 'render_visuals', 'TrainingDashboard', 'TrainingPanel']
 
 # %% ../../nbs/09a_dashboard.ipynb #6118e380
 from fastcore.basics import patch
 
 # %% ../../nbs/09a_dashboard.ipynb #e40082f2
 from ..callbacks import Callback, SaveOptions
-from .plots import LossHistory, moving_average
+from .plots import LossHistory
 from ..core import tensor2im
 from ..options import OptionError, TrainOptions, format_options
 from ..train import train
 from .panel import OptionsPanel
 
 # %% ../../nbs/09a_dashboard.ipynb #13c4ea73
-def _new_figure(width, height):
-    from matplotlib.figure import Figure
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    fig = Figure(figsize=(width, height), dpi=90)
-    FigureCanvasAgg(fig)
-    return fig
-
-
 def _png(fig) -> bytes:
     buf = io.BytesIO()
     fig.tight_layout()
@@ -46,12 +36,9 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-WEIGHTED_TERMS = ('L1', 'cycle', 'idt', 'gp')  # parts of loss names: weighted distances and penalties, 10-100x the GAN terms
-
-
 def loss_axes(names) -> list:
-    "The loss names split over the plot's axes: adversarial terms, then L1, cycle, identity and penalty terms."
-    weighted = [n for n in names if any(part in n for part in WEIGHTED_TERMS)]
+    "The loss names split over the plot's axes: adversarial terms, then the weighted ones (L1, cycle, identity, penalty)."
+    weighted = [n for n in names if re.search('L1|cycle|idt|gp', n)]  # weighted distances and penalties, 10-100x the GAN terms
     return [group for group in ([n for n in names if n not in weighted], weighted) if group] or [[]]
 
 
@@ -60,14 +47,9 @@ def render_losses(fig, # a reusable matplotlib Figure
                   smooth: int = 1, # each point averages this many reports (`moving_average`)
                   validation: dict = None, # {name: (xs, scores)} of `--val_freq`, drawn on an axis of their own
                  ) -> bytes:
-    "PNG bytes of one curve per loss, the weighted terms (L1, cycle, identity) on an axis of their own, validation on the right."
+    "PNG bytes of `history.plot` on each of `loss_axes`, validation on the right."
     groups = loss_axes(list(history.losses[0]) if history.losses else [])
-    for i, group in enumerate(groups, 1):
-        ax = fig.add_subplot(1, len(groups), i)
-        for name in group: ax.plot(history.iters, moving_average([l[name] for l in history.losses], smooth), label=name, lw=1.2)
-        ax.set_xlabel('images seen'); ax.grid(alpha=0.3)
-        if group: ax.legend(loc='upper right', fontsize=8)
-    fig.axes[0].set_ylabel('loss')
+    for i, group in enumerate(groups, 1): ax = history.plot(fig.add_subplot(1, len(groups), i), group, smooth)
     if validation:
         right = ax.twinx()
         for name, (xs, ys) in validation.items(): right.plot(xs, ys, 'ko-', label=name)
@@ -79,91 +61,44 @@ def render_visuals(fig, # a reusable matplotlib Figure
                    visuals: dict, # {name: image tensor in [-1, 1]}, e.g. real_A, fake_B, real_B
                   ) -> bytes:
     "PNG bytes of the visuals side by side, named."
-    n = max(len(visuals), 1)
-    fig.set_size_inches(2.3 * n, 2.6)
+    fig.set_size_inches(2.3 * len(visuals), 2.6)
     for i, (name, x) in enumerate(visuals.items(), 1):
-        ax = fig.add_subplot(1, n, i)
+        ax = fig.add_subplot(1, len(visuals), i)
         ax.imshow(tensor2im(x)); ax.set_title(name, fontsize=10); ax.axis('off')
     return _png(fig)
-
-# %% ../../nbs/09a_dashboard.ipynb #b7d3a1e1
-class BackgroundDrawer:
-    "Call `draw` on a thread of its own when asked: requests made meanwhile are merged, and drawing takes at most `share` of the time."
-    def __init__(self, draw, # the drawing function (no arguments)
-                 min_interval: float = 0.5, # seconds from one drawing to the next, at least
-                 share: float = 0.05, # the largest part of the time that drawing may take
-                ):
-        self.draw, self.min_interval, self.share = draw, min_interval, share
-        self._wanted, self._idle, self._lock, self._thread = threading.Event(), threading.Event(), threading.Lock(), None
-        self._idle.set()
-
-    def request(self):
-        "Ask for a drawing; returns at once."
-        with self._lock:
-            self._idle.clear(); self._wanted.set()
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name='gan_nb-draw', daemon=True)
-                self._thread.start()
-
-    def _run(self):
-        while True:
-            if not self._wanted.wait(timeout=10):
-                with self._lock:  # nothing asked for a while: end the thread (a new request starts another)
-                    if not self._wanted.is_set(): self._thread = None; self._idle.set(); return
-                continue
-            self._wanted.clear()
-            start = time.monotonic()
-            try: self.draw()
-            except Exception: pass  # a display problem must not stop training
-            cost = time.monotonic() - start
-            if not self._wanted.is_set(): self._idle.set()
-            time.sleep(min(max(self.min_interval, cost / self.share - cost), 10))  # at most 10 s between drawings
-
-    def wait(self, timeout: float = 10): # seconds to wait at most
-        "Wait until every drawing asked for so far is done; True if it is."
-        return self._idle.wait(timeout)
 
 # %% ../../nbs/09a_dashboard.ipynb #05434b94
 class TrainingDashboard(Callback):
     "Live loss curves, images, progress and a Stop button: an observer for `gan_nb.train.train(callbacks=...)`."
     def __init__(self, max_points: int = 1000, # loss reports kept (evenly spaced over the run)
                  min_interval: float = 0.5, # seconds between redraws, at least (drawing also takes at most 5% of the time)
-                 log_lines: int = 200, # lines of training output kept (see `TrainingPanel`)
                 ):
         import ipywidgets as W
-        self.max_points, self.log_lines, self._lock = max_points, collections.deque(maxlen=log_lines), threading.RLock()
-        self.state, self.stop_requested, self._new_visuals, self._new_losses = None, False, None, False
-        self._loss_fig, self._visual_fig = _new_figure(6.5, 3), _new_figure(7, 2.6)
-        self._drawer, self._last_progress, self._last_log = BackgroundDrawer(self._draw_new, min_interval), 0.0, 0.0
-        # hidden until there is something to show (an empty Image shows a broken-image icon)
-        self.loss_image = W.Image(format='png', layout=W.Layout(max_width='600px', display='none')).add_class('gan-nb-loss-plot')
-        self.visuals_image = W.Image(format='png', layout=W.Layout(max_width='700px', display='none')).add_class('gan-nb-visuals')
+        from matplotlib.figure import Figure  # not pyplot: no global list of figures
+        self.max_points, self.min_interval, self._lock, self.state = max_points, min_interval, threading.RLock(), None
+        self._last_progress = self._last_log = self._next_draw = 0.0
+        self._loss_fig, self._visual_fig, self._drawer = Figure((6.5, 3), dpi=90), Figure(dpi=90), threading.Timer(0, None)
+        image = lambda cls: W.Image(format='png', layout=W.Layout(max_width='700px')).add_class(cls)
+        self.loss_image, self.visuals_image = image('gan-nb-loss-plot'), image('gan-nb-visuals')
         self.smoothing = W.IntSlider(value=5, min=1, max=50, description='smoothing', continuous_update=False)
         self.smoothing.observe(lambda _: self.flush(), names='value')
-        self.progress = W.FloatProgress(value=0, min=0, max=1, layout=W.Layout(width='440px'))
-        self.progress_text, self.losses_text, self.log_view = W.HTML().add_class('gan-nb-progress-text'), W.HTML(), W.HTML()
+        self.progress, self.log_view = W.FloatProgress(max=1), W.HTML()
+        self.progress_text, self.status = W.HTML().add_class('gan-nb-progress-text'), W.HTML().add_class('gan-nb-train-status')
         self.stop_button = W.Button(description='Stop', icon='stop', button_style='danger', disabled=True,
                                     tooltip='finish the current step, save, and stop').add_class('gan-nb-stop')
         self.stop_button.on_click(lambda _: self.stop())
-        self.status = W.HTML().add_class('gan-nb-train-status')
-        self.widget = W.VBox([W.HBox([self.progress, self.progress_text]), self.losses_text,
+        self.widget = W.VBox([W.HBox([self.progress, self.progress_text]),
                               W.HBox([self.loss_image, self.smoothing]), self.visuals_image, self.status, self.log_view]
                             ).add_class('gan-nb-dashboard')
         self.reset()
 
     def _repr_mimebundle_(self, **kwargs): return self.widget._repr_mimebundle_(**kwargs)
 
-    @property
-    def widgets(self) -> list:
-        "Every widget the dashboard shows (a fixed set)."
-        return [self.progress, self.progress_text, self.losses_text, self.loss_image, self.smoothing,
-                self.visuals_image, self.status, self.stop_button, self.log_view]
-
 # %% ../../nbs/09a_dashboard.ipynb #a9a3543e
 @patch
 def on_train_begin(self: TrainingDashboard, state):
     "Enable Stop, keep the state (Stop asks it to stop), show the starting point."
-    self.state, self.stop_requested, self._start, self.speed = state, False, (time.monotonic(), state.total_iters), None
+    self.state, self._start = state, (time.monotonic(), state.total_iters)
     self.stop_button.disabled = False
     self.say('training...')
     self._progress(state)
@@ -177,14 +112,13 @@ def on_iteration(self: TrainingDashboard, state):
 
 @patch
 def on_losses(self: TrainingDashboard, state, losses: dict):
-    "Add the losses to the history (every `stride`-th report) and the text; the plot is redrawn on the drawing thread."
+    "Add the losses to the history (every `stride`-th report); the plot is redrawn on the drawing thread."
     with self._lock:
-        if self._reports % self.stride == 0: self.history.on_losses(state, losses); self._new_losses = True
+        if self._reports % self.stride == 0: self.history.on_losses(state, losses)
         self._reports += 1
         if len(self.history.iters) >= self.max_points:  # full: keep every other report, now and from now on
             del self.history.iters[1::2], self.history.losses[1::2]
             self.stride *= 2
-    self.losses_text.value = ' · '.join(f'{k} {float(v):.3f}' for k, v in losses.items())
     self.on_epoch_end(state)
 
 
@@ -192,30 +126,24 @@ def on_losses(self: TrainingDashboard, state, losses: dict):
 def on_visuals(self: TrainingDashboard, state, visuals: dict):
     "Keep the newest images (detached) for the drawing thread, which shows them side by side."
     with self._lock: self._new_visuals = {k: v.detach() for k, v in visuals.items()}
-    self._drawer.request()
+    self._request()
 
 
 @patch
 def on_epoch_end(self: TrainingDashboard, state):
     "Redraw the progress; ask for the plot."
     self._progress(state)
-    self._drawer.request()
-
-
-@patch
-def on_checkpoint(self: TrainingDashboard, state, path):
-    "Say which checkpoint was saved."
-    self.say(f'training... saved {Path(str(path)).name} (epoch {state.epoch})')
+    self._request()
 
 
 @patch
 def on_train_end(self: TrainingDashboard, state):
     "Draw everything a last time and say how training ended and where it saved."
-    reason = state.stop_reason or ('stop requested' if self.stop_requested else None)
-    self._draw_new(); self.flush(); self._progress(state, finished=not reason); self._show_log()  # the final pictures, now
+    self._drawer.cancel()  # a drawing still waiting: done now instead, so no thread outlives training
+    self.flush(); self._progress(state, finished=not state.stop_reason); self._show_log()
     self.stop_button.disabled = True
     saved = f'; saved {state.last_checkpoint}' if state.last_checkpoint else ''
-    self.say(f"{f'stopped ({reason})' if reason else 'finished'} at epoch {state.epoch}, {state.total_iters} images{saved}")
+    self.say(f"{f'stopped ({state.stop_reason})' if state.stop_reason else 'finished'} at epoch {state.epoch}, {state.total_iters} images{saved}")
 
 # %% ../../nbs/09a_dashboard.ipynb #03fdb3c6
 @patch
@@ -230,61 +158,48 @@ def on_validation(self: TrainingDashboard, state, metric, score):
 @patch
 def stop(self: TrainingDashboard):
     "Ask the running training to stop (it saves its state first)."
-    self.stop_requested = self.stop_button.disabled = True
-    if self.state is not None: self.state.request_stop()
+    self.stop_button.disabled = True  # enabled while training runs, so there is a state to ask
+    self.state.request_stop()
     self.say('stopping after this step...')
 
 
 @patch
 def flush(self: TrainingDashboard):
-    "Draw the loss plot now."
-    with self._lock:
-        self.loss_image.value = render_losses(self._loss_fig, self.history, self.smoothing.value, self.validation)
-        self.loss_image.layout.display = None if self.history.losses or self.validation else 'none'
-
-
-@patch
-def _draw_new(self: TrainingDashboard):
-    "Draw what arrived since the last drawing: the newest images, the loss plot (on the drawing thread)."
+    "Draw now (the drawing thread calls it too): the newest images if new ones came, and the loss plot."
     with self._lock:
         visuals, self._new_visuals = self._new_visuals, None
-        if visuals:
-            self.visuals_image.value = render_visuals(self._visual_fig, visuals)
-            self.visuals_image.layout.display = None
-        if self._new_losses: self._new_losses = False; self.flush()
+        if visuals: self.visuals_image.value, self.visuals_image.layout.display = render_visuals(self._visual_fig, visuals), None
+        if self.history.losses or self.validation:  # else hidden: an empty Image shows a broken-image icon
+            self.loss_image.value, self.loss_image.layout.display = render_losses(self._loss_fig, self.history, self.smoothing.value, self.validation), None
 
 
 @patch
-def say(self: TrainingDashboard, message: str, error: bool = False):  # `error`: show in red
+def say(self: TrainingDashboard, message: str):
     "Show `message` in the status line."
-    self.status.value = f'<span style="color:{"#c62828" if error else "#333"}">{html.escape(message)}</span>'
+    self.status.value = html.escape(message)
 
 
 @patch
 def write(self: TrainingDashboard, text: str):
-    "Add training output to the log (the last `log_lines` lines are kept and shown)."
-    lines = (self._partial + text).split('\n')
-    self._partial = lines.pop()[-2000:]
-    self.log_lines.extend(lines)
-    if lines and time.monotonic() - self._last_log > 0.3: self._show_log()
+    "Add training output to the log (its last 20,000 characters are kept and shown)."
+    self.log = (self.log + text)[-20_000:]
+    if time.monotonic() - self._last_log > 0.3: self._show_log()
 
 
 @patch
 def reset(self: TrainingDashboard):
     "Forget the previous run's curves, images and log."
-    with self._lock:
-        self.history, self.stride, self._reports, self.validation = LossHistory(), 1, 0, {}  # validation: {'val_<metric>': (xs, scores)}
+    with self._lock:  # validation: {'val_<metric>': (xs, scores)}
+        self.history, self.stride, self._reports, self.validation, self._new_visuals = LossHistory(), 1, 0, {}, None
     for image in (self.loss_image, self.visuals_image): image.value, image.layout.display = b'', 'none'
-    self.log_lines.clear()
-    self._partial, self._start, self.speed = '', (0.0, 0), None  # speed: images per second since the start
-    self.progress.value, self.progress_text.value, self.losses_text.value, self.log_view.value = 0, '', '', ''
+    self.log, self._start, self.speed = '', (0.0, 0), None  # speed: images per second since the start
+    self.progress.value, self.progress_text.value, self.log_view.value = 0, '', ''
 
 # %% ../../nbs/09a_dashboard.ipynb #1696f48d
 @patch
 def _show_log(self: TrainingDashboard):
     self._last_log = time.monotonic()
-    text = html.escape('\n'.join([*self.log_lines, self._partial]).strip('\n'))
-    self.log_view.value = f'<pre style="max-height:10em;overflow:auto;font-size:11px;margin:0">{text}</pre>' if text else ''
+    self.log_view.value = f'<pre style="max-height:10em;overflow:auto;font-size:11px;margin:0">{html.escape(self.log.strip())}</pre>'
 
 
 @patch
@@ -294,19 +209,36 @@ def _progress(self: TrainingDashboard, state,
     seen, now = state.total_iters, time.monotonic()
     self._last_progress, (start, seen_at_start) = now, self._start
     if now > start + 0.5 and seen > seen_at_start: self.speed = (seen - seen_at_start) / (now - start)
-    parts = [f'epoch {state.epoch}/{state.n_epochs_total}', f'{seen} images']
+    text = f'epoch {state.epoch}/{state.n_epochs_total} · {seen} images'
     if state.dataset_size:
         total = (state.n_epochs_total - state.opt.epoch_count + 1) * state.dataset_size
         done = total if finished else (state.epoch - state.opt.epoch_count) * state.dataset_size + state.epoch_iter
-        self.progress.value = min(max(done / total, 0), 1) if total else 0
-        if self.speed and done < total: parts.append(f'{datetime.timedelta(seconds=round((total - done) / self.speed))} left')
-    if self.speed: parts.append(f'{self.speed:.1f} img/s')
-    self.progress_text.value = ' · '.join(parts)
+        self.progress.value = done / total if total else 0  # the bar keeps it within 0..1
+        if self.speed and done < total: text += f' · {datetime.timedelta(seconds=round((total - done) / self.speed))} left'
+    self.progress_text.value = text + (f' · {self.speed:.1f} img/s' if self.speed else '')
+
+# %% ../../nbs/09a_dashboard.ipynb #b7d3a1e1
+@patch
+def _request(self: TrainingDashboard):
+    "Ask for a drawing on a thread of its own; requests made until it starts are merged into it."
+    if not self._drawer.is_alive():  # one at a time, `min_interval` after the last at least
+        self._drawer = threading.Timer(max(self._next_draw - time.monotonic(), 0), self._draw)
+        self._drawer.daemon = True
+        self._drawer.start()
+
+
+@patch
+def _draw(self: TrainingDashboard):
+    start = time.monotonic()
+    try: self.flush()
+    except Exception: pass  # a display problem must not stop training
+    cost = time.monotonic() - start
+    self._next_draw = time.monotonic() + min(max(self.min_interval, 19 * cost), 10)  # drawing: 5% of the time at most
 
 # %% ../../nbs/09a_dashboard.ipynb #86f01063
 class _ThreadOutput:
-    "A stream that sends what one thread writes to `sink` and everything else to `original`."
-    def __init__(self, original, thread, sink): self.original, self.thread, self.sink = original, thread, sink
+    "A stream that sends what the thread that made it writes to `sink` and everything else to `original`."
+    def __init__(self, original, sink): self.original, self.sink, self.thread = original, sink, threading.current_thread()
 
     def write(self, text):
         if threading.current_thread() is not self.thread: return self.original.write(text)
@@ -323,7 +255,7 @@ class TrainingPanel:
                  train_fn=None, # `train_fn(opt, callbacks)` (default: `gan_nb.train.train` without tqdm bars)
                  **overrides): # initial values as keywords: dataroot='builtin:facades', model='pix2pix'
         import ipywidgets as W
-        self.options_panel = OptionsPanel(args, phase='train', **overrides)
+        self.options_panel = OptionsPanel(args, **overrides)
         self.dashboard = TrainingDashboard()  # it shows the progress: no tqdm bars
         self.train_fn, self.thread, self.result, self.error = train_fn or partial(train, progress=False), None, None, None
         self.train_button = W.Button(description='Train', icon='play', button_style='success',
@@ -335,24 +267,17 @@ class TrainingPanel:
     def _repr_mimebundle_(self, **kwargs): return self.widget._repr_mimebundle_(**kwargs)
 
 # %% ../../nbs/09a_dashboard.ipynb #2f5386d6
-@patch(as_prop=True)
-def running(self: TrainingPanel) -> bool:
-    "Whether training runs now."
-    return self.thread is not None and self.thread.is_alive()
-
-
 @patch
 def start(self: TrainingPanel):
     "Start training with the form's options in a background thread; return the thread (None if it cannot start)."
-    if self.running: return self.thread
+    if self.thread and self.thread.is_alive(): return self.thread  # running already
     options = TrainOptions()
     try: opt = options.gather(self.options_panel.args)
-    except OptionError as e: return self.dashboard.say(f'cannot start: {e}', error=True)
+    except OptionError as e: return self.dashboard.say(f'⚠ cannot start: {e}')
     self.dashboard.reset()
     self.result = self.error = None
     self.train_button.disabled = True
-    self.dashboard.say(f'starting: {self.options_panel.command_line}')
-    self.thread = threading.Thread(target=self._run, args=(options, opt), name='gan_nb-train', daemon=True)
+    self.thread = threading.Thread(target=self._run, args=(options, opt), daemon=True)
     self.thread.start()
     return self.thread
 
@@ -368,14 +293,14 @@ def join(self: TrainingPanel, timeout: float | None = None): # seconds to wait a
 def _run(self: TrainingPanel, options, opt):
     "The training thread: its output goes to the dashboard's log; whatever happens, the buttons come back."
     out, err = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = (_ThreadOutput(s, threading.current_thread(), self.dashboard.write) for s in (out, err))
+    sys.stdout, sys.stderr = (_ThreadOutput(s, self.dashboard.write) for s in (out, err))
     try:
         text = format_options(opt, options.parser)
         print(text)  # and train_opt.txt once training has begun, as `gan_nb_train` does
         self.result = self.train_fn(opt, [self.dashboard, SaveOptions(text)])
     except BaseException as e:
         self.error = e
-        self.dashboard.say(f'training failed: {type(e).__name__}: {e}', error=True)
+        self.dashboard.say(f'⚠ training failed: {type(e).__name__}: {e}')
     finally:
         sys.stdout, sys.stderr = out, err
         self.dashboard._show_log()

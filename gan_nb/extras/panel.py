@@ -12,9 +12,9 @@ from functools import partial
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['OPTION_GROUPS', 'GROUP_NAMES', 'PHASES', 'option_group', 'option_actions', 'phase_options', 'group_options',
-           'compose_for', 'option_tokens', 'command_line', 'read_options_file', 'options_file_to_args', 'widget_kind',
-           'widget_value', 'make_option_widget', 'OptionsPanel']
+__all__ = ['OPTION_GROUPS', 'GROUP_NAMES', 'PHASES', 'option_group', 'option_actions', 'phase_options', 'compose_for',
+           'option_tokens', 'read_options_file', 'options_file_to_args', 'widget_kind', 'widget_value',
+           'make_option_widget', 'OptionsPanel']
 
 # %% ../../nbs/09_panel.ipynb #18bb0701
 from fastcore.basics import patch
@@ -42,7 +42,7 @@ def option_group(dest: str) -> str:
 
 def option_actions(parser: argparse.ArgumentParser) -> list:
     "The parser's options in their order, without `--help`."
-    return [a for a in parser._actions if not isinstance(a, argparse._HelpAction) and a.option_strings]
+    return [a for a in parser._actions if a.dest != 'help']
 
 
 def phase_options(phase: str = 'train'): # 'train' or 'test'
@@ -51,56 +51,37 @@ def phase_options(phase: str = 'train'): # 'train' or 'test'
     return PHASES[phase]()
 
 # %% ../../nbs/09_panel.ipynb #7d9287fc
-def group_options(parser: argparse.ArgumentParser, # a parser composed by `compose`
-                  trace: list, # `compose`'s trace for it: (stage, parser, options) after each stage
-                 ) -> dict:
-    "The parser's options by group (`GROUP_NAMES` order), each list in the parser's order."
-    base, by_model = set(vars(trace[0][2])), set(vars(trace[min(1, len(trace) - 1)][2]))
+def compose_for(values: dict, # {dest: value} of the flags chosen so far; only `model` and `dataset_mode` matter
+                phase: str = 'train', # 'train' or 'test'
+               ) -> tuple:
+    "The parser composed for the model and dataset in `values`, its options by group (`GROUP_NAMES` order), and the error if one is unknown."
+    trace, error = [], None  # `compose`'s trace: (stage, parser, options) after the shared flags, the model's, the dataset's
+    try: phase_options(phase).compose([t for k in ('model', 'dataset_mode') if values.get(k) for t in (f'--{k}', str(values[k]))], trace=trace)
+    except OptionError as e:  # an unknown model or dataset: the flags composed so far, and the error
+        if not trace: raise  # not even the shared flags parse
+        error = e
+    parser, base, by_model = trace[-1][1], vars(trace[0][2]), vars(trace[min(1, len(trace) - 1)][2])
     tuning = {a.dest for g in parser._action_groups if g.title == TUNING for a in g._group_actions}
     groups = {g: [] for g in GROUP_NAMES}
     for a in option_actions(parser):
         groups[TUNING if a.dest in tuning else option_group(a.dest) if a.dest in base
                else 'model-specific' if a.dest in by_model else 'dataset-specific'].append(a)
-    return groups
-
-
-def compose_for(values: dict, # {dest: value} of the flags chosen so far; only `model` and `dataset_mode` matter
-                phase: str = 'train', # 'train' or 'test'
-               ) -> tuple:
-    "The parser composed for the model and dataset in `values`, its options by group, and the error if one is unknown."
-    args = [t for k in ('model', 'dataset_mode') if values.get(k) for t in (f'--{k}', str(values[k]))]
-    trace, error = [], None
-    try: phase_options(phase).compose(args, trace=trace)
-    except OptionError as e:  # an unknown model or dataset: the flags composed so far, and the error
-        if not trace: raise  # not even the shared flags parse
-        error = e
-    parser = trace[-1][1]
-    return parser, group_options(parser, trace), error
+    return parser, groups, error
 
 # %% ../../nbs/09_panel.ipynb #093f5bf6
-def _flag(action): return max(action.option_strings, key=len)
-
-
 def _same_as_default(action, value):
     try: return value == action.default or str(value) == str(action.default) or action.type(value) == action.default
     except Exception: return False  # no type, or not a valid value: written, and `gather` says what is wrong
 
 
 def option_tokens(action: argparse.Action, # an option of the composed parser
-                  value, # the value chosen for it
+                  value, # the value chosen for it (a switch's: a bool, or 'True'/'False' as an options file has it)
                  ) -> list:
     "Command-line tokens that give `action` the value `value`; none when it is the default."
-    if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
-        return [_flag(action)] if bool(value) != bool(action.default) else []
-    if value is None or str(value).strip() == '' and action.default in (None, '') or _same_as_default(action, value): return []
-    return [_flag(action), str(value).strip()]
-
-
-def command_line(args: list, # tokens, e.g. from `OptionsPanel.args`
-                 program: str = 'gan_nb_train', # the console script
-                ) -> str:
-    "The shell command for `args`, quoted where needed."
-    return ' '.join([program] + [shlex.quote(t) for t in args])
+    flag = action.option_strings[0]
+    if action.nargs == 0: return [flag] if (str(value) == 'True') != action.default else []  # a switch (store_true)
+    if value is None or str(value).strip() in ('', 'None') and action.default in (None, '') or _same_as_default(action, value): return []
+    return [flag, str(value).strip()]
 
 # %% ../../nbs/09_panel.ipynb #b795f15b
 _OPTION_LINE = re.compile(r'^\s*(\w+): (.*?)\s*(?:\t\[default: .*\])?\s*$')
@@ -110,9 +91,9 @@ def read_options_file(path # a `train_opt.txt`/`test_opt.txt`, or the experiment
                      ) -> dict:
     "The {key: value text} of a saved options file."
     path = Path(path)
-    if path.is_dir(): path = path/'test_opt.txt' if (path/'test_opt.txt').exists() and not (path/'train_opt.txt').exists() else path/'train_opt.txt'
+    if path.is_dir(): path = next((p for p in (path/'train_opt.txt', path/'test_opt.txt') if p.exists()), path/'train_opt.txt')
     if not path.exists(): raise FileNotFoundError(f'{path} does not exist; give <checkpoints_dir>/<name> or its train_opt.txt')
-    values = {m[1]: m[2] for line in path.read_text().splitlines() if not line.startswith('-') and (m := _OPTION_LINE.match(line))}
+    values = {m[1]: m[2] for line in path.read_text().splitlines() if (m := _OPTION_LINE.match(line))}
     if not values: raise OptionError(f'{path} holds no options; expected lines like "{"lr":>25}: 0.0002"')
     return values
 
@@ -122,35 +103,26 @@ def options_file_to_args(path, # a saved options file, or the experiment folder 
                         ) -> list:
     "Command-line tokens that reproduce the options saved at `path` (unknown keys and `isTrain` ignored)."
     values = read_options_file(path)
-    parser = compose_for(values, phase)[0]
     if values.get('suffix'):
         try: tail = '_' + values['suffix'].format(**values)
         except (KeyError, IndexError, ValueError): tail = None
         if tail and values.get('name', '').endswith(tail): values['name'] = values['name'][:-len(tail)]
     if phase == 'test' and values.get('isTrain') == 'True': values.pop('phase', None)  # train split is not the test split
-    args = []
-    for action in option_actions(parser):
-        text = values.get(action.dest)
-        if text is None or text == 'None' and action.default is None: continue
-        args += option_tokens(action, text == 'True' if isinstance(action, argparse._StoreTrueAction) else text)
-    return args
+    return [t for a in option_actions(compose_for(values, phase)[0]) if a.dest in values for t in option_tokens(a, values[a.dest])]
 
 # %% ../../nbs/09_panel.ipynb #bce3c672
 def widget_kind(action: argparse.Action) -> str:
     "Which widget suits an option: 'checkbox', 'dropdown', 'int', 'float' or 'text'."
-    if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)): return 'checkbox'
-    if action.choices is not None: return 'dropdown'
-    if action.type is int and isinstance(action.default, int) and not isinstance(action.default, bool): return 'int'
-    if action.type is float and isinstance(action.default, (int, float)): return 'float'
-    return 'text'  # strings, paths, devices, and numbers whose default is not a number (inf, None)
+    if action.nargs == 0: return 'checkbox'  # a switch
+    if action.choices: return 'dropdown'
+    # a number whose default is a number of its type; strings, paths, and numbers defaulting to inf or None: text
+    return {int: 'int', float: 'float'}.get(action.type, 'text') if type(action.default) is action.type else 'text'
 
 
 def widget_value(action: argparse.Action, value):
     "`value` as the option's widget holds it."
     kind = widget_kind(action)
-    if kind == 'checkbox': return bool(value)
-    if kind == 'text': return '' if value is None else str(value)
-    return value
+    return bool(value) if kind == 'checkbox' else ('' if value is None else str(value)) if kind == 'text' else value
 
 
 def make_option_widget(action: argparse.Action): # an option of a composed parser
@@ -159,34 +131,26 @@ def make_option_widget(action: argparse.Action): # an option of a composed parse
     kind = widget_kind(action)
     make = dict(checkbox=W.Checkbox, dropdown=partial(W.Dropdown, options=list(action.choices or ())), float=W.FloatText,
                 int=partial(W.BoundedIntText, min=int(action.dest in COUNTS), max=10**9),  # the parser's own rule, no stricter
-                text=partial(W.Text, placeholder='required' if action.required else '', continuous_update=False))[kind]
-    w = make(description=action.dest, tooltip=action.help or action.dest, style={'description_width': '150px'},
-             layout=W.Layout(width='440px'), value=widget_value(action, action.default))
-    for cls in ('gan-nb-field', f'gan-nb-{kind}', f'gan-nb-opt-{action.dest}'): w.add_class(cls)
-    return w
+                text=partial(W.Text, continuous_update=False))[kind]
+    return make(description=action.dest, tooltip=action.help, style={'description_width': '150px'},
+                layout=W.Layout(width='440px'), value=widget_value(action, action.default)).add_class(f'gan-nb-opt-{action.dest}')
 
 # %% ../../nbs/09_panel.ipynb #133d0956
 class OptionsPanel:
     "A form for every option of `phase`, generated from the composed parser; `.options` is the namespace."
     def __init__(self, args: list | None = None, # initial command-line tokens, e.g. ['--dataroot', 'builtin:facades']
                  phase: str = 'train', # 'train' or 'test'
-                 program: str | None = None, # console script shown in the command line (default gan_nb_<phase>)
                  **overrides): # initial values as keywords, like `gather`'s: model='pix2pix', no_flip=True
         import ipywidgets as W
         phase_options(phase)  # check the phase early
-        self.phase, self.program = phase, program or f'gan_nb_{phase}'
-        self._values, self._cache, self.fields, self._updating = {}, {}, {}, False
-        self.parser, self.args, self.error = None, [], None
-        self.boxes = {g: W.VBox().add_class(f"gan-nb-group-{g.replace(' ', '-')}") for g in GROUP_NAMES}
-        self.tabs = W.Tab(children=list(self.boxes.values()), titles=list(GROUP_NAMES)).add_class('gan-nb-option-tabs')
-        self.command = W.HTML().add_class('gan-nb-command')
-        self.status = W.HTML().add_class('gan-nb-status')
-        self.load_path = W.Text(placeholder='<checkpoints_dir>/<name> or a train_opt.txt', description='start from',
-                                layout=W.Layout(width='440px')).add_class('gan-nb-load-path')
-        self.load_button = W.Button(description='Load options', tooltip='read a saved train_opt.txt').add_class('gan-nb-load')
-        self.load_button.on_click(lambda _: self._load_clicked())
-        self.widget = W.VBox([self.tabs, W.HBox([self.load_path, self.load_button]), self.command, self.status]
-                            ).add_class('gan-nb-options')
+        self.phase, self._cache, self._updating = phase, {}, False
+        self.boxes = {g: W.VBox() for g in GROUP_NAMES}
+        self.tabs = W.Tab(children=list(self.boxes.values()), titles=GROUP_NAMES).add_class('gan-nb-option-tabs')
+        self.command, self.status = W.HTML().add_class('gan-nb-command'), W.HTML().add_class('gan-nb-status')
+        self.load_path = W.Text(placeholder='<checkpoints_dir>/<name> or a train_opt.txt', description='start from')
+        self.load_button = W.Button(description='Load options', tooltip='read a saved train_opt.txt')
+        self.load_button.on_click(lambda _: self.load(self.load_path.value.strip()))
+        self.widget = W.VBox([self.tabs, W.HBox([self.load_path, self.load_button]), self.command, self.status])
         self.set_args(list(args or []) + overrides_to_args(overrides))
 
     def _repr_mimebundle_(self, **kwargs): return self.widget._repr_mimebundle_(**kwargs)
@@ -205,14 +169,15 @@ def set_args(self: OptionsPanel, args: list): # command-line tokens
 
 @patch
 def load(self: OptionsPanel, path): # a saved train_opt.txt, or the experiment folder holding it
-    "Start from the options an experiment saved."
-    self.set_args(options_file_to_args(path, self.phase))
+    "Start from the options an experiment saved (a missing or unreadable file: said in the status line)."
+    try: self.set_args(options_file_to_args(path, self.phase))
+    except (OSError, OptionError) as e: self._show(e)
 
 
 @patch(as_prop=True)
 def command_line(self: OptionsPanel) -> str:
-    "The equivalent shell command (non-default flags only)."
-    return command_line(self.args, self.program)
+    "The equivalent shell command (non-default flags only), quoted where needed."
+    return shlex.join([f'gan_nb_{self.phase}', *self.args])
 
 
 @patch(as_prop=True)
@@ -224,25 +189,25 @@ def options(self: OptionsPanel) -> argparse.Namespace:
 @patch
 def rebuild(self: OptionsPanel):
     "Compose the parser for the chosen model and dataset again and rebuild the fields."
-    import ipywidgets as W
-    parser, groups, error = compose_for(self._values, self.phase)
-    self._updating, fields = True, {}
+    self.parser, groups, error = compose_for(self._values, self.phase)
+    self._updating, self.fields = True, {}
     try:
-        for g, actions in groups.items():
-            self.boxes[g].children = [self._place(a, fields) for a in actions] or [
-                W.HTML(f'<i>the chosen {g.split("-")[0]} adds no flags</i>' if g.endswith('-specific') else '<i>no flags</i>')]
+        for g, actions in groups.items(): self.boxes[g].children = [self._place(a) for a in actions]
     finally: self._updating = False
-    self.parser, self.fields = parser, fields
     self.refresh(error)
 
 
 @patch
-def _place(self: OptionsPanel, action, fields):
-    "The field for `action`, showing the value chosen for it (or its default), recorded in `fields`."
-    w = fields[action.dest] = self._field(action)
+def _place(self: OptionsPanel, action):
+    "The field for `action` (a cached widget), showing the value chosen for it or its default, recorded in `fields`."
+    key = (action.dest, widget_kind(action), tuple(action.choices or ()))
+    if key not in self._cache:
+        self._cache[key] = make_option_widget(action)
+        self._cache[key].observe(partial(self._changed, action.dest), names='value')
+    w = self.fields[action.dest] = self._cache[key]
+    w.tooltip, w.disabled = action.help, action.default is True  # a switch the model turns on cannot be turned off
     value = self._values.get(action.dest, widget_value(action, action.default))
-    if action.choices is not None and value not in action.choices:
-        self._values.pop(action.dest, None); value = widget_value(action, action.default)
+    if action.choices and value not in action.choices: self._values.pop(action.dest, None); value = widget_value(action, action.default)
     w.value = value
     return w
 
@@ -252,41 +217,16 @@ def refresh(self: OptionsPanel, error=None):  # an error to show instead of gath
     "Recompute the command line from the fields, validate it, and show the result."
     self.args = [t for a in option_actions(self.parser) for t in option_tokens(a, self.fields[a.dest].value)]
     self.command.value = f'<code style="white-space:pre-wrap">{html.escape(self.command_line)}</code>'
-    for a in option_actions(self.parser):
-        if widget_kind(a) == 'text' and a.type in (int, float): self._mark(a)
     if error is None:
-        try: phase_options(self.phase).gather(self.args)
+        try: self.options
         except OptionError as e: error = e
     self._show(error)
 
 
 @patch
-def _mark(self: OptionsPanel, action):
-    "Outline a number typed into a text field in red when it is not a number."
-    w, bad = self.fields[action.dest], False
-    try: action.type(w.value) if w.value.strip() and not _same_as_default(action, w.value) else None
-    except ValueError: bad = True
-    (w.add_class if bad else w.remove_class)('gan-nb-invalid')
-    w.layout.border = '1px solid #c62828' if bad else None
-
-
-@patch
 def _show(self: OptionsPanel, error=None):
     self.error = error
-    if error is None: self.status.value = '<span style="color:#2a7d2a">✓ options are valid</span>'
-    else: self.status.value = f'<span style="color:#c62828">⚠ {html.escape(str(error))}</span>'
-
-
-@patch
-def _field(self: OptionsPanel, action):
-    key = (action.dest, widget_kind(action), tuple(action.choices or ()))
-    if key not in self._cache:
-        w = self._cache[key] = make_option_widget(action)
-        w.observe(partial(self._changed, action.dest), names='value')
-    w = self._cache[key]
-    w.tooltip = action.help or action.dest
-    if widget_kind(action) == 'checkbox': w.disabled = action.default is True
-    return w
+    self.status.value = '✓ options are valid' if error is None else f'<span style="color:#c62828">⚠ {html.escape(str(error))}</span>'
 
 
 @patch
@@ -295,9 +235,3 @@ def _changed(self: OptionsPanel, dest, change):
     self._values[dest] = change['new']
     if dest in ('model', 'dataset_mode'): self.rebuild()
     else: self.refresh()
-
-
-@patch
-def _load_clicked(self: OptionsPanel):
-    try: self.load(self.load_path.value.strip())
-    except (OSError, OptionError) as e: self._show(e)

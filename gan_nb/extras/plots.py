@@ -4,6 +4,7 @@
 
 # %% ../../nbs/07f_plots.ipynb #7f000003
 from __future__ import annotations
+import re
 from pathlib import Path
 import torch
 from fastcore.basics import patch
@@ -18,15 +19,8 @@ from ..core import is_main
 # %% ../../nbs/07f_plots.ipynb #7f000007
 def read_loss_log(path) -> list[dict]:
     "Parse a `loss_log.txt` into one dict per line (epoch, iters, time, data and each loss)."
-    rows = []
-    for line in Path(path).read_text().splitlines():
-        if not line.startswith('(epoch:'): continue
-        head, _, tail = line.partition(')')
-        row = {k.strip(): float(v) for k, v in (p.split(':') for p in head[1:].split(','))}
-        parts = tail.split()
-        row.update({parts[i].rstrip(':'): float(parts[i + 1]) for i in range(0, len(parts) - 1, 2)})
-        rows.append(row)
-    return rows
+    return [{k: float(v) for k, v in re.findall(r'(\w+): ([^\s,)]+)', line)}
+            for line in Path(path).read_text().splitlines() if line.startswith('(epoch:')]
 
 # %% ../../nbs/07f_plots.ipynb #9f8edb70
 def moving_average(values, # a sequence of numbers, e.g. one loss's reports
@@ -48,12 +42,14 @@ class LossHistory(Callback):
              names=None,  # the losses to plot (default: all)
              smooth=1,  # average each point with the `smooth - 1` reports before it (single steps are noisy)
             ):
-        "Plot each loss against the number of images seen."
-        import matplotlib.pyplot as plt
-        if ax is None: _, ax = plt.subplots(figsize=(6, 3))
-        for name in names or (self.losses[0] if self.losses else {}):
+        "Plot each loss against the number of images seen (the notebook dashboard draws with it too)."
+        if ax is None:
+            import matplotlib.pyplot as plt
+            ax = plt.subplots(figsize=(6, 3))[1]
+        for name in names or (self.losses[0] if self.losses else ()):
             ax.plot(self.iters, moving_average([l[name] for l in self.losses], smooth), label=name)
-        ax.set_xlabel('images seen (total_iters)'); ax.set_ylabel('loss'); ax.legend(fontsize=8)
+        ax.set_xlabel('images seen (total_iters)'); ax.set_ylabel('loss')
+        if self.losses: ax.legend(fontsize=8)
         return ax
 
 # %% ../../nbs/07f_plots.ipynb #9c69d751
@@ -63,29 +59,27 @@ def read_pairs(folder,  # a folder of `A|B` files side by side, as the aligned d
                size=None,  # resize both to `size` x `size` pixels (None: as stored)
               ) -> list:
     "`(input, target)` PIL image pairs from the first `n` files of an aligned folder, for `Snapshots`."
-    from PIL import Image
     from gan_nb.data import make_dataset  # the dataset's own listing and reading, with their errors
     from gan_nb.images import load_image
     pairs = []
-    for path in make_dataset(folder, n):
-        ab = load_image(path); w, h = ab.size
-        a, b = ab.crop((0, 0, w // 2, h)), ab.crop((w // 2, 0, w, h))
-        if size: a, b = a.resize((size, size), Image.BICUBIC), b.resize((size, size), Image.BICUBIC)
+    for ab in map(load_image, make_dataset(folder, n)):
+        w, h = ab.size
+        a, b = [x.resize((size, size)) if size else x for x in (ab.crop((0, 0, w // 2, h)), ab.crop((w // 2, 0, w, h)))]  # bicubic (Pillow's default)
         pairs.append((b, a) if direction == 'BtoA' else (a, b))
     return pairs
 
 # %% ../../nbs/07f_plots.ipynb #5eeb684e
 class Snapshots(Callback):
     "At the end of chosen epochs, translate the same few inputs with the generator being trained; `plot` shows them side by side."
-    def __init__(self, pairs,  # `[(input, target), ...]` PIL images (the target is only shown; None: no target column)
+    def __init__(self, pairs,  # `[(input, target), ...]` PIL images, e.g. from `read_pairs`
                  epochs=None,  # the epochs to record (None: every epoch)
                  net='G',  # the generator's name in the model: `netG` (pix2pix); `G_A` for CycleGAN
                 ):
         self.pairs, self.epochs, self.net, self.images = list(pairs), epochs, net, {}  # images: {epoch: [output, ...]}
 
     def on_epoch_end(self, state):
-        if not is_main() or (self.epochs is not None and state.epoch not in self.epochs): return
-        self.images[state.epoch] = self.capture(getattr(state.model, 'net' + self.net))
+        if is_main() and (self.epochs is None or state.epoch in self.epochs):
+            self.images[state.epoch] = self.capture(getattr(state.model, 'net' + self.net))
 
     def capture(self, net) -> list:
         "Each input translated by `net` as it is now, leaving the run's random numbers and batch-norm statistics as they were."
@@ -109,14 +103,10 @@ def plot(self: Snapshots,
     "One row per input: the input, the output after each recorded epoch, the target; returns the figure."
     import matplotlib.pyplot as plt
     epochs = sorted(self.images)
-    targets = any(y is not None for _, y in self.pairs)
-    columns = [titles[0]] + [f'epoch {e}' for e in epochs] + ([titles[1]] if targets else [])
+    columns = [titles[0], *(f'epoch {e}' for e in epochs), titles[1]]
     fig, axes = plt.subplots(len(self.pairs), len(columns), figsize=(size * len(columns), size * len(self.pairs)), squeeze=False)
     for i, (row, (x, y)) in enumerate(zip(axes, self.pairs)):
-        images = [x] + [self.images[e][i] for e in epochs] + ([y] if targets else [])
-        for ax, image in zip(row, images):
-            if image is not None: ax.imshow(image)
-            ax.axis('off')
+        for ax, image in zip(row, [x, *(self.images[e][i] for e in epochs), y]): ax.imshow(image); ax.axis('off')
     for ax, title in zip(axes[0], columns): ax.set_title(title, fontsize=9)
     fig.tight_layout()
     return fig
