@@ -13,9 +13,7 @@ import torch
 from .options import register_model, register_dataset
 from .networks import define_G
 from .base_model import BaseModel
-from .data import (BaseDataset, make_dataset, image_size, get_params, get_transform, image_channels, channel_flag,
-                         require_images)
-from .images import load_side
+from .data import BaseDataset, make_dataset, image_size, get_params, get_transform, image_channels, require_images
 
 # %% ../nbs/06b_your_own_model.ipynb #3ac9a77f
 @register_model('template')
@@ -31,7 +29,7 @@ class TemplateModel(BaseModel):
         return parser
 
     def __init__(self, opt):
-        BaseModel.__init__(self, opt)  # sets opt, isTrain, device, save_dir and the empty lists
+        super().__init__(opt)  # sets opt, isTrain, device, save_dir and the empty lists
         self.loss_names = ['G']                            # -> self.loss_G
         self.visual_names = ['data_A', 'data_B', 'output']  # -> self.data_A, ...
         self.model_names = ['G']                           # -> self.netG, saved as <epoch>_net_G.pth
@@ -39,7 +37,6 @@ class TemplateModel(BaseModel):
                              opt.init_type, opt.init_gain).to(self.device)
         self.prepare_networks()  # --channels_last, --compile
         if self.isTrain:  # losses and optimisers exist only in training
-            self.criterionLoss = torch.nn.L1Loss()
             self.optimizer = self.make_adam(self.netG.parameters())  # Adam(--lr, betas (--beta1, 0.999)); --fused_adam
             self.optimizers = [self.optimizer]  # setup() gives each one a learning-rate scheduler
 
@@ -51,16 +48,12 @@ class TemplateModel(BaseModel):
         "`output = G(data_A)`; called by `optimize_parameters` and by `test`."
         with self.autocast(): self.output = self.netG(self.data_A).float()  # --amp; a float32 image either way
 
-    def backward_G(self):
-        "The weighted L1 loss, and its gradients."
-        self.loss_G = self.criterionLoss(self.output, self.data_B) * self.opt.lambda_regression
-        self.backward(self.loss_G)  # loss.backward(), scaled first under --amp fp16
-
     def optimize_parameters(self):
-        "One step: forward, zero the gradients, backward, update."
+        "One step: forward, zero the gradients, the weighted L1 loss and its gradients, update."
         self.forward()
-        self.optimizer.zero_grad(set_to_none=True)
-        self.backward_G()
+        self.optimizer.zero_grad()
+        self.loss_G = torch.nn.functional.l1_loss(self.output, self.data_B) * self.opt.lambda_regression
+        self.backward(self.loss_G)  # loss.backward(), scaled first under --amp fp16
         self.step(self.optimizer)  # optimizer.step(), through the gradient scaler under --amp fp16
         self.update_scaler()
 
@@ -71,29 +64,24 @@ class TemplateDataset(BaseDataset):
     def __init__(self, opt):
         super().__init__(opt)
         dir_A, dir_B = (os.path.join(opt.dataroot, opt.phase + side) for side in 'AB')
-        layout = f'the template dataset expects image pairs in <dataroot>/{opt.phase}A and <dataroot>/{opt.phase}B'
-        A_paths = require_images(make_dataset(dir_A, opt.max_dataset_size), dir_A, layout)  # the first, sorted
-        B_paths = require_images(make_dataset(dir_B), dir_B, layout)
+        A_paths = require_images(make_dataset(dir_A, opt.max_dataset_size), dir_A,  # the first, sorted
+            f'the template dataset expects image pairs in <dataroot>/{opt.phase}A and <dataroot>/{opt.phase}B')
         stem = lambda path, folder: os.path.splitext(os.path.relpath(path, folder))[0]  # the name without extension
-        B_by_stem = {stem(p, dir_B): p for p in B_paths}
+        B_by_stem = {stem(p, dir_B): p for p in make_dataset(dir_B)}  # none there: every A is unmatched, said below
         if lonely := [p for p in A_paths if stem(p, dir_A) not in B_by_stem]:
             raise FileNotFoundError(f'{lonely[0]} has no image of the same name in {dir_B} ({len(lonely)} of '
                                     f'{len(A_paths)} unmatched); rename the files so that each pair shares a name')
         self.pairs = [(p, B_by_stem[stem(p, dir_A)]) for p in A_paths]
-        self.input_nc, self.output_nc = image_channels(opt, 'A'), image_channels(opt, 'B')
 
     def __getitem__(self, index):
         A_path, B_path = self.pairs[index]
-        load = lambda path, side: load_side(path, image_channels(self.opt, side), channel_flag(self.opt, side),
-                                            self.opt.value_range)  # 8-bit RGB as PIL; 16-bit, other channels as tensors
-        A, B = load(A_path, 'A'), load(B_path, 'B')
-        (wa, ha), (wb, hb) = image_size(A), image_size(B)
-        if (wa, ha) != (wb, hb):
-            raise ValueError(f'{A_path} is {wa}x{ha} but its pair {B_path} is {wb}x{hb}; '
+        A, B = self._load(A_path, 'A'), self._load(B_path, 'B')  # 8-bit RGB as PIL; 16-bit, other channels as tensors
+        size = image_size(A)
+        if image_size(B) != size:
+            raise ValueError(f'{A_path} is {size} but its pair {B_path} is {image_size(B)} (width, height); '
                              'the two images of a pair must have the same size')
-        params = get_params(self.opt, (wa, ha))  # one draw for both: the same crop and flip keep them aligned
-        return {'A': get_transform(self.opt, params, grayscale=self.input_nc == 1)(A),
-                'B': get_transform(self.opt, params, grayscale=self.output_nc == 1)(B),
-                'A_paths': A_path, 'B_paths': B_path}
+        params = get_params(self.opt, size)  # one draw for both: the same crop and flip keep them aligned
+        transform = lambda side: get_transform(self.opt, params, grayscale=image_channels(self.opt, side) == 1)
+        return {'A': transform('A')(A), 'B': transform('B')(B), 'A_paths': A_path, 'B_paths': B_path}
 
     def __len__(self): return len(self.pairs)

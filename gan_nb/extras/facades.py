@@ -6,39 +6,19 @@
 __all__ = ['FACADE_CLASSES', 'BUILTIN_DATASETS', 'make_facade', 'make_facades', 'builtin_dataroot']
 
 # %% ../../nbs/03c_facades.ipynb #177f216d
-import json
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 
 from ..data import DATAROOT_SCHEMES
 
 # %% ../../nbs/03c_facades.ipynb #c955c434
-FACADE_CLASSES = {  # CMP Facade Database classes and the jet colours of its label images
-    'background': (0, 0, 128), 'facade': (0, 0, 232), 'window': (0, 56, 255), 'door': (0, 148, 255),
-    'cornice': (12, 244, 235), 'sill': (86, 255, 160), 'balcony': (160, 255, 86), 'blind': (235, 255, 12),
-    'deco': (255, 171, 0), 'molding': (255, 85, 0), 'pillar': (232, 0, 0), 'shop': (128, 0, 0)}
-
-# %% ../../nbs/03c_facades.ipynb #a193b73d
-def _upper_floors(rng, s, ys, fh, xs, ww, wh):
-    "Rectangles of the upper floors (tops `ys`, height `fh`), a bay per column centre in `xs`: window, shutters, decoration, sill or balcony."
-    shutters, decor, molding = rng.random(3) < (0.35, 0.4, 0.6)
-    boxes = []
-    for f, y in enumerate(ys):
-        if molding and f: boxes.append(('molding', y, y + 0.06 * fh + 1, 0, s))
-        y, balcony = y + 0.22 * fh, rng.random() < 0.3  # y: the windows' top
-        for x in xs - ww / 2:
-            if shutters: boxes += [('blind', y, y + wh, x - 0.45 * ww, x), ('blind', y, y + wh, x + ww, x + 1.45 * ww)]
-            boxes.append(('window', y, y + wh, x, x + ww))
-            if decor: boxes.append(('deco', y - max(2, 0.1 * fh), y, x - 1, x + ww + 1))
-            boxes.append(('balcony', y + 0.65 * wh, y + wh + 2, x - 0.2 * ww, x + 1.2 * ww) if balcony else
-                         ('sill', y + wh, y + wh + 0.05 * fh + 1, x - 1, x + ww + 1))
-    return boxes
+FACADE_CLASSES = dict(zip(  # CMP Facade Database classes -> the jet colours (RGB, in hex) of its label images
+    'background facade window door cornice sill balcony blind deco molding pillar shop'.split(),
+    map(tuple, map(bytes.fromhex, '000080 0000e8 0038ff 0094ff 0cf4eb 56ffa0 a0ff56 ebff0c ffab00 ff5500 e80000 800000'.split()))))
 
 # %% ../../nbs/03c_facades.ipynb #dbfbe025
 def _facade_layout(rng, s):
@@ -51,11 +31,21 @@ def _facade_layout(rng, s):
     fh, pitch = (s - top - g) / (floors - 1), (s - 2 * pillar) / cols
     ww, wh = rng.uniform(0.4, 0.62) * pitch, rng.uniform(0.45, 0.65) * fh  # a window's width and height
     xs = pillar + (np.arange(cols) + 0.5) * pitch  # the columns' centres
+    shutters, decor, molding = rng.random(3) < (0.35, 0.4, 0.6)  # drawn once for all upper floors
     boxes = [('background', 0, sky, 0, s), ('cornice', sky, top, 0, s)]
-    boxes += _upper_floors(rng, s, top + fh * np.arange(floors - 1), fh, xs, ww, wh)
+    for f in range(floors - 1):  # the upper floors: a bay per column
+        y = top + f * fh
+        if molding and f: boxes.append(('molding', y, y + 0.06 * fh + 1, 0, s))
+        y, balcony = y + 0.22 * fh, rng.random() < 0.3  # y: the windows' top
+        for x in xs - ww / 2:
+            if shutters: boxes += [('blind', y, y + wh, x - 0.45 * ww, x), ('blind', y, y + wh, x + ww, x + 1.45 * ww)]
+            boxes.append(('window', y, y + wh, x, x + ww))
+            if decor: boxes.append(('deco', y - max(2, 0.1 * fh), y, x - 1, x + ww + 1))
+            boxes.append(('balcony', y + 0.65 * wh, y + wh + 2, x - 0.2 * ww, x + 1.2 * ww) if balcony else
+                         ('sill', y + wh, y + wh + 0.05 * fh + 1, x - 1, x + ww + 1))
     boxes.append(('molding', s - g, s - g + max(2, 0.05 * g), 0, s))
     door, shop = rng.integers(cols), rng.random() < 0.4
-    for c, x in enumerate(xs):
+    for c, x in enumerate(xs):  # the ground floor: a door, and shop windows or plain windows
         if c == door: boxes.append(('door', s - 0.8 * g, s, x - 0.28 * pitch, x + 0.28 * pitch))
         elif shop: boxes.append(('shop', s - 0.8 * g, s - 0.08 * g, x - 0.42 * pitch, x + 0.42 * pitch))
         else: boxes.append(('window', s - 0.75 * g, s - 0.75 * g + wh, x - ww / 2, x + ww / 2))
@@ -65,15 +55,15 @@ def _facade_layout(rng, s):
 # %% ../../nbs/03c_facades.ipynb #f0922576
 def _paint_labels(boxes, s):
     "The label map of `boxes`: an (s, s, 3) uint8 array in CMP colours on facade blue."
-    img = np.empty((s, s, 3), np.uint8); img[:] = FACADE_CLASSES['facade']
+    img = np.full((s, s, 3), FACADE_CLASSES['facade'], np.uint8)
     for k, y0, y1, x0, x1 in boxes: img[y0:y1, x0:x1] = FACADE_CLASSES[k]
     return img
 
 # %% ../../nbs/03c_facades.ipynb #210828cf
 def _smooth_noise(rng, h, w, cells):
     "Low-frequency noise in about [-1, 1], (h, w, 1): a coarse random grid, bilinearly upsampled."
-    grid = torch.from_numpy(rng.standard_normal((1, 1, cells + 1, cells + 1)))
-    return torch.nn.functional.interpolate(grid, size=(h, w), mode='bilinear', align_corners=True)[0, 0, ..., None].numpy()
+    grid = Image.fromarray(rng.standard_normal((cells + 1, cells + 1)).astype(np.float32))
+    return np.array(grid.resize((w, h), Image.BILINEAR))[..., None]
 
 # %% ../../nbs/03c_facades.ipynb #84549b9c
 def _paint(img, k, y0, y1, x0, x1, rng, glass, shutter):
@@ -84,21 +74,18 @@ def _paint(img, k, y0, y1, x0, x1, rng, glass, shutter):
     elif k in ('cornice', 'molding', 'sill', 'deco', 'pillar'):  # lighter than the wall, casting a shadow below
         box[:] = box * 1.15 + 8
         img[y1:y1 + h // 2 + 1, x0:x1] *= 0.7
-    elif k == 'door':  # wood, with a dark gap between the two leaves
-        box[:] = np.multiply((95, 60, 35), rng.uniform(0.7, 1.3)) + 10 * rng.standard_normal((h, 1, 1))
-        box[:, w // 2:][:, :w // 20 + 1] *= 0.6
-    elif k == 'blind': box[:] = shutter * (0.8 + 0.2 * (np.arange(h) % 3 > 0))[:, None, None]  # slats
-    elif k == 'balcony':  # a railing of bars on a slab
-        box[:] = np.where(np.arange(w)[:, None] % 4, box * 0.8, 30)
-        box[:h // 6 + 1] = 40
-    else:  # window or shop: glass reflecting a band of sky, in a white frame; a window's mullions, a shop's glow
+    elif k == 'door': box[:] = np.multiply((95, 60, 35), rng.uniform(0.7, 1.3)) + 10 * rng.standard_normal((h, 1, 1))  # wood
+    elif k == 'blind':  # shutters with slats
+        box[:] = shutter
+        box[::3] *= 0.8
+    elif k == 'balcony':  # a railing of bars
+        box *= 0.8
+        box[:, ::4] = 30
+    else:  # window or shop: glass reflecting a band of sky, in a white frame; a window's mullions
         t = (np.linspace(0, 1, h)[:, None] + np.linspace(0, 1, w)) / 2
         box[:] = glass * (1 + 1.3 * np.clip(1 - 2 * abs(t - rng.uniform(0.2, 0.6)), 0, 1) ** 2)[..., None]
-        if k == 'shop': box += (60, 45, 10) * np.clip(_smooth_noise(rng, h, w, 3), 0, None)
         f = max(1, min(h, w) // 10)
-        inner = box[f:-f, f:-f].copy()
-        box[:] = 235, 232, 225
-        box[f:-f, f:-f] = inner
+        box[:f] = box[-f:] = box[:, :f] = box[:, -f:] = 235, 232, 225  # the frame
         if k == 'window': box[int(0.35 * h):][:f] = box[:, (w - f) // 2:][:, :f] = 235, 232, 225
 
 # %% ../../nbs/03c_facades.ipynb #764f3174
@@ -138,13 +125,11 @@ def make_facades(root,  # folder to create (its parents too); existing files in 
     root = Path(root)
     for split_id, (split, n) in enumerate({'train': n_train, 'val': 0 if unaligned else n_val, 'test': n_test}.items()):
         for i in range(n):
-            photo, labels = make_facade(seed=(seed, split_id, i), size=size)
-            if unaligned: labels = make_facade(seed=(seed, split_id, i + n), size=size)[1]  # another facade's: no pairs
-            pair = Image.new('RGB', (2 * size, size))
-            pair.paste(photo); pair.paste(labels, (size, 0))
-            for sub, img in ({f'{split}A': photo, f'{split}B': labels} if unaligned else {split: pair}).items():
+            photo, labels = make_facade((seed, split_id, i), size)
+            if unaligned: labels = make_facade((seed, split_id, i + n), size)[1]  # another facade's: no pairs
+            for sub, images in ({split + 'A': [photo], split + 'B': [labels]} if unaligned else {split: [photo, labels]}).items():
                 (root/sub).mkdir(parents=True, exist_ok=True)
-                img.save(root/sub/f'{i + 1:04d}{ext}', quality=95)
+                Image.fromarray(np.hstack(images)).save(root/sub/f'{i + 1:04d}{ext}', quality=95)  # A|B side by side
     return root
 
 # %% ../../nbs/03c_facades.ipynb #29521872
@@ -165,22 +150,18 @@ def builtin_dataroot(name,  # what follows `builtin:`, a key of `BUILTIN_DATASET
     if (target/_COMPLETE).exists(): return str(target)
     if target.exists():
         raise FileExistsError(f'{target} exists but is not a complete built-in dataset; delete it and run again')
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f'.builtin_{name}-', dir=target.parent))
+    try: target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise OSError(f'cannot generate builtin:{name} in {target.parent} ({e.strerror}): run from a folder you can '
                       'write to (built-in data goes to ./datasets)') from None
-    try:
+    with tempfile.TemporaryDirectory(prefix=f'.builtin_{name}-', dir=target.parent) as tmp:  # renamed when complete
         make_facades(tmp, **BUILTIN_DATASETS[name])
-        (tmp/_COMPLETE).write_text(json.dumps(BUILTIN_DATASETS[name]))
+        Path(tmp, _COMPLETE).touch()
         try: os.rename(tmp, target)
         except OSError:  # another process finished first: use its copy
             if not (target/_COMPLETE).exists(): raise
         else:
             if verbose: print(f'generated built-in dataset builtin:{name} in {target}')
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return str(target)
 
 

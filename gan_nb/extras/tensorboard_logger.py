@@ -5,30 +5,24 @@
 # %% auto #0
 __all__ = ['TensorBoardLogger', 'WandbLogger']
 
-# %% ../../nbs/07e_tensorboard.ipynb #e7a00005
-from pathlib import Path
-
 # %% ../../nbs/07e_tensorboard.ipynb #e7a00006
 from ..callbacks import RUN_HOOKS, Callback
 from ..core import is_main, tensor2im
 
 # %% ../../nbs/07e_tensorboard.ipynb #214a782d
 class TensorBoardLogger(Callback):
-    "Write losses, learning rates, validation metrics and images as TensorBoard events (`--use_tensorboard`); the loop adds it on rank 0."
-    def __init__(self, log_dir):  # `<checkpoints_dir>/<name>/tensorboard`
+    "Write losses, learning rates, validation metrics and images as TensorBoard events in `<save_dir>/tensorboard` (`--use_tensorboard`); the loop adds it on rank 0."
+    def on_train_begin(self, state):  # a resume drops what the earlier run logged after its checkpoint (steps > total_iters)
         try: from torch.utils.tensorboard import SummaryWriter
         except ImportError:
             raise ValueError("--use_tensorboard needs the tensorboard package: pip install 'gan_nb[tensorboard]' (or leave out --use_tensorboard)") from None
-        self.log_dir, self.writer_class, self.writer = Path(log_dir), SummaryWriter, None
-
-    def on_train_begin(self, state):  # a resume drops what the earlier run logged after its checkpoint (steps > total_iters)
-        self.writer = self.writer_class(str(self.log_dir), purge_step=state.total_iters + 1 if state.total_iters else None)
+        self.writer = SummaryWriter(state.save_dir/'tensorboard', purge_step=state.total_iters + 1)
 
     def on_losses(self, state, losses):
         step = state.total_iters
-        for name, value in losses.items(): self.writer.add_scalar(f'loss/{name}', value, step)
-        optimizers = {k[len('optimizer_'):]: v for k, v in vars(state.model).items() if k.startswith('optimizer_')} if state.model else {}
-        for name, optimizer in optimizers.items(): self.writer.add_scalar(f'lr/{name}', optimizer.param_groups[0]['lr'], step)
+        for name, value in losses.items(): self.writer.add_scalar('loss/' + name, value, step)
+        for name, optimizer in zip('GD', state.model.optimizers):  # the reference's order: G's optimizer, then D's
+            self.writer.add_scalar('lr/' + name, optimizer.param_groups[0]['lr'], step)
         self.writer.add_scalar('epoch', state.epoch, step)
 
     def on_visuals(self, state, visuals):
@@ -37,36 +31,33 @@ class TensorBoardLogger(Callback):
     def on_validation(self, state, metric, score):  # `--val_freq`: the generator's score on the validation split
         self.writer.add_scalar(f'val/{metric}', score, state.total_iters)
 
-    def on_epoch_end(self, state): self.writer.flush()
-
     def on_train_end(self, state): self.writer.close()
 
 
-RUN_HOOKS['tensorboard'] = lambda run: TensorBoardLogger(run.state.save_dir/'tensorboard') if run.opt.use_tensorboard and is_main() else None
+RUN_HOOKS['tensorboard'] = lambda run: TensorBoardLogger() if run.opt.use_tensorboard and is_main() else None
 
 # %% ../../nbs/07e_tensorboard.ipynb #9885b1ab
 class WandbLogger(Callback):
-    "Send losses and training images to Weights & Biases (`--use_wandb`); attached on rank 0."
-    def __init__(self, opt):
+    "Send losses, validation scores and training images to Weights & Biases (`--use_wandb`); attached on rank 0."
+    def __init__(self):  # fails now, before training, when wandb is missing
         try: import wandb
         except ImportError:
             raise ValueError('--use_wandb needs the wandb package: pip install wandb (or leave out --use_wandb)') from None
-        self.wandb, self.opt, self.run = wandb, opt, None
+        self.wandb = wandb
 
     def on_train_begin(self, state):
-        self.run = self.wandb.init(project=self.opt.wandb_project_name, name=self.opt.name, config=vars(self.opt))
+        self.run = self.wandb.init(project=state.opt.wandb_project_name, name=state.opt.name, config=vars(state.opt))
 
-    def on_losses(self, state, losses):
-        self.run.log({**losses, 'epoch': state.epoch}, step=state.total_iters)
+    def on_losses(self, state, losses):  # run.log(values, step)
+        self.run.log({**losses, 'epoch': state.epoch}, state.total_iters)
 
     def on_validation(self, state, metric, score):
-        self.run.log({f'val_{metric}': score, 'epoch': state.epoch}, step=state.total_iters)
+        self.run.log({f'val_{metric}': score}, state.total_iters)
 
     def on_visuals(self, state, visuals):
-        self.run.log({label: self.wandb.Image(tensor2im(image)) for label, image in visuals.items()}, step=state.total_iters)
+        self.run.log({label: self.wandb.Image(tensor2im(image)) for label, image in visuals.items()}, state.total_iters)
 
-    def on_train_end(self, state):
-        self.run.finish()
+    def on_train_end(self, state): self.run.finish()
 
 
-RUN_HOOKS['wandb'] = lambda run: WandbLogger(run.opt) if run.opt.use_wandb and is_main() else None
+RUN_HOOKS['wandb'] = lambda run: WandbLogger() if run.opt.use_wandb and is_main() else None
