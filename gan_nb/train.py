@@ -50,7 +50,7 @@ class TrainingRun:
         self.state = s = TrainState(opt=opt, save_dir=Path(opt.checkpoints_dir)/opt.name, epoch=opt.epoch_count,
                                     n_epochs_total=opt.n_epochs + opt.n_epochs_decay)
         if is_main(): check_writable(s.save_dir)  # now, not at the first checkpoint
-        self.saver, self.agree = self.save_weights, bool  # an extra may replace them: safe checkpoints, torchrun
+        self.saver, self.agree, self.agree_stop = self.save_weights, bool, bool  # an extra may replace them: safe checkpoints, torchrun
         self.progress = ProgressBar(progress and is_main())
         self.model = self.dataset = None
         self.steps = 0  # optimisation steps taken by this process
@@ -121,7 +121,7 @@ def one_epoch(self: TrainingRun, epoch) -> bool:
     s = self.state
     for data in self.begin_epoch(epoch):
         self.one_step(data)
-        if self.agree(s.stop_requested):  # under torchrun every process stops at the same step
+        if self.agree_stop(s.stop_requested):  # under torchrun every process stops at the same step
             s.request_stop(s.stop_reason or 'stop requested on another process')
             break
     self.notify('on_batches_end')  # validation scores a whole epoch here

@@ -77,6 +77,10 @@ def commit_checkpoint(model,  # a model with `optimizers`, `schedulers` and `sav
                       epoch_done=False  # True: `epoch` is complete and its learning-rate update is done
                      ):
     "Save checkpoint `label` (weights `<label>_net_<X>.pth` and training state) so a reader finds all of the old set or all of the new one."
+    rng = dict(rng=rng_state(), epoch_rng=epoch_rng)
+    if state.world_size > 1:  # each process's own generators (its crops, flips, dropout), in rank order
+        dist.all_gather_object(ranks := [None] * state.world_size, rng)
+        rng = {k: [r[k] for r in ranks] for k in rng}
     if not is_main(): return None  # under torchrun every process holds the same weights: one writes
     save_dir = state.save_dir
     stage, path = save_dir/f'.{label}_checkpoint', train_state_path(save_dir, label)
@@ -88,7 +92,7 @@ def commit_checkpoint(model,  # a model with `optimizers`, `schedulers` and `sav
             epoch=state.epoch, epoch_iter=state.epoch_iter, total_iters=state.total_iters, epoch_done=epoch_done,
             epoch_count=state.opt.epoch_count,  # the first epoch of the run (the linear policy's formula needs it)
             optimizers=[o.state_dict() for o in model.optimizers], schedulers=[s.state_dict() for s in model.schedulers],
-            rng=rng_state(), epoch_rng=epoch_rng, metric=model.metric, scaler=model.scaler and model.scaler.state_dict(),
+            **rng, metric=model.metric, scaler=model.scaler and model.scaler.state_dict(),
             pools={name: dict(vars(obj)) for name, obj in vars(model).items() if type(obj).__name__ == 'ImagePool'},  # CycleGAN's
             best=state.best)  # the best validation (`--val_freq`): a resume keeps comparing against it
         with atomic_write(stage/path.name, 'wb') as f: torch.save(payload, f)
@@ -206,6 +210,8 @@ def restore_train_state(model,  # the model, its weights loaded by `setup`
     for sch, s in zip(model.schedulers, saved['schedulers']): sch.load_state_dict(s)
     for name, pool in saved['pools'].items(): vars(getattr(model, name)).update(pool, images=[im.to(model.device) for im in pool['images']])
     model.metric, state.best, path = saved['metric'], saved['best'], saved['path']
+    for k in ('rng', 'epoch_rng'):  # saved by each process under torchrun: this one's own (rank r mod the number saved)
+        if isinstance(saved[k], list): saved[k] = saved[k][state.rank % len(saved[k])]
     opt.epoch_count, state.total_iters = saved['epoch_count'], saved['total_iters']  # the schedule counts from the run's first epoch
     state.epoch, state.epoch_iter = (saved['epoch'] + 1, 0) if saved['epoch_done'] else (saved['epoch'], saved['epoch_iter'])
     if state.epoch > state.n_epochs_total:

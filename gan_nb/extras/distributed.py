@@ -7,7 +7,8 @@ from __future__ import annotations
 import os
 
 # %% auto #0
-__all__ = ['in_process_group', 'init_distributed', 'wrap_distributed', 'sync_buffers', 'agree', 'Torchrun', 'torchrun_hook']
+__all__ = ['STOP_CHECK_STEPS', 'in_process_group', 'init_distributed', 'wrap_distributed', 'sync_buffers', 'agree', 'Torchrun',
+           'torchrun_hook']
 
 # %% ../../nbs/07c_distributed.ipynb #b5990e08
 import torch
@@ -65,15 +66,23 @@ def agree(flag: bool) -> bool:
     return bool(t.item())
 
 # %% ../../nbs/07c_distributed.ipynb #d1e2f3a5
+STOP_CHECK_STEPS = 10  # under torchrun the processes compare stop requests every 10 steps and at each epoch's end
+
+
 class Torchrun(Callback):
     "The extra that runs the loop under torchrun: ranks, DDP, the same stop and the same statistics on every process."
     def __init__(self, run, owned):  # a `TrainingRun` being created; whether `init_distributed` joined the group (and leaves it)
-        self.owned, run.agree = owned, agree
+        self.owned, self.run, run.agree, run.agree_stop = owned, run, agree, self.agree_stop
         run.state.rank, run.state.world_size = dist.get_rank(), dist.get_world_size()
 
     def on_train_begin(self, state):
         if state.opt.seed is not None and state.world_size > 1 and state.total_iters == 0: seed_everything(state.opt.seed + state.rank)
         wrap_distributed(state.model)
+
+    def agree_stop(self, flag) -> bool:
+        "The loop's stop check: `agree` every `STOP_CHECK_STEPS` steps and at an epoch's last step, else False (no waiting)."
+        s = self.run.state
+        return (self.run.steps % STOP_CHECK_STEPS == 0 or s.epoch_iter >= s.dataset_size) and agree(flag)
 
     def before_checkpoint(self, state): sync_buffers(state.model)
 

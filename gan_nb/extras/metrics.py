@@ -342,13 +342,17 @@ class Validation(Callback):
             raise FileNotFoundError(f'--val_freq needs a validation split: no folder {root/phase} (or {phase}A and '
                                     f'{phase}B); make one, or name another with --val_phase')
         self.data = validation_data(opt, phase)
+        if self.data.sampler is not None: self.data = torch.utils.data.DataLoader(self.data.dataset)  # torchrun: each process the whole split
         self.inception = InceptionFeatures(inception_weights_file(opt.inception_weights)) if self.metric == 'fid' else None
         if state.best and state.best.get('metric') != self.metric: state.best = None  # scores of another metric do not compare
 
     def on_batches_end(self, state):
         if state.epoch_iter < state.dataset_size or state.epoch % state.opt.val_freq: return  # cut short, or not due
         model = state.model
-        score = model.metric = validation_score(model, self.data, self.metric, inception=self.inception)  # what --lr_policy plateau steps on
+        score = validation_score(model, self.data, self.metric, inception=self.inception)
+        if state.world_size > 1:  # rank 0's score on every process: the same plateau steps, the same best epoch
+            torch.distributed.broadcast(t := torch.tensor([score], dtype=torch.float64, device=model.device), 0); score = t.item()
+        model.metric = score  # what --lr_policy plateau steps on
         if state.best is None or score < state.best['score']:
             state.best = dict(epoch=state.epoch, score=score, metric=self.metric)
             model.save_networks('best', names=[n for n in model.model_names if n.startswith('G')])  # the generators

@@ -14,7 +14,6 @@ __all__ = ['read_loss_log', 'moving_average', 'LossHistory', 'read_pairs', 'Snap
 
 # %% ../../nbs/07f_plots.ipynb #7f000004
 from ..callbacks import Callback
-from ..core import is_main
 
 # %% ../../nbs/07f_plots.ipynb #7f000007
 def read_loss_log(path) -> list[dict]:
@@ -78,14 +77,19 @@ class Snapshots(Callback):
         self.pairs, self.epochs, self.net, self.images = list(pairs), epochs, net, {}  # images: {epoch: [output, ...]}
 
     def on_epoch_end(self, state):
+<<<<<<< HEAD
         if is_main() and (self.epochs is None or state.epoch in self.epochs):
             self.images[state.epoch] = self.capture(getattr(state.model, 'net' + self.net))
+=======
+        if self.epochs is not None and state.epoch not in self.epochs: return  # every process: SyncBatchNorm's forward is collective
+        self.images[state.epoch] = self.capture(getattr(state.model, 'net' + self.net))
+>>>>>>> r3-dist28
 
     def capture(self, net) -> list:
         "Each input translated by `net` as it is now, leaving the run's random numbers and batch-norm statistics as they were."
         from gan_nb.inference import translate
         from gan_nb.networks import unwrap_network
-        net = unwrap_network(net)  # no DDP wrapper: nothing to synchronise with the other processes
+        net = unwrap_network(net)  # no DDP wrapper: its buffers are not broadcast
         buffers = {k: v.clone() for k, v in net.named_buffers()}  # running statistics that a train-mode forward moves
         device = next(net.parameters()).device
         with torch.random.fork_rng(devices=[device] if device.type == 'cuda' else []):  # dropout's draws are not the run's
