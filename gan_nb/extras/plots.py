@@ -77,13 +77,8 @@ class Snapshots(Callback):
         self.pairs, self.epochs, self.net, self.images = list(pairs), epochs, net, {}  # images: {epoch: [output, ...]}
 
     def on_epoch_end(self, state):
-<<<<<<< HEAD
-        if is_main() and (self.epochs is None or state.epoch in self.epochs):
-            self.images[state.epoch] = self.capture(getattr(state.model, 'net' + self.net))
-=======
         if self.epochs is not None and state.epoch not in self.epochs: return  # every process: SyncBatchNorm's forward is collective
         self.images[state.epoch] = self.capture(getattr(state.model, 'net' + self.net))
->>>>>>> r3-dist28
 
     def capture(self, net) -> list:
         "Each input translated by `net` as it is now, leaving the run's random numbers and batch-norm statistics as they were."
