@@ -5,18 +5,19 @@
 # %% ../nbs/00_options.ipynb #d5e805ee
 from __future__ import annotations
 import argparse
+import math
 import sys
 from pathlib import Path, PureWindowsPath
 from fastcore.basics import patch
 
-from .core import (OptionError, atomic_write, device_name, in_ipython, resolve_device,
+from .core import (OptionError, atomic_write, device_name, in_ipython, is_main, resolve_device,
                          DISCRIMINATORS, GAN_MODES, GENERATORS, INIT_TYPES, NORMS)
 
 # %% auto #0
-__all__ = ['MODELS', 'DATASETS', 'ARGS_HOOKS', 'LR_POLICY_NAMES', 'TUNING', 'COUNTS', 'POSITIVE', 'OptionParser',
+__all__ = ['MODELS', 'DATASETS', 'ARGS_HOOKS', 'LR_POLICY_NAMES', 'TUNING', 'COUNTS', 'NUMBER_RULES', 'OptionParser',
            'register_model', 'register_dataset', 'find_model', 'find_dataset', 'value_range', 'BaseOptions',
-           'TrainOptions', 'TestOptions', 'overrides_to_args', 'check_name', 'check_option_values', 'format_options',
-           'options_file', 'option_notes']
+           'TrainOptions', 'TestOptions', 'narrow_choices', 'overrides_to_args', 'check_name', 'check_option_values',
+           'option_notes', 'format_options', 'options_file']
 
 # %% ../nbs/00_options.ipynb #dff56acc
 class OptionParser(argparse.ArgumentParser):
@@ -220,6 +221,13 @@ class TestOptions(BaseOptions):
         parser.set_defaults(model='test', load_size=parser.get_default('crop_size'))
         return parser
 
+# %% ../nbs/00_options.ipynb #a27c0f02
+def narrow_choices(parser, **choices):
+    "Limit flags already added to fewer values (in a model's hook: `narrow_choices(parser, val_metric=('auto', 'l1'))`)."
+    for a in parser._actions:
+        if a.dest in choices: a.choices = choices[a.dest]
+    return parser
+
 # %% ../nbs/00_options.ipynb #4312ddc0
 def overrides_to_args(overrides: dict) -> list[str]:
     "Command-line tokens for keyword overrides: `lr=1e-3` -> `--lr 0.001`, `no_flip=True` -> `--no_flip`."
@@ -264,29 +272,43 @@ def check_name(name: str) -> str:
 # %% ../nbs/00_options.ipynb #7d0edce0
 COUNTS = ('input_nc', 'output_nc', 'ngf', 'ndf', 'batch_size', 'load_size', 'crop_size', 'max_dataset_size', 'display_winsize',
           'display_freq', 'update_html_freq', 'print_freq', 'save_latest_freq', 'save_epoch_freq', 'epoch_count',
-          'lr_decay_iters', 'num_test')  # counts and sizes: 0 divides or breaks, so at least 1
-POSITIVE = ('lr', 'aspect_ratio')  # more than 0; every other number flag: 0 or more
+          'lr_decay_iters', 'num_test', 'kid_subsets')  # counts and sizes: 0 divides or breaks, so at least 1
+NUMBER_RULES = {  # words -> (test, the flags it covers); every other number flag: 0 or more
+    'at least 1': (lambda v: v >= 1, COUNTS),
+    'more than 0': (lambda v: v > 0, ('lr', 'aspect_ratio')),
+    '0 or more and less than 1': (lambda v: 0 <= v < 1, ('beta1',)),  # Adam's momentum
+    '0 or more and less than 2**64': (lambda v: 0 <= v < 2**64, ('seed',)),  # what torch.manual_seed takes
+    '0 or more': (lambda v: v >= 0, ())}
 
 
 def check_option_values(opt, parser):
-    "Raise `OptionError` for a number argparse accepts but the job cannot use (`--display_freq 0`, `--lr -1`)."
+    "Raise `OptionError` for a number argparse accepts but the job cannot use (`--display_freq 0`, `--beta1 1.5`, `--lr nan`)."
     for a in parser._actions:
-        value = vars(opt).get(a.dest)
-        if a.type not in (int, float) or value is None: continue
-        if a.dest in POSITIVE: bad, rule = value <= 0, 'more than 0'
-        elif a.dest in COUNTS: bad, rule = value < 1, 'at least 1'
-        else: bad, rule = value < 0, '0 or more'
-        if bad: raise OptionError(f'--{a.dest} {value}: must be {rule} (default: {a.default})')
-    if opt.isTrain and opt.n_epochs + opt.n_epochs_decay < 1:
+        v = vars(opt).get(a.dest)
+        if a.type not in (int, float) or v is None or v == a.default: continue  # the defaults are the reference's
+        words, (test, _) = next((w, r) for w, r in NUMBER_RULES.items() if a.dest in r[1] or not r[1])
+        finite = abs(v) < math.inf  # not nan or inf
+        if not (finite and test(v)):
+            raise OptionError(f'--{a.dest} {v}: must be {"" if finite else "finite and "}{words} (default: {a.default})')
+    train = vars(opt).get('isTrain')  # gan_nb_eval's options have no training flags
+    if train and opt.n_epochs + opt.n_epochs_decay < 1:
         raise OptionError('--n_epochs 0 and --n_epochs_decay 0 leave nothing to train; give at least one epoch')
-    if opt.isTrain and opt.lr_policy == 'plateau' and not opt.val_freq:
+    if train and opt.lr_policy == 'plateau' and not opt.val_freq:
         raise OptionError('--lr_policy plateau lowers the learning rate when the validation score stops improving: '
                           'add --val_freq N to score the generator every N epochs')
+
+# %% ../nbs/00_options.ipynb #5f9a0d5f
+def option_notes(opt: argparse.Namespace) -> list[str]:
+    "One-line notes on flag combinations that are valid but rarely what is meant; `gather` prints them."
+    if vars(opt).get('gan_mode') == 'wgangp' and not vars(opt).get('lambda_gp'):
+        return ['--gan_mode wgangp without --lambda_gp trains an unconstrained critic (no gradient penalty is applied); '
+                'add --lambda_gp 10 for WGAN-GP']
+    return []
 
 # %% ../nbs/00_options.ipynb #5195847e
 @patch
 def gather(self: BaseOptions, args=None, **overrides) -> argparse.Namespace:
-    "The options namespace for `args` plus keyword `overrides`, without printing or saving anything."
+    "The options namespace for `args` plus keyword `overrides`; saves nothing, prints only `option_notes` (to stderr)."
     parser, args = self.compose(args, **overrides)
     opt = parser.parse_args(args)
     opt.isTrain = self.isTrain
@@ -300,6 +322,7 @@ def gather(self: BaseOptions, args=None, **overrides) -> argparse.Namespace:
             raise OptionError(f"--suffix '{opt.suffix}' names an unknown option ({e}); use option names in braces, e.g. {{model}}_{{netG}}") from None
     check_name(opt.name)
     resolve_device(opt.device)
+    for note in option_notes(opt) if is_main() else []: print(f'note: {note}', file=sys.stderr)
     self.parser = parser
     return opt
 
@@ -335,25 +358,16 @@ def print_options(self: BaseOptions, opt):
         raise OptionError(f'cannot write {path} ({e.strerror}); choose a writable --checkpoints_dir') from None
     return path
 
-# %% ../nbs/00_options.ipynb #5f9a0d5f
-def option_notes(opt: argparse.Namespace) -> list[str]:
-    "One-line notes on flag combinations that are valid but rarely what is meant; `parse` prints them."
-    if vars(opt).get('gan_mode') == 'wgangp' and not vars(opt).get('lambda_gp'):
-        return ['--gan_mode wgangp without --lambda_gp trains an unconstrained critic (no gradient penalty is applied); '
-                'add --lambda_gp 10 for WGAN-GP']
-    return []
-
 # %% ../nbs/00_options.ipynb #012c43d5
 @patch
 def parse(self: BaseOptions, args=None, **overrides) -> argparse.Namespace:
-    "Gather the options from `args` (default: the command line) and keyword `overrides`; print and save them, and any notes."
+    "Gather the options from `args` (default: the command line) and keyword `overrides`; print and save them."
     try:
         opt = self.gather(args, **overrides)
         self.print_options(opt)
     except OptionError as e:
         if args is not None or overrides or in_ipython(): raise
         self.usage_error(e)
-    for note in option_notes(opt): print(f'note: {note}', file=sys.stderr)
     self.opt = opt
     return opt
 

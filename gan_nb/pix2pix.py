@@ -10,7 +10,7 @@ import torch
 from fastcore.basics import patch
 
 # %% ../nbs/05_pix2pix.ipynb #5a52dcd0
-from .options import register_model
+from .options import narrow_choices, register_model
 from .networks import define_G, define_D
 from .losses import GANLoss, add_gradient_penalty_option, cal_gradient_penalty
 from .base_model import BaseModel
@@ -22,10 +22,11 @@ class Pix2PixModel(BaseModel):
     learns_from_pairs = True  # the L1 loss compares G(A) with its own B: unaligned data is refused
     @staticmethod
     def modify_commandline_options(parser, is_train=True):
-        "Defaults: batch norm, U-Net 256, aligned data; training: vanilla GAN, no pool, `--lambda_L1 100`, `--lambda_gp 0`."
+        "Defaults: batch norm, U-Net 256, aligned data; training: vanilla GAN, no pool, `--lambda_L1 100`, `--lambda_gp 0`, no `--val_metric cycle_l1`."
         parser.set_defaults(norm='batch', netG='unet_256', dataset_mode='aligned')
         if is_train:
             parser.set_defaults(pool_size=0, gan_mode='vanilla')
+            narrow_choices(parser, val_metric=('auto', 'l1', 'fid'))  # no cycle, so no cycle_l1
             parser.add_argument('--lambda_L1', type=float, default=100.0, help='weight for L1 loss')
             add_gradient_penalty_option(parser)  # --lambda_gp: 0, no penalty (the reference has none)
         return parser

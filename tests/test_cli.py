@@ -63,6 +63,12 @@ def test_train_then_test_on_builtin_data(tmp_path):
     ('gan_nb_train', [], 'the following arguments are required: --dataroot'),
     ('gan_nb_test', [], 'the following arguments are required: --dataroot'),
     ('gan_nb_train', ['--dataroot', 'd', '--display_freq', '0'], '--display_freq 0: must be at least 1 (default: 400)'),
+    # every number flag is checked at parse time (issue 27), the model's too, with one line naming it
+    ('gan_nb_train', ['--dataroot', 'd', '--model', 'pix2pix', '--lambda_L1', '-1'], '--lambda_L1 -1.0: must be 0 or more'),
+    ('gan_nb_train', ['--dataroot', 'd', '--beta1', '1.5'], '--beta1 1.5: must be 0 or more and less than 1 (default: 0.5)'),
+    ('gan_nb_train', ['--dataroot', 'd', '--model', 'pix2pix', '--val_metric', 'cycle_l1'],
+     "argument --val_metric: invalid choice: 'cycle_l1' (choose from auto, l1, fid)"),
+    ('gan_nb_test', ['--dataroot', 'd', '--aspect_ratio', 'nan'], '--aspect_ratio nan: must be finite and more than 0'),
 ])
 def test_bad_option_exits_2_with_one_line(tmp_path, name, args, message):
     r = run(name, args, tmp_path)
@@ -86,6 +92,13 @@ def test_the_references_old_flags_are_translated(tmp_path):
     for line in ('device: cpu', 'n_epochs: 1', 'n_epochs_decay: 0', 'load_size: 36', 'crop_size: 32', 'direction: BtoA'):
         assert any(l.split()[:2] == line.split() for l in saved.splitlines()), line
     assert (tmp_path/'checkpoints'/'old'/'latest_net_G.pth').is_file()
+
+
+def test_wgangp_without_lambda_gp_notes_it_once(tmp_path):
+    r = run('gan_nb_train', ['--dataroot', str(tmp_path/'none'), '--gan_mode', 'wgangp', '--device', 'cpu'], tmp_path)
+    notes = [line for line in r.stderr.splitlines() if line.startswith('note: ')]
+    assert r.returncode == 1 and notes == ['note: --gan_mode wgangp without --lambda_gp trains an unconstrained critic '
+                                           '(no gradient penalty is applied); add --lambda_gp 10 for WGAN-GP'], r.stderr
 
 
 def test_unwritable_checkpoints_dir_fails_at_once(tmp_path):
