@@ -98,7 +98,7 @@ def staged(save_dir, label):
                       f"{'free space on that disk' if full else 'make the folder writable'}, then resume with --continue_train") from None
     _move_into_place(stage)
 
-
+# %% ../../nbs/07b_train_state.ipynb #db0e63cb
 def commit_checkpoint(model,  # a model with `optimizers`, `schedulers` and `save_networks(label, folder)`
                       state,  # where training stands (`save_dir`, counters, options)
                       label,  # 'latest', an epoch or 'iter_<n>'
