@@ -4,18 +4,21 @@
 
 # %% ../../nbs/07b_train_state.ipynb #c96a340c
 from __future__ import annotations
+import errno
 import os
 import random
 import shutil
 import socket
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['rng_state', 'set_rng_state', 'train_state_path', 'commit_checkpoint', 'recover_checkpoints', 'checkpoint_problem',
-           'load_train_state', 'RunLockedError', 'RunLock', 'resume_state', 'restore_train_state', 'ReplayedLoader',
-           'SafeCheckpoints']
+__all__ = ['rng_state', 'set_rng_state', 'train_state_path', 'disk_full', 'staged', 'commit_checkpoint', 'copy_checkpoint',
+           'recover_checkpoints', 'state_damage', 'read_train_state', 'checkpoint_problem', 'load_train_state',
+           'RunLockedError', 'RunLock', 'recover_before_reading', 'resume_state', 'restore_train_state',
+           'ReplayedLoader', 'SafeCheckpoints']
 
 # %% ../../nbs/07b_train_state.ipynb #dde57b0e
 import numpy as np
@@ -23,6 +26,7 @@ import torch
 import torch.distributed as dist
 
 # %% ../../nbs/07b_train_state.ipynb #10d3ba8b
+from ..base_model import BUILD_HOOKS
 from ..callbacks import RUN_HOOKS, Callback, TrainState
 from ..core import atomic_write, is_main
 from ..networks import unreadable_reason
@@ -70,6 +74,31 @@ def _move_into_place(stage):
     stage.rmdir()
 
 
+def disk_full(error: BaseException) -> bool:
+    "Whether `error` says the disk is full: ENOSPC or EDQUOT, or torch's zip writer failing part-way."
+    return getattr(error, 'errno', None) in (errno.ENOSPC, errno.EDQUOT) or isinstance(error, RuntimeError) and any(
+        s in str(error) for s in ('unexpected pos', 'write failed', 'failed writing'))
+
+
+@contextmanager
+def staged(save_dir, label):
+    "A staging folder for checkpoint `label`, moved into place when the block ends well; else removed, a failed write said in one line."
+    stage = Path(save_dir)/f'.{label}_checkpoint'
+    try:
+        shutil.rmtree(stage, ignore_errors=True)
+        stage.mkdir()
+        yield stage
+        _sync_folder(stage)  # the commit: the whole set is on disk
+    except BaseException as e:
+        shutil.rmtree(stage, ignore_errors=True)
+        if not isinstance(e, OSError) and not disk_full(e): raise
+        full = disk_full(e) or shutil.disk_usage(save_dir).free < 2**20
+        cause = 'the disk is full' if full else getattr(e, 'strerror', None) or 'a file could not be written'
+        raise OSError(f"cannot save checkpoint '{label}' in {save_dir} ({cause}); the previous checkpoint is kept: "
+                      f"{'free space on that disk' if full else 'make the folder writable'}, then resume with --continue_train") from None
+    _move_into_place(stage)
+
+# %% ../../nbs/07b_train_state.ipynb #db0e63cb
 def commit_checkpoint(model,  # a model with `optimizers`, `schedulers` and `save_networks(label, folder)`
                       state,  # where training stands (`save_dir`, counters, options)
                       label,  # 'latest', an epoch or 'iter_<n>'
@@ -82,35 +111,37 @@ def commit_checkpoint(model,  # a model with `optimizers`, `schedulers` and `sav
         dist.all_gather_object(ranks := [None] * state.world_size, rng)
         rng = {k: [r[k] for r in ranks] for k in rng}
     if not is_main(): return None  # under torchrun every process holds the same weights: one writes
-    save_dir = state.save_dir
-    stage, path = save_dir/f'.{label}_checkpoint', train_state_path(save_dir, label)
-    try:
-        shutil.rmtree(stage, ignore_errors=True)
-        stage.mkdir()
+    path = train_state_path(state.save_dir, label)
+    with staged(state.save_dir, label) as stage:
         payload = dict(  # the weights files first (with their hashes), then the training state
             files={p.name: file_sha256(p) for p in model.save_networks(label, stage)},
             epoch=state.epoch, epoch_iter=state.epoch_iter, total_iters=state.total_iters, epoch_done=epoch_done,
             epoch_count=state.opt.epoch_count,  # the first epoch of the run (the linear policy's formula needs it)
+            batch_size=state.opt.batch_size,  # another one on resume: not the same order, said in a note
             optimizers=[o.state_dict() for o in model.optimizers], schedulers=[s.state_dict() for s in model.schedulers],
             **rng, metric=model.metric, scaler=model.scaler and model.scaler.state_dict(),
             pools={name: dict(vars(obj)) for name, obj in vars(model).items() if type(obj).__name__ == 'ImagePool'},  # CycleGAN's
             best=state.best)  # the best validation (`--val_freq`): a resume keeps comparing against it
         with atomic_write(stage/path.name, 'wb') as f: torch.save(payload, f)
-        _sync_folder(stage)  # the commit: the whole set is on disk
-    except BaseException as e:
-        shutil.rmtree(stage, ignore_errors=True)
-        if not (isinstance(e, OSError) or 'write' in str(e)): raise  # torch's zip writer: a RuntimeError '... write failed'
-        cause = getattr(e, 'strerror', None) or ('the disk is full' if shutil.disk_usage(save_dir).free < 2**20
-                                                 else 'a file could not be written')
-        raise OSError(f"cannot save checkpoint '{label}' in {save_dir} ({cause}); the previous checkpoint is kept: "
-                      'make room or make the folder writable, then resume with --continue_train') from None
-    _move_into_place(stage)
     return path
+
+
+def copy_checkpoint(save_dir, saved, label):  # `saved`: a training state, as `load_train_state` reads it
+    "Commit checkpoint `label` as a copy of the set `saved` names: the epoch checkpoint a kill kept from being written."
+    files = {name: f"{label}_net_{name.split('_net_', 1)[1]}" for name in saved['files']}
+    with staged(save_dir, label) as stage:
+        for old, new in files.items():
+            with open(Path(save_dir)/old, 'rb') as src, atomic_write(stage/new, 'wb') as dst: shutil.copyfileobj(src, dst)
+        with atomic_write(stage/train_state_path(save_dir, label).name, 'wb') as f:
+            torch.save(dict(saved, files={new: saved['files'][old] for old, new in files.items()}), f)
+    print(f"note: wrote checkpoint '{label}', which a stop kept from being written")
 
 # %% ../../nbs/07b_train_state.ipynb #cfe855ab
 def recover_checkpoints(save_dir):
     "Finish moving the checkpoints committed before a kill, remove those never committed and files a kill cut short."
     for stage in Path(save_dir).glob('.*_checkpoint'):
+        if not any(stage.iterdir()):  # killed once every file was in place
+            stage.rmdir(); continue
         committed = any(stage.glob('*_train_state.pth'))
         if committed: _move_into_place(stage)
         else: shutil.rmtree(stage)  # the set before it stays
@@ -119,24 +150,46 @@ def recover_checkpoints(save_dir):
     for tmp in Path(save_dir).glob('.*.pth.*.tmp'): tmp.unlink()
 
 
+_STATE_FIELDS = dict(files=dict, epoch=int, epoch_iter=int, total_iters=int, epoch_done=bool, epoch_count=int,
+                    optimizers=list, schedulers=list, pools=dict, rng=object)  # what a resume reads, of these types
+
+
+def state_damage(saved) -> str | None:
+    "What makes a loaded training state unusable (a key missing, a value of another type, a negative counter), or None."
+    if type(saved) is not dict: return f'it holds a {type(saved).__name__}, not a dict'
+    for key, kind in _STATE_FIELDS.items():
+        value = saved.get(key)
+        if key not in saved: return f"'{key}' is missing"
+        if kind is not object and type(value) is not kind: return f"'{key}' is {type(value).__name__}, not {kind.__name__}"
+        if kind is int and value < 0: return f"'{key}' is negative ({value})"
+
+
+def read_train_state(path) -> tuple:
+    "`(state, None)`, or `(None, why it cannot be used)`: read with `torch.load(weights_only=True)`, so no file runs code."
+    try: saved = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e:  # cut short, overwritten, not a checkpoint, or a pickle that would run code
+        if isinstance(e, OSError) and e.filename: raise  # missing or unreadable: the system's message names the file
+        return None, f'cannot load the training state {path}: {unreadable_reason(path, e)}'
+    problem = state_damage(saved)
+    return (None, f'{path} is damaged: {problem}') if problem else (saved, None)
+
+
 def checkpoint_problem(save_dir, label) -> str | None:
     "`None` if checkpoint `label` is complete (its state loads and names weights files with the hashes they have), else why not."
     path = train_state_path(save_dir, label)
     if not path.is_file(): return f'{path.name} is missing'
-    try: files = torch.load(path, map_location='cpu', weights_only=True)['files']
-    except Exception as e: return f'{path.name} cannot be loaded ({unreadable_reason(path, e)})'
-    for name, digest in files.items():
+    saved, problem = read_train_state(path)
+    if problem: return problem
+    for name, digest in saved['files'].items():
         if not (Path(save_dir)/name).is_file() or file_sha256(Path(save_dir)/name) != digest:
             return f'{name} is not the file saved with {path.name}'
 
 # %% ../../nbs/07b_train_state.ipynb #18fd43f9
 def load_train_state(path) -> dict:
-    "Read a training-state file with `torch.load(weights_only=True)`: tensors, numbers and strings only, so no file runs code."
-    try: return torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e:  # cut short, overwritten, not a checkpoint, or a pickle that would run code
-        if isinstance(e, OSError) and e.filename: raise  # missing or unreadable: the system's message names the file
-        raise ValueError(f'cannot load the training state {path}: {unreadable_reason(path, e)}; delete it to resume from '
-                         'the weights alone, or resume from another checkpoint with --epoch') from None
+    "A training-state file's contents, or a one-line `ValueError` saying what is wrong and what to do."
+    saved, problem = read_train_state(path)
+    if problem: raise ValueError(f'{problem}; delete it to start over (from the weights alone) or restore it')
+    return saved
 
 # %% ../../nbs/07b_train_state.ipynb #49a4e0ff
 class RunLockedError(OSError):
@@ -146,16 +199,17 @@ class RunLockedError(OSError):
 class RunLock:
     "The lock a training run holds on its folder: `acquire` raises `RunLockedError` naming the holder; `release` gives it back."
     def __init__(self, save_dir):  # the run's folder, `<checkpoints_dir>/<name>`
-        self.folder, self.file = Path(save_dir), None
+        self.folder, self.file = Path(save_dir).resolve(), None  # the real folder, whatever path (or link) reaches it
         self.path = self.folder.parent/f'.{self.folder.name}.lock'
 
     def acquire(self):
         "Take the lock, or raise `RunLockedError` naming the run that holds it; take over one a killed run left."
         try:
             import fcntl
-            f = open(self.path, 'a+')
-        except (ImportError, OSError): return self  # Windows has no flock; a read-only --checkpoints_dir, no lock file: unlocked
-        f.seek(0)
+            f = os.fdopen(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644), 'r+')  # never through a link
+        except (ImportError, OSError) as e:  # Windows has no flock; a read-only --checkpoints_dir, no lock file: unlocked
+            if getattr(e, 'errno', None) == errno.ELOOP: raise RunLockedError(f'{self.path} is a link gan_nb did not make; remove it') from None
+            return self
         holder = f.read().strip()
         try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
@@ -174,6 +228,19 @@ class RunLock:
         "Give the lock back (any number of times), leaving the file empty: nothing to take over."
         if self.file: self.file.truncate(0); self.file.close()  # closing releases the lock
         self.file = None
+
+
+def recover_before_reading(folder):
+    "Complete the checkpoints a kill left half moved in `folder` before they are read (no mixed set); a live run's: say to wait."
+    if not any(Path(folder).glob('.*_checkpoint')): return
+    lock = RunLock(folder)
+    try: lock.acquire()
+    except RunLockedError: raise RunLockedError(f'a training run is saving a checkpoint in {folder}; try again in a moment') from None
+    try: recover_checkpoints(folder)
+    finally: lock.release()
+
+
+BUILD_HOOKS['checkpoints'] = lambda opt: opt.isTrain or recover_before_reading(Path(opt.checkpoints_dir)/opt.name)  # gan_nb_test
 
 # %% ../../nbs/07b_train_state.ipynb #fea5cbd9
 def resume_state(opt,  # the training options (`epoch`, `load_iter`, `epoch_count`): `epoch` may change
@@ -194,6 +261,12 @@ def resume_state(opt,  # the training options (`epoch`, `load_iter`, `epoch_coun
         print(f'note: {problem}: resuming from the weights only at epoch {opt.epoch_count} '
               '(optimisers and learning-rate schedule start afresh)')
         return None
+    epoch = saved['epoch']
+    if is_main() and saved['epoch_done'] and epoch % opt.save_epoch_freq == 0 and checkpoint_problem(save_dir, str(epoch)):
+        copy_checkpoint(save_dir, saved, epoch)  # a kill came between `latest` and the epoch's own
+    if saved.get('batch_size', opt.batch_size) != opt.batch_size:
+        print(f"note: the run was saved with --batch_size {saved['batch_size']}, this one has {opt.batch_size}: training goes on, "
+              f"but not as the run would have (for that, resume with --batch_size {saved['batch_size']})")
     return dict(saved, path=path)
 
 # %% ../../nbs/07b_train_state.ipynb #a7c1e0d2
@@ -262,7 +335,11 @@ class SafeCheckpoints(Callback):
         run.saver = self.save
 
     def on_train_begin(self, state):
-        if self.saved: restore_train_state(state.model, state.opt, state, self.saved)
+        try:
+            if self.saved: restore_train_state(state.model, state.opt, state, self.saved)
+        except (KeyError, TypeError, AttributeError, IndexError) as e:  # a state file tampered with, yet loadable
+            raise ValueError(f"{self.saved['path']} is damaged ({type(e).__name__}: {e}); delete it to start over "
+                             '(from the weights alone) or restore it') from None
         self.run.dataset = ReplayedLoader(self.run.dataset, self)
 
     def save(self, label, epoch_done=False):

@@ -6,10 +6,12 @@
 __all__ = ['generator_options', 'load_generator']
 
 # %% ../../nbs/08d_load_generator.ipynb #ld000005
+from pathlib import Path
 from ..core import resolve_device
 from ..networks import ResnetGenerator, UnetGenerator, clean_state_dict, get_norm_layer
 from ..networks import load_state_dict_file, strip_wrapper_prefixes
 from ..inference import GENERATOR_LOADERS
+from .checkpoints import recover_before_reading
 
 # %% ../../nbs/08d_load_generator.ipynb #64a71d92
 def generator_options(state_dict) -> dict:
@@ -36,6 +38,7 @@ def load_generator(checkpoint,  # a `<epoch>_net_G.pth` file (or a state_dict)
                    device='auto',  # `--device` spelling: auto, cpu, cuda, cuda:N, mps
                    eval=False):  # eval mode (running batch-norm statistics, no dropout); False is the reference's default
     "A generator built to fit `checkpoint` (architecture read by `generator_options`), with its weights loaded."
+    if not isinstance(checkpoint, dict): recover_before_reading(Path(checkpoint).parent)  # never a set a kill left half moved
     state = strip_wrapper_prefixes(checkpoint if isinstance(checkpoint, dict) else load_state_dict_file(checkpoint))
     g = generator_options(state)
     kw = dict(norm_layer=get_norm_layer(g['norm']), use_dropout=g.get('use_dropout', True) if no_dropout is None else not no_dropout)
