@@ -744,4 +744,5 @@ d = { 'settings': { 'branch': 'main',
                               'gan_nb.train.TrainingRun.summary': ('train.html#trainingrun.summary', 'gan_nb/train.py'),
                               'gan_nb.train.main': ('train.html#main', 'gan_nb/train.py'),
                               'gan_nb.train.seed_everything': ('train.html#seed_everything', 'gan_nb/train.py'),
-                              'gan_nb.train.train': ('train.html#train', 'gan_nb/train.py')}}}
+                              'gan_nb.train.train': ('train.html#train', 'gan_nb/train.py'),
+                              'gan_nb.train.train_from_args': ('train.html#train_from_args', 'gan_nb/train.py')}}}

@@ -4,6 +4,7 @@
 
 # %% ../nbs/07a_callbacks.ipynb #105da89e
 from __future__ import annotations
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -101,11 +102,12 @@ class LossLog(Callback):
     "Print each loss line and append it to `loss_log.txt`, after the reference's header line."
     def __init__(self, path):  # the log file, `<checkpoints_dir>/<name>/loss_log.txt`
         self.path = Path(path)
-        with open(self.path, 'a') as f: f.write(f"================ Training Loss ({time.strftime('%c')}) ================\n")
+        self.write(f"================ Training Loss ({time.strftime('%c')}) ================")
 
     def write(self, line):
-        "Append `line` to the log."
-        with open(self.path, 'a') as f: f.write(line + '\n')
+        "Append `line` to the log, never through a link planted in its place (O_NOFOLLOW: an error naming the file)."
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, 'O_NOFOLLOW', 0), 0o666)
+        with open(fd, 'a') as f: f.write(line + '\n')
 
     def on_losses(self, state, losses):
         line = format_losses(state.epoch, state.epoch_iter, losses, state.iter_time, state.data_time)

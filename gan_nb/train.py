@@ -12,7 +12,7 @@ import warnings
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['NonFiniteLossError', 'seed_everything', 'TrainingRun', 'train', 'main']
+__all__ = ['NonFiniteLossError', 'seed_everything', 'TrainingRun', 'train', 'main', 'train_from_args']
 
 # %% ../nbs/07_train.ipynb #c267bc9b
 import numpy as np
@@ -246,6 +246,14 @@ def train(opt,  # options from `TrainOptions().parse(...)` or `.gather(...)`
 # %% ../nbs/07_train.ipynb #b1a82f07
 def main(args=None):  # command-line arguments (default: `sys.argv[1:]`)
     "`gan_nb_train`, also `python -m gan_nb.train` and `torchrun -m gan_nb.train`: one-line errors, exit statuses a job script reads."
+    try: summary = train_from_args(args)
+    except KeyboardInterrupt: exit_with_error('stopped (Ctrl-C) before training began; nothing saved', 130)
+    codes = {'KeyboardInterrupt': 130, 'SIGINT': 130, 'SIGTERM': 143}
+    if summary['stop_reason'] in codes: raise SystemExit(codes[summary['stop_reason']])
+
+
+def train_from_args(args):
+    "Parse `args`, check the run folder, train: `main` without its exit statuses."
     options = TrainOptions()
     try:
         opt = options.gather(args)
@@ -253,10 +261,8 @@ def main(args=None):  # command-line arguments (default: `sys.argv[1:]`)
     except (OptionError, OSError) as e: options.usage_error(e)
     text = format_options(opt, options.parser)
     if is_main(): print(text)  # saved as train_opt.txt once training begins
-    try: summary = train(opt, [SaveOptions(text)])
+    try: return train(opt, [SaveOptions(text)])
     except (NonFiniteLossError, OSError, ValueError) as e: exit_with_error(e)  # one line, exit status 1
-    codes = {'KeyboardInterrupt': 130, 'SIGINT': 130, 'SIGTERM': 143}
-    if summary['stop_reason'] in codes: raise SystemExit(codes[summary['stop_reason']])
 
 
 if __name__ == '__main__' and '__file__' in globals():  # `python -m gan_nb.train` (not a notebook)

@@ -232,3 +232,23 @@ def test_a_nan_pixel_is_blamed_on_its_file(root, tmp_path, monkeypatch):
     bad = sorted((root/'train').iterdir())[2]
     assert f"the batch's images hold NaN or infinite values ({bad}): fix or remove them" in str(e.value), e.value
     assert 'lower --lr' not in str(e.value)
+
+
+def test_a_ctrl_c_while_parsing_is_one_line_and_130(monkeypatch, capsys):
+    "Ctrl-C before the run exists (imports, options): no traceback, exit status 130."
+    import gan_nb.train as train_module
+    def interrupted(args): raise KeyboardInterrupt
+    monkeypatch.setattr(train_module, 'train_from_args', interrupted)
+    with pytest.raises(SystemExit) as e: train_module.main([])
+    assert e.value.code == 130
+    assert capsys.readouterr().err.strip().endswith('stopped (Ctrl-C) before training began; nothing saved')
+
+
+def test_the_loss_log_is_never_written_through_a_link(root, tmp_path):
+    "A loss_log.txt planted as a link to a file elsewhere: refused in one line, the file it points to untouched."
+    target = tmp_path/'elsewhere.txt'; target.write_text('keep me\n')
+    run = tmp_path/'ck'/'tiny'; run.mkdir(parents=True); (run/'loss_log.txt').symlink_to(target)
+    r = subprocess.run([sys.executable, '-c', 'from gan_nb.train import main; main()', *tiny_train_args(root, tmp_path/'ck')], env=ENV,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1 and 'loss_log.txt' in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert target.read_text() == 'keep me\n'
