@@ -257,8 +257,8 @@ def compose(self: BaseOptions, args=None,
 def check_name(name: str, flag='--name') -> str:
     "`name` if it is one plain name (no separator, not `..`, not absolute): a run's folder, an epoch or phase in a file name; else `OptionError`."
     if name in ('', '.', '..') or '\0' in name or PureWindowsPath(name).name != name:  # Windows paths: both separators, drives
-        raise OptionError(f"{flag} {name!r} must be one plain name, not a path (no '/' or '\\', not '.' or '..'): "
-                          "it names a folder or file inside --checkpoints_dir or --results_dir")
+        what = "the run's folder inside --checkpoints_dir" if flag == '--name' else 'a part of a file or folder name'
+        raise OptionError(f"{flag} {name!r}: {what} must be one plain name (no '/' or '\\', not '.' or '..')")
     return name
 
 # %% ../nbs/00_options.ipynb #7d0edce0

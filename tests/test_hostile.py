@@ -18,7 +18,15 @@ from gan_nb.images import save_array
 from gan_nb.networks import define_G
 from gan_nb.options import OptionError, TestOptions, TrainOptions
 from gan_nb.train import NonFiniteLossError
-from test_cli import run as run_script
+from gan_nb import inference
+from gan_nb.extras import export as export_module
+
+
+def cli(main, args, capsys):
+    "Run a tool's `main` in this process (a start-up of the script costs seconds): (exit status, stderr)."
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e: main(args)
+    return e.value.code, capsys.readouterr().err
 
 
 class Payload:  # unpickling it creates `marker`: code ran
@@ -66,18 +74,18 @@ def test_crafted_pt2_runs_no_code(pt2, tmp_path):
             assert not marker.exists()
 
 
-def test_user_paths_are_plain_names(tmp_path):
+def test_user_paths_are_plain_names(tmp_path, capsys):
     base = ['--dataroot', str(tmp_path), '--checkpoints_dir', str(tmp_path/'ck'), '--name', 'run-1_x']
     for flag, value in (('--name', '../x'), ('--name', str(tmp_path/'abs')), ('--epoch', '../../x'), ('--phase', 'a/b'), ('--phase', '..')):
         with pytest.raises(OptionError, match=f'{flag} .* must be one plain name'): TestOptions().gather(base + [flag, value])
     with pytest.raises(OptionError, match='--val_phase'): TrainOptions().gather(base + ['--val_phase', '../v'])
     assert TestOptions().gather(base + ['--suffix', '{model}'], model='test').name == 'run-1_x_test'
-    r = run_script('gan_nb_test', base + ['--phase', '../../out'], tmp_path)
-    assert r.returncode == 2 and r.stderr.count('\n') <= 3 and 'Traceback' not in r.stderr, r.stderr
+    status, err = cli(inference.main, base + ['--phase', '../../out'], capsys)
+    assert status == 2 and "error: --phase '../../out' must be one plain name" in err and err.count('\n') <= 3, err
     assert not list(tmp_path.rglob('*_opt.txt'))
     for args in (['--name', '../x'], ['--name', str(tmp_path)], ['--name', 'x', '--epoch', '../y'], ['--name', 'x', '--network', 'G/..']):
-        r = run_script('gan_nb_export', args + ['--format', 'pt2', '--checkpoints_dir', str(tmp_path)], tmp_path)
-        assert r.returncode == 1 and 'must be one plain name' in r.stderr and len(r.stderr.splitlines()) == 1, r.stderr
+        status, err = cli(export_module.main, args + ['--format', 'pt2', '--checkpoints_dir', str(tmp_path)], capsys)
+        assert status == 1 and 'must be one plain name' in err and len(err.splitlines()) == 1, err
 
 
 def test_export_output_is_checked_before_exporting(tmp_path):
@@ -132,9 +140,10 @@ def test_unreadable_result_and_damaged_page_write_nothing(tmp_path):
     assert page.count('<h3>Scores') == 1 and page.index('<BODY class="x">') < page.index('<h3>Scores') < page.index('<h1>r')
 
 
-def test_eval_bad_flags_are_one_line(tmp_path):
-    r = run_script('gan_nb_eval', ['--results', str(tmp_path), '--metrics', 'nope'], tmp_path)
-    assert r.returncode == 2 and 'Traceback' not in r.stderr and len([l for l in r.stderr.splitlines() if 'error:' in l]) == 1
+def test_eval_bad_flags_are_one_line(tmp_path, capsys):
+    for args in (['--results', str(tmp_path), '--metrics', 'nope'], ['--fake', str(tmp_path)], ['--bogus']):
+        status, err = cli(metrics.main, args, capsys)
+        assert status in (1, 2) and len([line for line in err.splitlines() if 'error:' in line]) == 1, err
 
 
 @pytest.mark.parametrize('score,weights', [(float('nan'), 1.0), (0.5, float('nan'))])
