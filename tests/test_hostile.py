@@ -81,7 +81,7 @@ def test_user_paths_are_plain_names(tmp_path, capsys):
     with pytest.raises(OptionError, match='--val_phase'): TrainOptions().gather(base + ['--val_phase', '../v'])
     assert TestOptions().gather(base + ['--suffix', '{model}'], model='test').name == 'run-1_x_test'
     status, err = cli(inference.main, base + ['--phase', '../../out'], capsys)
-    assert status == 2 and "error: --phase '../../out' must be one plain name" in err and err.count('\n') <= 3, err
+    assert status == 2 and "error: --phase '../../out': a part of a file or folder name must be one plain name" in err and err.count('\n') <= 3, err
     assert not list(tmp_path.rglob('*_opt.txt'))
     for args in (['--name', '../x'], ['--name', str(tmp_path)], ['--name', 'x', '--epoch', '../y'], ['--name', 'x', '--network', 'G/..']):
         status, err = cli(export_module.main, args + ['--format', 'pt2', '--checkpoints_dir', str(tmp_path)], capsys)

@@ -16,7 +16,7 @@ from pathlib import Path
 from unittest import mock
 
 # %% auto #0
-__all__ = ['EXPORT_FORMATS', 'export_ready', 'export_metadata', 'check_pt2', 'run_exported', 'read_export_metadata', 'export',
+__all__ = ['EXPORT_FORMATS', 'export_ready', 'export_metadata', 'run_exported', 'read_export_metadata', 'check_pt2', 'export',
            'parser', 'main']
 
 # %% ../../nbs/08b_export.ipynb #2c210a24
@@ -70,38 +70,6 @@ def _program(export_fn, net, sample, **kwargs):
     with fx_config.patch(backed_size_oblivious=True):
         return _quiet(export_fn, net, (sample,), dynamic_shapes={'input': dict.fromkeys((0, 2, 3), torch.export.Dim.AUTO)}, **kwargs)
 
-# %% ../../nbs/08b_export.ipynb #a7c3e1f0
-_SAFE_TARGET = re.compile(r'torch\.ops\.aten\.\w+\.\w+|_operator\.(getitem|add|sub|mul|floordiv|truediv|mod|neg|pow)')
-_SAFE_EXPR = re.compile(r"(?:[A-Z][A-Za-z]*|'[a-z]+\d+'|[a-z_]+=|\d+(?:\.\d+)?|[\s(),+*/-])*")  # Add(Symbol('s16', positive=True), Integer(-1))
-
-
-def _fields(obj, key):
-    "Every value of `key` anywhere in parsed JSON `obj`."
-    if isinstance(obj, dict):
-        if key in obj: yield obj[key]
-        obj = list(obj.values())
-    for x in obj if isinstance(obj, list) else (): yield from _fields(x, key)
-
-
-def check_pt2(path):
-    "Refuse a `.pt2` whose loading could run code: compiled libraries, pickled objects, operators outside aten, shape formulas beyond arithmetic (torch `eval`s them)."
-    try:
-        with zipfile.ZipFile(path) as z: names, docs = z.namelist(), [json.loads(z.read(n)) for n in z.namelist() if n.endswith('.json')]
-    except (OSError, zipfile.BadZipFile, ValueError) as e: raise ValueError(f'{path} is not a readable .pt2 archive ({e})') from None
-    bad = [n for n in names if re.search('aotinductor|custom_obj|opaque_obj', n)] + ['a pickled tensor' for d in docs if any(_fields(d, 'use_pickle'))]
-    bad += [v for d in docs for key, ok in (('target', _SAFE_TARGET), ('expr_str', _SAFE_EXPR)) for v in _fields(d, key) if not ok.fullmatch(str(v))]
-    if bad: raise ValueError(f'{path} holds what could run code when loaded ({str(bad[0])[:60]}); refused: export the generator again with gan_nb_export')
-
-
-def _load_pt2(path, files):
-    "`torch.export.load` of a checked file (`check_pt2`), every pickle in it read weights-only."
-    check_pt2(path)
-    load = torch.load
-    try:
-        with mock.patch.object(torch, 'load', lambda *args, weights_only=None, **kwargs: load(*args, weights_only=True, **kwargs)):
-            return torch.export.load(path, extra_files=files).module()
-    except pickle.UnpicklingError as e: raise ValueError(f'{path} holds a pickle of more than tensors; refused ({str(e)[:60]})') from None
-
 # %% ../../nbs/08b_export.ipynb #18ed1565
 def _save_torchscript(net, sample, meta, f):  # any size works: convolutions (the U-Net's size check runs once, at trace time)
     _quiet(lambda: torch.jit.save(torch.jit.trace(net, sample), f, _extra_files={'gan_nb': json.dumps(meta)}))
@@ -136,7 +104,7 @@ def _load_onnx(path, files):
 EXPORT_FORMATS = {  # format -> (file suffix, writer, reader)
     'torchscript': ('.torchscript.pt', _save_torchscript, lambda path, files: _quiet(torch.jit.load, path, _extra_files=files)),
     'onnx': ('.onnx', _save_onnx, _load_onnx),
-    'pt2': ('.pt2', _save_pt2, _load_pt2)}
+    'pt2': ('.pt2', _save_pt2, lambda path, files: _load_pt2(path, files))}
 
 # %% ../../nbs/08b_export.ipynb #c0b18ad9
 def _read(path, files):  # `files`: {'gan_nb': ''} to fill with the file's metadata (JSON)
@@ -155,6 +123,38 @@ def read_export_metadata(path) -> dict:
     "The `gan_nb` metadata of an exported file."
     _read(path, files := {'gan_nb': ''})
     return json.loads(files['gan_nb'])
+
+# %% ../../nbs/08b_export.ipynb #a7c3e1f0
+_SAFE_TARGET = re.compile(r'torch\.ops\.aten\.\w+\.\w+|_operator\.(getitem|add|sub|mul|floordiv|truediv|mod|neg|pow)')
+_SAFE_EXPR = re.compile(r"(?:[A-Z][A-Za-z]*|'[a-z]+\d+'|[a-z_]+=|\d+(?:\.\d+)?|[\s(),+*/-])*")  # Add(Symbol('s16', positive=True), Integer(-1))
+
+
+def _fields(obj, key):
+    "Every value of `key` anywhere in parsed JSON `obj`."
+    if isinstance(obj, dict):
+        if key in obj: yield obj[key]
+        obj = list(obj.values())
+    for x in obj if isinstance(obj, list) else (): yield from _fields(x, key)
+
+
+def check_pt2(path):
+    "Refuse a `.pt2` whose loading could run code: compiled libraries, pickled objects, operators outside aten, shape formulas beyond arithmetic (torch `eval`s them)."
+    try:
+        with zipfile.ZipFile(path) as z: names, docs = z.namelist(), [json.loads(z.read(n)) for n in z.namelist() if n.endswith('.json')]
+    except (OSError, zipfile.BadZipFile, ValueError) as e: raise ValueError(f'{path} is not a readable .pt2 archive ({e})') from None
+    bad = [n for n in names if re.search('aotinductor|custom_obj|opaque_obj', n)] + ['a pickled tensor' for d in docs if any(_fields(d, 'use_pickle'))]
+    bad += [v for d in docs for key, ok in (('target', _SAFE_TARGET), ('expr_str', _SAFE_EXPR)) for v in _fields(d, key) if not ok.fullmatch(str(v))]
+    if bad: raise ValueError(f'{path} holds what could run code when loaded ({str(bad[0])[:60]}); refused: export the generator again with gan_nb_export')
+
+
+def _load_pt2(path, files):
+    "`torch.export.load` of a checked file (`check_pt2`), every pickle in it read weights-only."
+    check_pt2(path)
+    load = torch.load
+    try:
+        with mock.patch.object(torch, 'load', lambda *args, weights_only=None, **kwargs: load(*args, weights_only=True, **kwargs)):
+            return torch.export.load(path, extra_files=files).module()
+    except pickle.UnpicklingError as e: raise ValueError(f'{path} holds a pickle of more than tensors; refused ({str(e)[:60]})') from None
 
 # %% ../../nbs/08b_export.ipynb #4916491f
 def export(name,  # experiment name: the checkpoint is <checkpoints_dir>/<name>/<epoch>_net_<network>.pth
