@@ -262,11 +262,11 @@ def compose(self: BaseOptions, args=None,
     return parser, args
 
 # %% ../nbs/00_options.ipynb #fef6f684
-def check_name(name: str) -> str:
-    "`name` if it is one plain folder name (no separator, not `..`, not absolute); else `OptionError`."
+def check_name(name: str, flag='--name') -> str:
+    "`name` if it is one plain name (no separator, not `..`, not absolute): a run's folder, an epoch or phase in a file name; else `OptionError`."
     if name in ('', '.', '..') or '\0' in name or PureWindowsPath(name).name != name:  # Windows paths: both separators, drives
-        raise OptionError(f"--name {name!r}: the run's folder inside --checkpoints_dir must be one folder name "
-                          "(no '/' or '\\', not '.' or '..'), e.g. --name facades_pix2pix")
+        what = "the run's folder inside --checkpoints_dir" if flag == '--name' else 'a part of a file or folder name'
+        raise OptionError(f"{flag} {name!r}: {what} must be one plain name (no '/' or '\\', not '.' or '..')")
     return name
 
 # %% ../nbs/00_options.ipynb #7d0edce0
@@ -320,7 +320,8 @@ def gather(self: BaseOptions, args=None, **overrides) -> argparse.Namespace:
         try: opt.name += '_' + opt.suffix.format(**vars(opt))
         except (KeyError, IndexError, ValueError) as e:
             raise OptionError(f"--suffix '{opt.suffix}' names an unknown option ({e}); use option names in braces, e.g. {{model}}_{{netG}}") from None
-    check_name(opt.name)
+    for flag in ('name', 'epoch', 'phase', 'val_phase'):  # parts of paths: plain names
+        if flag in vars(opt): check_name(vars(opt)[flag], '--' + flag)
     resolve_device(opt.device)
     for note in option_notes(opt) if is_main() else []: print(f'note: {note}', file=sys.stderr)
     self.parser = parser

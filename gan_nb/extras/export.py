@@ -8,12 +8,16 @@ import argparse
 import copy
 import importlib
 import json
+import pickle
+import re
 import warnings
+import zipfile
 from pathlib import Path
+from unittest import mock
 
 # %% auto #0
-__all__ = ['EXPORT_FORMATS', 'export_ready', 'export_metadata', 'run_exported', 'read_export_metadata', 'export', 'parser',
-           'main']
+__all__ = ['EXPORT_FORMATS', 'export_ready', 'export_metadata', 'run_exported', 'read_export_metadata', 'check_pt2', 'export',
+           'parser', 'main']
 
 # %% ../../nbs/08b_export.ipynb #2c210a24
 import torch
@@ -23,6 +27,7 @@ import torch.nn as nn
 from ..core import atomic_write, exit_with_error
 from ..inference import fit_size, size_multiple
 from ..networks import unwrap_network
+from ..options import check_name
 from .loading import generator_options, load_generator
 
 # %% ../../nbs/08b_export.ipynb #2e0c55d7
@@ -99,7 +104,7 @@ def _load_onnx(path, files):
 EXPORT_FORMATS = {  # format -> (file suffix, writer, reader)
     'torchscript': ('.torchscript.pt', _save_torchscript, lambda path, files: _quiet(torch.jit.load, path, _extra_files=files)),
     'onnx': ('.onnx', _save_onnx, _load_onnx),
-    'pt2': ('.pt2', _save_pt2, lambda path, files: torch.export.load(path, extra_files=files).module())}
+    'pt2': ('.pt2', _save_pt2, lambda path, files: _load_pt2(path, files))}
 
 # %% ../../nbs/08b_export.ipynb #c0b18ad9
 def _read(path, files):  # `files`: {'gan_nb': ''} to fill with the file's metadata (JSON)
@@ -119,21 +124,56 @@ def read_export_metadata(path) -> dict:
     _read(path, files := {'gan_nb': ''})
     return json.loads(files['gan_nb'])
 
+# %% ../../nbs/08b_export.ipynb #a7c3e1f0
+_SAFE_TARGET = re.compile(r'torch\.ops\.aten\.\w+\.\w+|_operator\.(getitem|add|sub|mul|floordiv|truediv|mod|neg|pow)')
+_SAFE_EXPR = re.compile(r"(?:[A-Z][A-Za-z]*|'[a-z]+\d+'|[a-z_]+=|\d+(?:\.\d+)?|[\s(),+*/-])*")  # Add(Symbol('s16', positive=True), Integer(-1))
+
+
+def _fields(obj, key):
+    "Every value of `key` anywhere in parsed JSON `obj`."
+    if isinstance(obj, dict):
+        if key in obj: yield obj[key]
+        obj = list(obj.values())
+    for x in obj if isinstance(obj, list) else (): yield from _fields(x, key)
+
+
+def check_pt2(path):
+    "Refuse a `.pt2` whose loading could run code: compiled libraries, pickled objects, operators outside aten, shape formulas beyond arithmetic (torch `eval`s them)."
+    try:
+        with zipfile.ZipFile(path) as z: names, docs = z.namelist(), [json.loads(z.read(n)) for n in z.namelist() if n.endswith('.json')]
+    except (OSError, zipfile.BadZipFile, ValueError) as e: raise ValueError(f'{path} is not a readable .pt2 archive ({e})') from None
+    bad = [n for n in names if re.search('aotinductor|custom_obj|opaque_obj', n)] + ['a pickled tensor' for d in docs if any(_fields(d, 'use_pickle'))]
+    bad += [v for d in docs for key, ok in (('target', _SAFE_TARGET), ('expr_str', _SAFE_EXPR)) for v in _fields(d, key) if not ok.fullmatch(str(v))]
+    if bad: raise ValueError(f'{path} holds what could run code when loaded ({str(bad[0])[:60]}); refused: export the generator again with gan_nb_export')
+
+
+def _load_pt2(path, files):
+    "`torch.export.load` of a checked file (`check_pt2`), every pickle in it read weights-only."
+    check_pt2(path)
+    load = torch.load
+    try:
+        with mock.patch.object(torch, 'load', lambda *args, weights_only=None, **kwargs: load(*args, weights_only=True, **kwargs)):
+            return torch.export.load(path, extra_files=files).module()
+    except pickle.UnpicklingError as e: raise ValueError(f'{path} holds a pickle of more than tensors; refused ({str(e)[:60]})') from None
+
 # %% ../../nbs/08b_export.ipynb #4916491f
 def export(name,  # experiment name: the checkpoint is <checkpoints_dir>/<name>/<epoch>_net_<network>.pth
            format='onnx',  # one of `EXPORT_FORMATS`: torchscript, onnx, pt2
            eval=False,  # running batch-norm statistics (True) or each batch's own (False, the reference test script's)
            checkpoints_dir='./checkpoints', epoch='latest',
            network='G',  # G (pix2pix, test model), G_A or G_B (CycleGAN)
-           output=None,  # file to write (default: beside the checkpoint, named after it)
+           output=None,  # a file (with the format's suffix), or a folder for one named after the checkpoint (default: its folder)
            verbose=True  # print what was written, the size rule and the parity check
           ) -> dict:
     "Export a generator; return the path, the metadata and the parity check's largest difference."
     if format not in EXPORT_FORMATS: raise ValueError(f"unknown format {format!r}; choose one of {', '.join(EXPORT_FORMATS)}")
-    source = Path(checkpoints_dir)/name/f'{epoch}_net_{network}.pth'
+    for flag, value in (('--name', name), ('--epoch', epoch), ('--network', network)): check_name(str(value), flag)
+    source, suffix = Path(checkpoints_dir)/name/f'{epoch}_net_{network}.pth', EXPORT_FORMATS[format][0]
     if not source.is_file(): raise FileNotFoundError(f'{source} not found; check --name and --checkpoints_dir (and --epoch, --network)')
+    output = Path(output or source.parent)
+    if output.is_dir(): output = output/(source.stem + suffix)  # a folder: the file inside it
+    if not output.name.endswith(suffix): raise ValueError(f'--output {output}: a {format} file ends in {suffix}; name it so, or choose the --format its name says')
     generator = load_generator(source, device='cpu')
-    output = output or source.with_name(source.stem + EXPORT_FORMATS[format][0])
     meta, net = export_metadata(generator, eval, source), export_ready(generator, eval)
     s = 2 * fit_size(64, 64, generator)[0]  # twice the smallest size the network takes (at least 64), two images: no size of 1 to freeze
     sample = torch.rand(2, meta['input_channels'], s, s, generator=torch.Generator().manual_seed(0)) * 2 - 1

@@ -8,13 +8,14 @@ import argparse
 import io
 import json
 import math
+import re
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['INCEPTION_URL', 'INCEPTION_SHA256', 'PAIRED_METRICS', 'METRICS', 'VAL_METRICS', 'read_rgb', 'l1_error', 'psnr',
-           'ssim', 'frechet_distance', 'kernel_inception_distance', 'stored_inception_path', 'inception_weights_file',
-           'InceptionFeatures', 'image_features', 'gather_images', 'paired_scores', 'choose_metrics', 'evaluate',
-           'main', 'validation_data', 'validation_score', 'Validation']
+__all__ = ['INCEPTION_URL', 'INCEPTION_SHA256', 'PAIRED_METRICS', 'METRICS', 'VAL_METRICS', 'read_scaled', 'read_rgb', 'l1_error',
+           'psnr', 'ssim', 'frechet_distance', 'kernel_inception_distance', 'stored_inception_path',
+           'inception_weights_file', 'InceptionFeatures', 'image_features', 'gather_images', 'paired_scores',
+           'choose_metrics', 'evaluate', 'main', 'validation_data', 'validation_score', 'Validation']
 
 # %% ../../nbs/08a_metrics.ipynb #f105c8b6
 import numpy as np
@@ -25,16 +26,28 @@ import torch.nn.functional as F
 # %% ../../nbs/08a_metrics.ipynb #61dc70ba
 from ..core import atomic_write, resolve_device, exit_with_error
 from .downloads import fetch, check_state_dict
-from ..data import make_dataset, create_dataset, resolve_dataroot
-from ..images import load_image
+from ..data import is_image_file, make_dataset, create_dataset, resolve_dataroot
+from ..images import dtype_range, is_plain_image, load_image, read_array
 from ..inference import TEST_OVERRIDES
 from ..callbacks import RUN_HOOKS, Callback
+from ..train import NonFiniteLossError
 
 # %% ../../nbs/08a_metrics.ipynb #9932f409
+def read_scaled(path  # an image or array file: 8 or 16-bit PNG, TIFF, .npy, ...
+               ) -> torch.Tensor:
+    "The image at `path` as a (C, H, W) float64 tensor on the 0..255 scale, from its type's whole range (16-bit: 0..65535; floats: 0..1); grey on three channels."
+    a = np.array(load_image(path)) if is_plain_image(path) else read_array(path)  # 8-bit images as the reference reads them
+    lo, hi = dtype_range(a.dtype)
+    x = torch.from_numpy(np.atleast_3d(a).astype(np.float64)).permute(2, 0, 1).sub(lo).mul(255 / (hi - lo))
+    return x.expand(3, -1, -1) if len(x) == 1 else x
+
+
 def read_rgb(path  # an image file
             ) -> torch.Tensor:
-    "The image at `path` as a (3, H, W) uint8 tensor (grey images repeated on three channels)."
-    return torch.from_numpy(np.array(load_image(path))).permute(2, 0, 1)
+    "The image at `path` as a (3, H, W) uint8 tensor, for Inception (grey images repeated on three channels)."
+    x = read_scaled(path)
+    if len(x) != 3: raise ValueError(f'{path} has {len(x)} channels; FID and KID compare grey or RGB images')
+    return x.round().clamp(0, 255).to(torch.uint8)
 
 
 def _pair(fake, real):
@@ -196,11 +209,12 @@ def gather_images(results=None,  # a gan_nb_test results folder (index.html, ima
         images = Path(results)/'images'
         if not images.is_dir():
             raise FileNotFoundError(f'--results {results}: no images/ folder; give a folder gan_nb_test wrote, e.g. results/<name>/test_latest')
-        fakes = sorted(images.glob('*_fake_B.png')) or sorted(images.glob('*_fake.png'))  # --model test writes <image>_fake.png
+        results_named = lambda label: sorted(f for f in images.glob(f'*_{label}.*') if is_image_file(f.name))  # PNG, or .npy, TIFF: lossless
+        fakes = results_named('fake_B') or results_named('fake')  # --model test writes <image>_fake.png
         if not fakes: raise ValueError(f'--results {results}: no <image>_fake_B.png or <image>_fake.png files in images/')
-        reals = _images_in(real, '--real') if real else sorted(images.glob('*_real_B.png'))
+        reals = _images_in(real, '--real') if real else results_named('real_B')
         if not reals: raise ValueError(f'no real/fake pairs in {results} and no real images to compare with: give --real DIR')
-        cycle = any(images.glob('*_rec_A.png'))  # CycleGAN's real_B are other images, not the targets
+        cycle = bool(results_named('rec_A'))  # CycleGAN's real_B are other images, not the targets
         partners = [] if cycle else [f.with_name(f.name.replace('_fake_B', '_real_B')) for f in fakes]  # not in --real
     paired = bool(partners) and set(partners) <= set(reals)
     return fakes, partners if paired else reals, paired, Path(results or fake)
@@ -213,7 +227,7 @@ def paired_scores(fakes,  # generated image files
     "The mean of each paired metric over the pairs; one line for a pair of different sizes."
     per_image = []
     for f, r in zip(fakes, reals):
-        x, y = read_rgb(f), read_rgb(r)
+        x, y = read_scaled(f), read_scaled(r)
         if x.shape != y.shape:
             raise ValueError(f'paired metrics need images of the same size: {f.name} is {x.shape[2]}x{x.shape[1]} '
                              f'but {r.name} is {y.shape[2]}x{y.shape[1]}')
@@ -238,6 +252,15 @@ _NAMES = dict(l1='L1 (0..255)', psnr='PSNR (dB)', ssim='SSIM', fid='FID', kid='K
 _MARK = '<!-- gan_nb_eval scores -->'  # ends the line of the table in index.html
 
 
+def _page(path):
+    "A results page as (up to its <body> tag, the rest) without an earlier run's scores; None without a page; one line for a damaged one."
+    if not path.is_file(): return None
+    try: text = ''.join(line for line in path.read_text(encoding='utf-8').splitlines(True) if _MARK not in line)
+    except (OSError, UnicodeDecodeError) as e: raise ValueError(f'cannot read {path} ({e}); run gan_nb_test again, or remove it') from None
+    if not (body := re.search(r'<body[^>]*>', text, re.I)): raise ValueError(f'{path} has no <body>: run gan_nb_test again, or remove it')
+    return text[:body.end()], text[body.end():]
+
+
 def evaluate(results=None,  # a gan_nb_test results folder (results/<name>/test_latest)
              fake=None,  # or a folder of generated images (with `real`)
              real=None,  # real images: targets of the same names, or any real images for FID/KID
@@ -249,6 +272,7 @@ def evaluate(results=None,  # a gan_nb_test results folder (results/<name>/test_
             ) -> dict:
     "Score generated images, write `metrics.json` (atomically) and the table into index.html; returns `{'scores': {...}, 'images': n, 'paired': bool, ...}`."
     fakes, reals, paired, folder = gather_images(results, fake, real)
+    page = _page(folder/'index.html')  # inputs checked first: nothing is written before an error
     chosen = choose_metrics(metrics, paired, bool(network or inception_weights or stored_inception_path().is_file()))
     scores = paired_scores(fakes, reals, [m for m in chosen if m in PAIRED_METRICS]) if paired else {}
     if 'fid' in chosen or 'kid' in chosen:
@@ -263,12 +287,10 @@ def evaluate(results=None,  # a gan_nb_test results folder (results/<name>/test_
     finite = {k: (v if math.isfinite(v) else None) for k, v in scores.items()}  # an infinite PSNR (identical images): null
     report = dict(scores=finite, images=len(fakes), real_images=len(reals), paired=paired)
     with atomic_write(folder/'metrics.json') as f: json.dump(report, f, indent=1)
-    page = folder/'index.html'
-    if page.is_file():  # the scores at the top of the page, instead of an earlier run's
+    if page:  # the scores at the top of the page, instead of an earlier run's
         rows = ''.join(f'<tr><td>{_NAMES[k]}</td><td>{v:.4f}</td></tr>' for k, v in scores.items())
-        kept = ''.join(line for line in page.read_text(encoding='utf-8').splitlines(True) if _MARK not in line)
-        with atomic_write(page) as f:
-            f.write(kept.replace('<body>\n', f'<body>\n<h3>Scores ({len(fakes)} images)</h3><table border="1">{rows}</table>{_MARK}\n', 1))
+        with atomic_write(folder/'index.html') as f:
+            f.write(f'{page[0]}\n<h3>Scores ({len(fakes)} images)</h3><table border="1">{rows}</table>{_MARK}' + '\n' * (page[1][:1] != '\n') + page[1])
     return report
 
 # %% ../../nbs/08a_metrics.ipynb #35ada027
@@ -353,9 +375,14 @@ class Validation(Callback):
         if state.world_size > 1:  # rank 0's score on every process: the same plateau steps, the same best epoch
             torch.distributed.broadcast(t := torch.tensor([score], dtype=torch.float64, device=model.device), 0); score = t.item()
         model.metric = score  # what --lr_policy plateau steps on
+        gens = [n for n in model.model_names if n.startswith('G')]  # the generators (NaN weights can score as black images)
+        if not (math.isfinite(score) and all(p.isfinite().all() for n in gens for p in getattr(model, 'net' + n).parameters())):
+            kept = f"the best generator (epoch {state.best['epoch']}) kept as it is" if state.best else 'no best generator saved'
+            raise NonFiniteLossError(f'the generator diverged at epoch {state.epoch} (validation {self.metric} {score}, iteration '
+                                     f'{state.epoch_iter}, total {state.total_iters}); {kept}; try a lower --lr')
         if state.best is None or score < state.best['score']:
             state.best = dict(epoch=state.epoch, score=score, metric=self.metric)
-            model.save_networks('best', names=[n for n in model.model_names if n.startswith('G')])  # the generators
+            model.save_networks('best', names=gens)
         self.run.say(f"validation at epoch {state.epoch}: {self.metric} {score:.4f} (best {state.best['score']:.4f}, epoch {state.best['epoch']})")
         self.run.notify('on_validation', self.metric, score)
 
