@@ -41,7 +41,7 @@ def save_images(webpage: HTML, visuals, image_path, aspect_ratio=1.0, width=256,
     ims, txts, links = [], [], []
     for label, image in visuals.items():
         stored = (formats or {}).get(label)
-        if stored: file = save_array(tensor_to_array(image, *stored), image_dir/f'{name}_{label}').name  # PNG, TIFF or .npy
+        if stored: file = save_array(tensor_to_array(image, *stored), image_dir/f'{name}_{label}').name  # 16-bit PNG or .npy
         else:
             file = f'{name}_{label}.png'
             save_image(tensor2im(image), image_dir/file, aspect_ratio=aspect_ratio)
