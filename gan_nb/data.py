@@ -21,10 +21,10 @@ from .images import load_image, load_side
 
 # %% auto #0
 __all__ = ['IMG_EXTENSIONS', 'DATAROOT_SCHEMES', 'is_image_file', 'make_dataset', 'resolve_dataroot', 'get_params', 'image_size',
-           'check_load_size', 'get_transform', 'rgb_to_lab', 'lab_to_rgb', 'BaseDataset', 'channel_flag',
-           'image_channels', 'require_images', 'AlignedDataset', 'UnalignedDataset', 'SingleDataset',
-           'image_to_colorization', 'ColorizationDataset', 'colorization_to_rgb', 'collate_same_size',
-           'CustomDatasetDataLoader', 'create_dataset']
+           'get_transform', 'rgb_to_lab', 'lab_to_rgb', 'BaseDataset', 'channel_flag', 'image_channels',
+           'require_images', 'AlignedDataset', 'UnalignedDataset', 'SingleDataset', 'image_to_colorization',
+           'ColorizationDataset', 'colorization_to_rgb', 'collate_same_size', 'CustomDatasetDataLoader',
+           'create_dataset']
 
 # %% ../nbs/03_data.ipynb #8a8baf9b
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.tif', '.tiff', '.webp', '.npy')  # .npy: NumPy arrays, (H, W) or (H, W, C)
@@ -85,9 +85,9 @@ def _scale_width(img, target, crop, method):
     return TF.resize(img, [int(max(target * h / w, crop)), target], method)  # the same size: `img` itself
 
 
-def _make_multiple_of(img, base, method):
-    "Each side rounded to the nearest multiple of `base` (the reference's `__make_power_2`)."
-    return TF.resize(img, [max(base, round(s / base) * base) for s in image_size(img)[::-1]], method)
+def _make_multiple_of_4(img, method):
+    "Each side rounded to the nearest multiple of 4 (the reference's `__make_power_2` with base 4)."
+    return TF.resize(img, [max(4, round(s / 4) * 4) for s in image_size(img)[::-1]], method)
 
 
 def _crop(img, size, pos=None):
@@ -105,13 +105,6 @@ def _to_tensor(img):
     return img.clamp(-1, 1) if torch.is_tensor(img) else TF.to_tensor(img).sub(0.5).div(0.5)
 
 # %% ../nbs/03_data.ipynb #c3224c9f
-def check_load_size(opt):
-    "A one-line error when `--crop_size` exceeds `--load_size`, the size a resizing mode crops from."
-    if opt.preprocess in ('resize_and_crop', 'scale_width_and_crop') and opt.crop_size > opt.load_size:
-        raise ValueError(f'--crop_size {opt.crop_size} is larger than --load_size {opt.load_size}, the size it is '
-                         'cropped from; make --load_size >= --crop_size')
-
-
 def get_transform(opt,  # options: preprocess, load_size, crop_size, no_flip
                   params=None,  # fixed choices from `get_params`; None draws them at random each call
                   grayscale=False,  # one output channel
@@ -119,12 +112,14 @@ def get_transform(opt,  # options: preprocess, load_size, crop_size, no_flip
                   convert=True  # end with a tensor in [-1, 1]; False returns the PIL image
                  ) -> transforms.Compose:
     "The preprocessing pipeline for `--preprocess`, flips and conversion to a tensor in [-1, 1]."
-    check_load_size(opt)
+    if opt.preprocess in ('resize_and_crop', 'scale_width_and_crop') and opt.crop_size > opt.load_size:  # a one-line error, not a crop's
+        raise ValueError(f'--crop_size {opt.crop_size} is larger than --load_size {opt.load_size}, the size it is '
+                         'cropped from; make --load_size >= --crop_size')
     steps = [transforms.Grayscale(1)] if grayscale else []
     if 'resize' in opt.preprocess: steps.append(transforms.Resize([opt.load_size, opt.load_size], method))
     elif 'scale_width' in opt.preprocess: steps.append(partial(_scale_width, target=opt.load_size, crop=opt.crop_size, method=method))
     if 'crop' in opt.preprocess: steps.append(partial(_crop, size=opt.crop_size, pos=params and params['crop_pos']))
-    if opt.preprocess == 'none': steps.append(partial(_make_multiple_of, base=4, method=method))
+    if opt.preprocess == 'none': steps.append(partial(_make_multiple_of_4, method=method))
     if not opt.no_flip:
         if params is None: steps.append(transforms.RandomHorizontalFlip())
         elif params['flip']: steps.append(TF.hflip)
@@ -160,9 +155,9 @@ def lab_to_rgb(lab  # CIE Lab values, channels at dim -3: (3, H, W) or (N, 3, H,
 
 # %% ../nbs/03_data.ipynb #17400387
 class BaseDataset(torch.utils.data.Dataset):
-    "Base class of the datasets: keeps the options and the data root."
+    "Base class of the datasets: keeps the options."
     def __init__(self, opt):
-        self.opt, self.root = opt, opt.dataroot
+        self.opt = opt
 
     @staticmethod
     def modify_commandline_options(parser, is_train):
@@ -170,8 +165,17 @@ class BaseDataset(torch.utils.data.Dataset):
         return parser
 
     def _load(self, path, side, other=None):
-        "`load_side` for an image of `side` ('A' or 'B'), with the channels and the flag the options give that side."
-        return load_side(path, image_channels(self.opt, side), channel_flag(self.opt, side), self.opt.value_range, other)
+        "`load_side` for an image of `side` ('A' or 'B'), with the channels and the flag the options give that side (and `other`, of an A|B file)."
+        return load_side(path, image_channels(self.opt, side), channel_flag(self.opt, side), self.opt.value_range,
+                         other and (image_channels(self.opt, other), channel_flag(self.opt, other)))
+
+    def _paths(self, folder, layout):
+        "The images under `folder` (at most --max_dataset_size), or an error naming it and the `layout` expected."
+        return require_images(make_dataset(folder, self.opt.max_dataset_size), folder, layout)
+
+    def _transform(self, side, params=None):
+        "`get_transform` for the images of `side`: grayscale when the options give it one channel."
+        return get_transform(self.opt, params, grayscale=image_channels(self.opt, side) == 1)
 
 
 def channel_flag(opt,  # options: direction
@@ -203,18 +207,18 @@ class AlignedDataset(BaseDataset):
     "Paired images: each file holds A | B side by side, in `<dataroot>/<phase>`."
     def __init__(self, opt):
         super().__init__(opt)
-        self.dir_AB = os.path.join(opt.dataroot, opt.phase)
-        if not os.path.isdir(self.dir_AB) and os.path.isdir(self.dir_AB + 'A'):
-            raise FileNotFoundError(f'{self.dir_AB} is not a folder, but {self.dir_AB}A is: for pairs kept in two folders under '
+        folder = os.path.join(opt.dataroot, opt.phase)
+        if not os.path.isdir(folder) and os.path.isdir(folder + 'A'):
+            raise FileNotFoundError(f'{folder} is not a folder, but {folder}A is: for pairs kept in two folders under '
                                     'the same file names use --dataset_mode template; for unpaired images use --dataset_mode unaligned with --model cycle_gan')
-        self.AB_paths = require_images(make_dataset(self.dir_AB, opt.max_dataset_size), self.dir_AB,
+        self.AB_paths = self._paths(folder,
             f'the aligned dataset expects <dataroot>/{opt.phase}/*.jpg (or .png ...), each image A|B side by side')
-        check_load_size(opt)
+        get_transform(opt)  # checks --crop_size against --load_size now, not at the first image
         self._warned = False
 
     def __getitem__(self, index):
         path = self.AB_paths[index]
-        AB = self._load(path, 'A', other=(image_channels(self.opt, 'B'), channel_flag(self.opt, 'B')))
+        AB = self._load(path, 'A', 'B')
         w, h = image_size(AB)
         if (w % 2 or w < h) and not self._warned:  # once per dataset: the images may be meant so
             self._warned = True
@@ -222,9 +226,7 @@ class AlignedDataset(BaseDataset):
                           '(with an odd width, B gets one column more); for separate A and B folders use --dataset_mode unaligned')
         A, B = TF.crop(AB, 0, 0, h, w // 2), TF.crop(AB, 0, w // 2, h, w - w // 2)
         params = get_params(self.opt, image_size(A))  # one draw for both halves: they stay pixel-aligned
-        A = get_transform(self.opt, params, grayscale=image_channels(self.opt, 'A') == 1)(A)
-        B = get_transform(self.opt, params, grayscale=image_channels(self.opt, 'B') == 1)(B)
-        return {'A': A, 'B': B, 'A_paths': path, 'B_paths': path}
+        return {'A': self._transform('A', params)(A), 'B': self._transform('B', params)(B), 'A_paths': path, 'B_paths': path}
 
     def __len__(self): return len(self.AB_paths)
 
@@ -234,15 +236,14 @@ class UnalignedDataset(BaseDataset):
     "Unpaired images from `<dataroot>/<phase>A` and `<dataroot>/<phase>B`."
     def __init__(self, opt):
         super().__init__(opt)
-        self.dir_A, self.dir_B = (os.path.join(opt.dataroot, opt.phase + side) for side in 'AB')
         layout = f'the unaligned dataset expects images in <dataroot>/{opt.phase}A and <dataroot>/{opt.phase}B'
-        if not os.path.isdir(self.dir_A) and os.path.isdir(os.path.join(opt.dataroot, opt.phase)):
-            raise FileNotFoundError(f'{self.dir_A} is not a folder, but {os.path.join(opt.dataroot, opt.phase)} is: '
-                                    'for A|B pairs side by side in one image use --dataset_mode aligned')
-        self.A_paths = require_images(make_dataset(self.dir_A, opt.max_dataset_size), self.dir_A, layout)
-        self.B_paths = require_images(make_dataset(self.dir_B, opt.max_dataset_size), self.dir_B, layout)
-        self.transform_A = get_transform(opt, grayscale=image_channels(opt, 'A') == 1)
-        self.transform_B = get_transform(opt, grayscale=image_channels(opt, 'B') == 1)
+        for side in 'AB':  # A_paths, transform_A, then B's
+            folder = os.path.join(opt.dataroot, opt.phase + side)
+            if not os.path.isdir(folder) and os.path.isdir(folder[:-1]):
+                raise FileNotFoundError(f'{folder} is not a folder, but {folder[:-1]} is: '
+                                        'for A|B pairs side by side in one image use --dataset_mode aligned')
+            setattr(self, f'{side}_paths', self._paths(folder, layout))
+        self.transform_A, self.transform_B = self._transform('A'), self._transform('B')
 
     def __getitem__(self, index):
         A_path = self.A_paths[index % len(self.A_paths)]
@@ -258,9 +259,8 @@ class SingleDataset(BaseDataset):
     "Every image under `<dataroot>`, as `A` (for applying a model in one direction)."
     def __init__(self, opt):
         super().__init__(opt)
-        self.A_paths = require_images(make_dataset(opt.dataroot, opt.max_dataset_size), opt.dataroot,
-                                       'the single dataset expects images directly in <dataroot> (or its subfolders)')
-        self.transform = get_transform(opt, grayscale=image_channels(opt, 'A') == 1)
+        self.A_paths = self._paths(opt.dataroot, 'the single dataset expects images directly in <dataroot> (or its subfolders)')
+        self.transform = self._transform('A')
 
     def __getitem__(self, index):
         path = self.A_paths[index]
@@ -288,8 +288,7 @@ class ColorizationDataset(BaseDataset):
     def __init__(self, opt):
         super().__init__(opt)
         folder = os.path.join(opt.dataroot, opt.phase)
-        self.AB_paths = require_images(make_dataset(folder, opt.max_dataset_size), folder,
-            f'the colorization dataset expects colour images in <dataroot>/{opt.phase}')
+        self.AB_paths = self._paths(folder, f'the colorization dataset expects colour images in <dataroot>/{opt.phase}')
         if (opt.input_nc, opt.output_nc, opt.direction) != (1, 2, 'AtoB'):
             raise ValueError(f'the colorization dataset maps L (1 channel) to ab (2 channels): it needs --input_nc 1 '
                              f'--output_nc 2 --direction AtoB, not {opt.input_nc}, {opt.output_nc}, {opt.direction}')
@@ -327,12 +326,13 @@ class CustomDatasetDataLoader:
         opt.dataroot = resolve_dataroot(opt.dataroot)
         self.dataset = find_dataset(opt.dataset_mode)(opt)
         print(f'dataset [{type(self.dataset).__name__}] was created')
+        shuffle = not opt.serial_batches
         self.sampler = None  # under torchrun, each process's share; the sampler shuffles
         if torch.distributed.is_available() and torch.distributed.is_initialized():
-            self.sampler = torch.utils.data.distributed.DistributedSampler(self.dataset, shuffle=not opt.serial_batches)
+            self.sampler = torch.utils.data.distributed.DistributedSampler(self.dataset, shuffle=shuffle)
         workers = min(opt.num_threads, os.cpu_count() or 1)  # no more workers than cores
         self.dataloader = torch.utils.data.DataLoader(self.dataset, batch_size=opt.batch_size, sampler=self.sampler,
-                                                      shuffle=not opt.serial_batches and self.sampler is None,
+                                                      shuffle=shuffle and self.sampler is None,
                                                       num_workers=workers, collate_fn=collate_same_size,
                                                       pin_memory=resolve_device(opt.device).type == 'cuda',  # page-locked batches: asynchronous copies to the GPU
                                                       persistent_workers=workers > 0 and opt.seed is None)
@@ -356,4 +356,4 @@ class CustomDatasetDataLoader:
 def create_dataset(opt  # options: dataroot, dataset_mode, batch_size, serial_batches, num_threads, ...
                   ) -> CustomDatasetDataLoader:
     "The data loader for `opt`: iterate it for batches, `len()` is the number of images."
-    return CustomDatasetDataLoader(opt).load_data()
+    return CustomDatasetDataLoader(opt)

@@ -18,11 +18,14 @@ __all__ = ['ARRAY_READERS', 'StoredAs', 'load_image', 'read_array', 'dtype_range
            'is_plain_image', 'load_array', 'load_side', 'stored_as', 'save_array']
 
 # %% ../nbs/03a_image_files.ipynb #8033332c
+_UNREADABLE = (OSError, ValueError, Image.DecompressionBombError)  # what reading a broken, odd or huge file raises
+
+
 def load_image(path) -> Image.Image:
     "Open the image at `path` as RGB; a file that cannot be read raises an error naming it."
     try:
         with Image.open(path) as img: return img.convert('RGB')
-    except (OSError, ValueError, Image.DecompressionBombError) as e:
+    except _UNREADABLE as e:
         raise OSError(f'could not read image {path} ({e}); remove or replace this file') from None
 
 # %% ../nbs/03a_image_files.ipynb #b5b38c49
@@ -42,18 +45,19 @@ def _pil_array(path):
 def read_array(path) -> np.ndarray:
     "The image or array at `path` as (H, W, C) in its stored type and bit depth: nothing converted, nothing lost."
     try: a = ARRAY_READERS.get(Path(path).suffix.lower(), _pil_array)(path)
-    except (OSError, ValueError, Image.DecompressionBombError) as e:
-        raise OSError(f'could not read {path} ({e}); remove or replace this file') from None
+    except _UNREADABLE as e:
+        raise OSError(f'could not read image {path} ({e}); remove or replace this file') from None
     if a.ndim not in (2, 3): raise ValueError(f'{path} is an array of shape {a.shape}; image arrays are (H, W) or (H, W, C)')
     return a[..., None] if a.ndim == 2 else a
 
 # %% ../nbs/03a_image_files.ipynb #ccfeecae
 def dtype_range(dtype) -> tuple:
     "The values `dtype` spans by default: its whole integer range (0..255, 0..65535), 0..1 for floats and booleans."
-    dtype = np.dtype(dtype)
-    if dtype.kind in 'iu': return float(np.iinfo(dtype).min), float(np.iinfo(dtype).max)
-    if dtype.kind in 'fb': return 0.0, 1.0
-    raise ValueError(f'{dtype} arrays are not images; store integers or floats')
+    kind = np.dtype(dtype).kind
+    if kind in 'fb': return 0.0, 1.0
+    if kind not in 'iu': raise ValueError(f'{dtype} arrays are not images; store integers or floats')
+    info = np.iinfo(dtype)
+    return info.min, info.max
 
 
 def array_to_tensor(a,  # (H, W, C) array
@@ -69,19 +73,18 @@ def tensor_to_array(x,  # (C, H, W) or (1, C, H, W) tensor in [-1, 1]
                    ) -> np.ndarray:
     "The (H, W, C) array of `dtype` a tensor in [-1, 1] stands for (integers rounded to the nearest, within the type's range)."
     v = (x.detach().cpu().double().clamp(-1, 1).reshape(x.shape[-3:]).numpy().transpose(1, 2, 0) + 1) / 2 * (hi - lo) + lo
-    return (np.clip(np.rint(v), *dtype_range(dtype)) if np.dtype(dtype).kind in 'iu' else v).astype(dtype)
+    return (np.clip(np.rint(v), *dtype_range(dtype)) if np.issubdtype(dtype, np.integer) else v).astype(dtype)
 
 # %% ../nbs/03a_image_files.ipynb #7f6b3b34
 StoredAs = namedtuple('StoredAs', 'dtype lo hi')  # how a file stored its values (dtype name, lo, hi): what results are written back in
 
 
 def is_plain_image(path) -> bool:
-    "Whether Pillow reads `path` as 8 bits per channel exactly: the reference's path (a broken file says so later)."
-    if Path(path).suffix.lower() == '.npy': return False
+    "Whether Pillow reads `path` as 8 bits per channel exactly: the reference's path (not a .npy; a broken file says so later)."
     try:
         with Image.open(path) as img:
             return img.mode[0] not in 'IF' and ';16' not in str(img.tile[:1])  # not 32-bit, float, 16-bit grey or colour
-    except (OSError, Image.DecompressionBombError): return True  # load_image names the broken file
+    except _UNREADABLE: return False  # `read_array` reads a .npy, and names a broken file
 
 
 def load_array(path,  # an image or .npy file
