@@ -1,5 +1,10 @@
 __version__ = "0.1.0"
 
+import warnings
+# `python -m gan_nb.train` (and torchrun's -m) runs a module this package has already imported; its `__main__` block
+# hands over to the package's copy, so runpy's warning about the second copy says nothing a user can act on.
+warnings.filterwarnings('ignore', r"'gan_nb\.\w+' found in sys.modules after import of package 'gan_nb'", RuntimeWarning)
+
 # The public names users know from the reference. Importing each chapter's module also registers its
 # models and datasets in the option system, so `TrainOptions().parse(...)` knows them all.
 from .options import TrainOptions, TestOptions, register_model, register_dataset, OptionError
