@@ -127,7 +127,11 @@ def make_option_widget(action): # an option of a composed parser
                 value=widget_value(action, action.default)).add_class(f'gan-nb-opt-{action.dest}')
 
 # %% ../../nbs/09_panel.ipynb #133d0956
-class OptionsPanel:
+class _Shown:
+    "Shown as its `widget` in a notebook (the panels and the dashboard)."
+
+
+class OptionsPanel(_Shown):
     "A form for every option of `phase`, generated from the composed parser; `.options` is the namespace."
     def __init__(self, args=None, # initial command-line tokens, e.g. ['--dataroot', 'builtin:facades']
                  phase='train', # 'train' or 'test'
@@ -138,12 +142,11 @@ class OptionsPanel:
         self.tabs = W.Tab(children=list(self.boxes.values()), titles=GROUP_NAMES).add_class('gan-nb-option-tabs')
         self.command, self.status = W.HTML().add_class('gan-nb-command'), W.HTML().add_class('gan-nb-status')
         self.load_path = W.Text(placeholder='<checkpoints_dir>/<name> or a train_opt.txt', description='start from')
-        self.load_button = W.Button(description='Load options', tooltip='read a saved train_opt.txt')
+        self.load_button = W.Button(description='Load options')
         self.load_button.on_click(lambda _: self.load(self.load_path.value.strip()))
         self.widget = W.VBox([self.tabs, W.HBox([self.load_path, self.load_button]), self.command, self.status])
         self.set_args(list(args or []) + overrides_to_args(overrides))
 
-    def _repr_mimebundle_(self, **kwargs): return self.widget._repr_mimebundle_(**kwargs)
     def __getitem__(self, dest): return self.fields[dest]
 
 # %% ../../nbs/09_panel.ipynb #7e6e7774
