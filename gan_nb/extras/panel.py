@@ -129,6 +129,7 @@ def make_option_widget(action): # an option of a composed parser
 # %% ../../nbs/09_panel.ipynb #133d0956
 class _Shown:
     "Shown as its `widget` in a notebook (the panels and the dashboard)."
+    def _repr_mimebundle_(self, **kwargs): return self.widget._repr_mimebundle_(**kwargs)
 
 
 class OptionsPanel(_Shown):
