@@ -13,7 +13,7 @@ import gan_nb.extras.speed as speed
 from gan_nb.base_model import BaseModel
 from gan_nb.callbacks import TrainState
 from gan_nb.extras.checkpoints import restore_train_state
-from gan_nb.extras.speed import DataWait, check_amp, choose_speed_flags, low_precisions, probe_batch, probe_speed, step_runner
+from gan_nb.extras.speed import DataWait, check_amp, choose_speed_flags, probe_batch, probe_speed, speed_candidates, step_runner
 from gan_nb.train import train
 from tiny_engine import one_thread, tiny_opt  # noqa: F401 (a fixture)
 
@@ -29,7 +29,7 @@ def test_amp_bf16_on_gpu_without_bfloat16_units_trains_in_fp16(capability, amp):
     notes = []
     with gpu(capability):
         assert check_amp('bf16', 'cuda:0', say=notes.append) == amp
-        assert low_precisions('cuda') == (['fp16', 'bf16'] if amp == 'bf16' else ['fp16'])
+        assert [f['amp'] for f in speed_candidates('cuda').values() if 'amp' in f] == (['fp16', 'bf16'] if amp == 'bf16' else ['fp16'])
         with mock.patch.object(speed, 'resolve_device', return_value=torch.device('cuda')):  # through the build hook
             opt = argparse.Namespace(device='cuda', amp='bf16', fast=False, channels_last=False, fused_adam=False)
             assert speed.apply_speed_settings(opt, say=notes.append)['amp'] == amp

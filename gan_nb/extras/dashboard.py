@@ -4,6 +4,7 @@
 
 # %% ../../nbs/09a_dashboard.ipynb #74cb8ca2
 from __future__ import annotations
+import contextlib
 import datetime
 import html
 import io
@@ -23,12 +24,12 @@ from fastcore.basics import patch
 from ..callbacks import Callback, SaveOptions
 from .plots import LossHistory
 from ..core import tensor2im
-from ..options import OptionError, TrainOptions, format_options
+from ..options import OptionError, format_options
 from ..train import train
-from .panel import OptionsPanel
+from .panel import OptionsPanel, _Shown
 
 # %% ../../nbs/09a_dashboard.ipynb #13c4ea73
-def _png(fig) -> bytes:
+def _png(fig):
     buf = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buf, format='png')
@@ -36,19 +37,19 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-def loss_axes(names) -> list:
+def loss_axes(names):
     "The loss names split over the plot's axes: adversarial terms, then the weighted ones (L1, cycle, identity, penalty)."
     weighted = [n for n in names if re.search('L1|cycle|idt|gp', n)]  # weighted distances and penalties, 10-100x the GAN terms
     return [group for group in ([n for n in names if n not in weighted], weighted) if group] or [[]]
 
 
 def render_losses(fig, # a reusable matplotlib Figure
-                  history: LossHistory, # the reports to draw
-                  smooth: int = 1, # each point averages this many reports (`moving_average`)
-                  validation: dict = None, # {name: (xs, scores)} of `--val_freq`, drawn on an axis of their own
-                 ) -> bytes:
+                  history, # the reports to draw
+                  smooth=1, # each point averages this many reports (`moving_average`)
+                  validation=None, # {name: (xs, scores)} of `--val_freq`, drawn on an axis of their own
+                 ):
     "PNG bytes of `history.plot` on each of `loss_axes`, validation on the right."
-    groups = loss_axes(list(history.losses[0]) if history.losses else [])
+    groups = loss_axes(history.losses[0] if history.losses else [])
     for i, group in enumerate(groups, 1): ax = history.plot(fig.add_subplot(1, len(groups), i), group, smooth)
     if validation:
         right = ax.twinx()
@@ -58,8 +59,8 @@ def render_losses(fig, # a reusable matplotlib Figure
 
 
 def render_visuals(fig, # a reusable matplotlib Figure
-                   visuals: dict, # {name: image tensor in [-1, 1]}, e.g. real_A, fake_B, real_B
-                  ) -> bytes:
+                   visuals, # {name: image tensor in [-1, 1]}, e.g. real_A, fake_B, real_B
+                  ):
     "PNG bytes of the visuals side by side, named."
     fig.set_size_inches(2.3 * len(visuals), 2.6)
     for i, (name, x) in enumerate(visuals.items(), 1):
@@ -68,23 +69,22 @@ def render_visuals(fig, # a reusable matplotlib Figure
     return _png(fig)
 
 # %% ../../nbs/09a_dashboard.ipynb #05434b94
-class TrainingDashboard(Callback):
+class TrainingDashboard(Callback, _Shown):
     "Live loss curves, images, progress and a Stop button: an observer for `gan_nb.train.train(callbacks=...)`."
-    def __init__(self, max_points: int = 1000, # loss reports kept (evenly spaced over the run)
-                 min_interval: float = 0.5, # seconds between redraws, at least (drawing also takes at most 5% of the time)
+    def __init__(self, max_points=1000, # loss reports kept (evenly spaced over the run)
+                 min_interval=0.5, # seconds between redraws, at least (drawing also takes at most 5% of the time)
                 ):
         import ipywidgets as W
         from matplotlib.figure import Figure  # not pyplot: no global list of figures
-        self.max_points, self.min_interval, self._lock, self.state = max_points, min_interval, threading.RLock(), None
-        self._last_progress = self._last_log = self._next_draw = 0.0
+        self.max_points, self.min_interval, self._lock = max_points, min_interval, threading.RLock()
+        self._last_progress = self._next_draw = 0.0
         self._loss_fig, self._visual_fig, self._drawer = Figure((6.5, 3), dpi=90), Figure(dpi=90), threading.Timer(0, None)
-        image = lambda cls: W.Image(format='png', layout=W.Layout(max_width='700px')).add_class(cls)
-        self.loss_image, self.visuals_image = image('gan-nb-loss-plot'), image('gan-nb-visuals')
+        self.loss_image, self.visuals_image = W.Image().add_class('gan-nb-loss-plot'), W.Image().add_class('gan-nb-visuals')
         self.smoothing = W.IntSlider(value=5, min=1, max=50, description='smoothing', continuous_update=False)
         self.smoothing.observe(lambda _: self.flush(), names='value')
         self.progress, self.log_view = W.FloatProgress(max=1), W.HTML()
         self.progress_text, self.status = W.HTML().add_class('gan-nb-progress-text'), W.HTML().add_class('gan-nb-train-status')
-        self.stop_button = W.Button(description='Stop', icon='stop', button_style='danger', disabled=True,
+        self.stop_button = W.Button(description='Stop', button_style='danger', disabled=True,
                                     tooltip='finish the current step, save, and stop').add_class('gan-nb-stop')
         self.stop_button.on_click(lambda _: self.stop())
         self.widget = W.VBox([W.HBox([self.progress, self.progress_text]),
@@ -92,7 +92,6 @@ class TrainingDashboard(Callback):
                             ).add_class('gan-nb-dashboard')
         self.reset()
 
-    def _repr_mimebundle_(self, **kwargs): return self.widget._repr_mimebundle_(**kwargs)
 
 # %% ../../nbs/09a_dashboard.ipynb #a9a3543e
 @patch
@@ -111,7 +110,7 @@ def on_iteration(self: TrainingDashboard, state):
 
 
 @patch
-def on_losses(self: TrainingDashboard, state, losses: dict):
+def on_losses(self: TrainingDashboard, state, losses):
     "Add the losses to the history (every `stride`-th report); the plot is redrawn on the drawing thread."
     with self._lock:
         if self._reports % self.stride == 0: self.history.on_losses(state, losses)
@@ -123,7 +122,7 @@ def on_losses(self: TrainingDashboard, state, losses: dict):
 
 
 @patch
-def on_visuals(self: TrainingDashboard, state, visuals: dict):
+def on_visuals(self: TrainingDashboard, state, visuals):
     "Keep the newest images (detached) for the drawing thread, which shows them side by side."
     with self._lock: self._new_visuals = {k: v.detach() for k, v in visuals.items()}
     self._request()
@@ -142,8 +141,8 @@ def on_train_end(self: TrainingDashboard, state):
     self._drawer.cancel()  # a drawing still waiting: done now instead, so no thread outlives training
     self.flush(); self._progress(state, finished=not state.stop_reason); self._show_log()
     self.stop_button.disabled = True
-    saved = f'; saved {state.last_checkpoint}' if state.last_checkpoint else ''
-    self.say(f"{f'stopped ({state.stop_reason})' if state.stop_reason else 'finished'} at epoch {state.epoch}, {state.total_iters} images{saved}")
+    self.say(f"{f'stopped ({state.stop_reason})' if state.stop_reason else 'finished'} at epoch {state.epoch}, {state.total_iters} images"
+             + (f'; saved {state.last_checkpoint}' if state.last_checkpoint else ''))
 
 # %% ../../nbs/09a_dashboard.ipynb #03fdb3c6
 @patch
@@ -155,6 +154,10 @@ def on_validation(self: TrainingDashboard, state, metric, score):
     self.flush()
 
 # %% ../../nbs/09a_dashboard.ipynb #0e92ff12
+def _show(image, png):
+    image.value, image.layout.display = png, None if png else 'none'  # no PNG: hidden (an empty Image shows a broken-image icon)
+
+
 @patch
 def stop(self: TrainingDashboard):
     "Ask the running training to stop (it saves its state first)."
@@ -168,19 +171,19 @@ def flush(self: TrainingDashboard):
     "Draw now (the drawing thread calls it too): the newest images if new ones came, and the loss plot."
     with self._lock:
         visuals, self._new_visuals = self._new_visuals, None
-        if visuals: self.visuals_image.value, self.visuals_image.layout.display = render_visuals(self._visual_fig, visuals), None
-        if self.history.losses or self.validation:  # else hidden: an empty Image shows a broken-image icon
-            self.loss_image.value, self.loss_image.layout.display = render_losses(self._loss_fig, self.history, self.smoothing.value, self.validation), None
+        if visuals: _show(self.visuals_image, render_visuals(self._visual_fig, visuals))
+        if self.history.losses or self.validation:
+            _show(self.loss_image, render_losses(self._loss_fig, self.history, self.smoothing.value, self.validation))
 
 
 @patch
-def say(self: TrainingDashboard, message: str):
+def say(self: TrainingDashboard, message):
     "Show `message` in the status line."
     self.status.value = html.escape(message)
 
 
 @patch
-def write(self: TrainingDashboard, text: str):
+def write(self: TrainingDashboard, text):
     "Add training output to the log (its last 20,000 characters are kept and shown)."
     self.log = (self.log + text)[-20_000:]
     if time.monotonic() - self._last_log > 0.3: self._show_log()
@@ -191,9 +194,10 @@ def reset(self: TrainingDashboard):
     "Forget the previous run's curves, images and log."
     with self._lock:  # validation: {'val_<metric>': (xs, scores)}
         self.history, self.stride, self._reports, self.validation, self._new_visuals = LossHistory(), 1, 0, {}, None
-    for image in (self.loss_image, self.visuals_image): image.value, image.layout.display = b'', 'none'
-    self.log, self._start, self.speed = '', (0.0, 0), None  # speed: images per second since the start
-    self.progress.value, self.progress_text.value, self.log_view.value = 0, '', ''
+    _show(self.loss_image, b''); _show(self.visuals_image, b'')
+    self.log, self._start = '', (0.0, 0)
+    self.progress.value, self.progress_text.value = 0, ''
+    self._show_log()
 
 # %% ../../nbs/09a_dashboard.ipynb #1696f48d
 @patch
@@ -204,25 +208,25 @@ def _show_log(self: TrainingDashboard):
 
 @patch
 def _progress(self: TrainingDashboard, state,
-              finished: bool = False):  # the run ended normally: every image of it was seen
+              finished=False):  # the run ended normally: every image of it was seen
     "Progress, time left and speed, in images: the run has `(n_epochs_total - epoch_count + 1) * dataset_size`."
     seen, now = state.total_iters, time.monotonic()
     self._last_progress, (start, seen_at_start) = now, self._start
-    if now > start + 0.5 and seen > seen_at_start: self.speed = (seen - seen_at_start) / (now - start)
+    speed = (seen - seen_at_start) / (now - start) if now > start + 0.5 else 0  # images/s
     text = f'epoch {state.epoch}/{state.n_epochs_total} · {seen} images'
     if state.dataset_size:
         total = (state.n_epochs_total - state.opt.epoch_count + 1) * state.dataset_size
         done = total if finished else (state.epoch - state.opt.epoch_count) * state.dataset_size + state.epoch_iter
         self.progress.value = done / total if total else 0  # the bar keeps it within 0..1
-        if self.speed and done < total: text += f' · {datetime.timedelta(seconds=round((total - done) / self.speed))} left'
-    self.progress_text.value = text + (f' · {self.speed:.1f} img/s' if self.speed else '')
+        if speed and done < total: text += f' · {datetime.timedelta(seconds=round((total - done) / speed))} left'
+    self.progress_text.value = text + (f' · {speed:.1f} img/s' if speed else '')
 
 # %% ../../nbs/09a_dashboard.ipynb #b7d3a1e1
 @patch
 def _request(self: TrainingDashboard):
     "Ask for a drawing on a thread of its own; requests made until it starts are merged into it."
     if not self._drawer.is_alive():  # one at a time, `min_interval` after the last at least
-        self._drawer = threading.Timer(max(self._next_draw - time.monotonic(), 0), self._draw)
+        self._drawer = threading.Timer(self._next_draw - time.monotonic(), self._draw)  # past: at once
         self._drawer.daemon = True
         self._drawer.start()
 
@@ -230,10 +234,9 @@ def _request(self: TrainingDashboard):
 @patch
 def _draw(self: TrainingDashboard):
     start = time.monotonic()
-    try: self.flush()
-    except Exception: pass  # a display problem must not stop training
-    cost = time.monotonic() - start
-    self._next_draw = time.monotonic() + min(max(self.min_interval, 19 * cost), 10)  # drawing: 5% of the time at most
+    with contextlib.suppress(Exception): self.flush()  # a display problem must not stop training
+    now = time.monotonic()
+    self._next_draw = now + min(max(self.min_interval, 19 * (now - start)), 10)  # drawing: 5% of the time at most
 
 # %% ../../nbs/09a_dashboard.ipynb #86f01063
 class _ThreadOutput:
@@ -242,60 +245,55 @@ class _ThreadOutput:
 
     def write(self, text):
         if threading.current_thread() is not self.thread: return self.original.write(text)
-        try: self.sink(text)
-        except Exception: pass  # a display problem must not stop training
+        with contextlib.suppress(Exception): self.sink(text)  # a display problem must not stop training
         return len(text)
 
     def __getattr__(self, name): return getattr(self.original, name)
 
 
-class TrainingPanel:
+class TrainingPanel(_Shown):
     "Pick options, press Train, watch the dashboard, press Stop: `TrainingPanel(); panel`."
-    def __init__(self, args: list | None = None, # initial command-line tokens
+    def __init__(self, args=None, # initial command-line tokens
                  train_fn=None, # `train_fn(opt, callbacks)` (default: `gan_nb.train.train` without tqdm bars)
                  **overrides): # initial values as keywords: dataroot='builtin:facades', model='pix2pix'
         import ipywidgets as W
         self.options_panel = OptionsPanel(args, **overrides)
         self.dashboard = TrainingDashboard()  # it shows the progress: no tqdm bars
         self.train_fn, self.thread, self.result, self.error = train_fn or partial(train, progress=False), None, None, None
-        self.train_button = W.Button(description='Train', icon='play', button_style='success',
-                                     tooltip='gather the options and start training').add_class('gan-nb-train')
+        self.train_button = W.Button(description='Train', button_style='success').add_class('gan-nb-train')
         self.train_button.on_click(lambda _: self.start())
         self.widget = W.VBox([self.options_panel.widget, W.HBox([self.train_button, self.dashboard.stop_button]),
                               self.dashboard.widget]).add_class('gan-nb-training-panel')
 
-    def _repr_mimebundle_(self, **kwargs): return self.widget._repr_mimebundle_(**kwargs)
 
 # %% ../../nbs/09a_dashboard.ipynb #2f5386d6
 @patch
 def start(self: TrainingPanel):
     "Start training with the form's options in a background thread; return the thread (None if it cannot start)."
     if self.thread and self.thread.is_alive(): return self.thread  # running already
-    options = TrainOptions()
-    try: opt = options.gather(self.options_panel.args)
+    try: opt = self.options_panel.options  # what `gather` returns for the form's command line
     except OptionError as e: return self.dashboard.say(f'⚠ cannot start: {e}')
     self.dashboard.reset()
     self.result = self.error = None
     self.train_button.disabled = True
-    self.thread = threading.Thread(target=self._run, args=(options, opt), daemon=True)
+    self.thread = threading.Thread(target=self._run, args=(opt, format_options(opt, self.options_panel.parser)), daemon=True)
     self.thread.start()
     return self.thread
 
 
 @patch
-def join(self: TrainingPanel, timeout: float | None = None): # seconds to wait at most
+def join(self: TrainingPanel, timeout=None): # seconds to wait at most
     "Wait for training to finish; return its summary."
-    if self.thread is not None: self.thread.join(timeout)
+    if self.thread: self.thread.join(timeout)
     return self.result
 
 # %% ../../nbs/09a_dashboard.ipynb #dc3151d8
 @patch
-def _run(self: TrainingPanel, options, opt):
+def _run(self: TrainingPanel, opt, text):  # the options and their `train_opt.txt` text
     "The training thread: its output goes to the dashboard's log; whatever happens, the buttons come back."
     out, err = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = (_ThreadOutput(s, self.dashboard.write) for s in (out, err))
     try:
-        text = format_options(opt, options.parser)
         print(text)  # and train_opt.txt once training has begun, as `gan_nb_train` does
         self.result = self.train_fn(opt, [self.dashboard, SaveOptions(text)])
     except BaseException as e:
@@ -303,6 +301,5 @@ def _run(self: TrainingPanel, options, opt):
         self.dashboard.say(f'⚠ training failed: {type(e).__name__}: {e}')
     finally:
         sys.stdout, sys.stderr = out, err
-        self.dashboard._show_log()
-        self.dashboard.stop_button.disabled = True
+        self.dashboard._show_log()  # what was printed after the end (Stop: disabled by `on_train_end`)
         self.train_button.disabled = False

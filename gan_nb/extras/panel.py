@@ -4,7 +4,6 @@
 
 # %% ../../nbs/09_panel.ipynb #d1c01b59
 from __future__ import annotations
-import argparse
 import html
 import re
 import shlex
@@ -12,9 +11,9 @@ from functools import partial
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['OPTION_GROUPS', 'GROUP_NAMES', 'PHASES', 'option_group', 'option_actions', 'phase_options', 'compose_for',
-           'option_tokens', 'read_options_file', 'options_file_to_args', 'widget_kind', 'widget_value',
-           'make_option_widget', 'OptionsPanel']
+__all__ = ['OPTION_GROUPS', 'GROUP_NAMES', 'PHASES', 'option_actions', 'phase_options', 'compose_for', 'option_tokens',
+           'read_options_file', 'options_file_to_args', 'widget_kind', 'widget_value', 'make_option_widget',
+           'OptionsPanel']
 
 # %% ../../nbs/09_panel.ipynb #18bb0701
 from fastcore.basics import patch
@@ -23,37 +22,32 @@ from fastcore.basics import patch
 from ..options import OptionError, COUNTS, TUNING, TrainOptions, TestOptions, overrides_to_args
 
 # %% ../../nbs/09_panel.ipynb #427c2fc2
-OPTION_GROUPS = (  # (group, pattern a flag's name must fully match); the first match wins, the rest go to 'other'
-    ('basic', r'dataroot|name|checkpoints_dir|results_dir|device|model|dataset_mode|seed'),
-    ('network', r'input_nc|output_nc|ngf|ndf|net[GD]|n_layers_D|norm|init_\w+|no_dropout'),
-    ('data', r'direction|phase|serial_batches|num_threads|batch_size|load_size|crop_size|max_dataset_size'
-             r'|preprocess|no_flip|aspect_ratio'),
-    ('training', r'n_epochs\w*|epoch_count|continue_train|beta1|lr|lr_\w+|gan_mode|pool_size'),
-    ('saving', r'\w+_freq|save_\w+|no_html|display_\w+|epoch|load_iter|num_test|eval|suffix'),
-)
-GROUP_NAMES = tuple(g for g, _ in OPTION_GROUPS) + ('other', 'model-specific', 'dataset-specific', TUNING)
+OPTION_GROUPS = {  # group: pattern a flag's name must fully match; the first match wins, the rest go to 'other'
+    'basic': r'dataroot|name|checkpoints_dir|results_dir|device|model|dataset_mode|seed',
+    'network': r'input_nc|output_nc|ngf|ndf|net[GD]|n_layers_D|norm|init_\w+|no_dropout',
+    'data': r'direction|phase|serial_batches|num_threads|batch_size|load_size|crop_size|max_dataset_size'
+            r'|preprocess|no_flip|aspect_ratio',
+    'training': r'n_epochs\w*|epoch_count|continue_train|beta1|lr|lr_\w+|gan_mode|pool_size',
+    'saving': r'\w+_freq|save_\w+|no_html|display_\w+|epoch|load_iter|num_test|eval|suffix',
+}
+GROUP_NAMES = (*OPTION_GROUPS, 'other', 'model-specific', 'dataset-specific', TUNING)
 PHASES = {'train': TrainOptions, 'test': TestOptions}
 
 
-def option_group(dest: str) -> str:
-    "The group of a shared flag, from its name."
-    return next((g for g, pattern in OPTION_GROUPS if re.fullmatch(pattern, dest)), 'other')
-
-
-def option_actions(parser: argparse.ArgumentParser) -> list:
+def option_actions(parser):
     "The parser's options in their order, without `--help`."
     return [a for a in parser._actions if a.dest != 'help']
 
 
-def phase_options(phase: str = 'train'): # 'train' or 'test'
+def phase_options(phase='train'): # 'train' or 'test'
     "The options object (`TrainOptions()` or `TestOptions()`) for `phase`."
     if phase not in PHASES: raise OptionError(f"unknown phase '{phase}'; use one of: {', '.join(PHASES)}")
     return PHASES[phase]()
 
 # %% ../../nbs/09_panel.ipynb #7d9287fc
-def compose_for(values: dict, # {dest: value} of the flags chosen so far; only `model` and `dataset_mode` matter
-                phase: str = 'train', # 'train' or 'test'
-               ) -> tuple:
+def compose_for(values, # {dest: value} of the flags chosen so far; only `model` and `dataset_mode` matter
+                phase='train', # 'train' or 'test'
+               ):
     "The parser composed for the model and dataset in `values`, its options by group (`GROUP_NAMES` order), and the error if one is unknown."
     trace, error = [], None  # `compose`'s trace: (stage, parser, options) after the shared flags, the model's, the dataset's
     try: phase_options(phase).compose([t for k in ('model', 'dataset_mode') if values.get(k) for t in (f'--{k}', str(values[k]))], trace=trace)
@@ -61,37 +55,37 @@ def compose_for(values: dict, # {dest: value} of the flags chosen so far; only `
         if not trace: raise  # not even the shared flags parse
         error = e
     parser, base, by_model = trace[-1][1], vars(trace[0][2]), vars(trace[min(1, len(trace) - 1)][2])
-    tuning = {a.dest for g in parser._action_groups if g.title == TUNING for a in g._group_actions}
     groups = {g: [] for g in GROUP_NAMES}
     for a in option_actions(parser):
-        groups[TUNING if a.dest in tuning else option_group(a.dest) if a.dest in base
-               else 'model-specific' if a.dest in by_model else 'dataset-specific'].append(a)
+        shared = next((g for g, pattern in OPTION_GROUPS.items() if re.fullmatch(pattern, a.dest)), 'other')  # by its name
+        groups[TUNING if getattr(a.container, 'title', None) == TUNING else shared if a.dest in base else 'model-specific' if a.dest in by_model
+               else 'dataset-specific'].append(a)
     return parser, groups, error
 
 # %% ../../nbs/09_panel.ipynb #093f5bf6
 def _same_as_default(action, value):
-    try: return value == action.default or str(value) == str(action.default) or action.type(value) == action.default
+    try: return str(value) == str(action.default) or action.type(value) == action.default
     except Exception: return False  # no type, or not a valid value: written, and `gather` says what is wrong
 
 
-def option_tokens(action: argparse.Action, # an option of the composed parser
+def option_tokens(action, # an option of the composed parser
                   value, # the value chosen for it (a switch's: a bool, or 'True'/'False' as an options file has it)
-                 ) -> list:
+                 ):
     "Command-line tokens that give `action` the value `value`; none when it is the default."
-    flag = action.option_strings[0]
-    if action.nargs == 0: return [flag] if (str(value) == 'True') != action.default else []  # a switch (store_true)
-    if value is None or str(value).strip() in ('', 'None') and action.default in (None, '') or _same_as_default(action, value): return []
-    return [flag, str(value).strip()]
+    flag, text = action.option_strings[0], str(value).strip()
+    if action.nargs == 0: return [flag] if (text == 'True') != action.default else []  # a switch (store_true)
+    if text in ('', 'None') and action.default in (None, '') or _same_as_default(action, value): return []
+    return [flag, text]
 
 # %% ../../nbs/09_panel.ipynb #b795f15b
 _OPTION_LINE = re.compile(r'^\s*(\w+): (.*?)\s*(?:\t\[default: .*\])?\s*$')
 
 
 def read_options_file(path # a `train_opt.txt`/`test_opt.txt`, or the experiment folder holding one
-                     ) -> dict:
+                     ):
     "The {key: value text} of a saved options file."
     path = Path(path)
-    if path.is_dir(): path = next((p for p in (path/'train_opt.txt', path/'test_opt.txt') if p.exists()), path/'train_opt.txt')
+    if path.is_dir(): path = max([path/'train_opt.txt', path/'test_opt.txt'], key=Path.exists)  # the first that exists
     if not path.exists(): raise FileNotFoundError(f'{path} does not exist; give <checkpoints_dir>/<name> or its train_opt.txt')
     values = {m[1]: m[2] for line in path.read_text().splitlines() if (m := _OPTION_LINE.match(line))}
     if not values: raise OptionError(f'{path} holds no options; expected lines like "{"lr":>25}: 0.0002"')
@@ -99,19 +93,18 @@ def read_options_file(path # a `train_opt.txt`/`test_opt.txt`, or the experiment
 
 
 def options_file_to_args(path, # a saved options file, or the experiment folder holding one
-                         phase: str = 'train', # the phase whose parser reads the result
-                        ) -> list:
+                         phase='train', # the phase whose parser reads the result
+                        ):
     "Command-line tokens that reproduce the options saved at `path` (unknown keys and `isTrain` ignored)."
     values = read_options_file(path)
     if values.get('suffix'):
-        try: tail = '_' + values['suffix'].format(**values)
-        except (KeyError, IndexError, ValueError): tail = None
-        if tail and values.get('name', '').endswith(tail): values['name'] = values['name'][:-len(tail)]
+        try: values['name'] = values['name'].removesuffix('_' + values['suffix'].format(**values))
+        except (KeyError, IndexError, ValueError): pass  # no name, or a suffix that does not format: as saved
     if phase == 'test' and values.get('isTrain') == 'True': values.pop('phase', None)  # train split is not the test split
     return [t for a in option_actions(compose_for(values, phase)[0]) if a.dest in values for t in option_tokens(a, values[a.dest])]
 
 # %% ../../nbs/09_panel.ipynb #bce3c672
-def widget_kind(action: argparse.Action) -> str:
+def widget_kind(action):
     "Which widget suits an option: 'checkbox', 'dropdown', 'int', 'float' or 'text'."
     if action.nargs == 0: return 'checkbox'  # a switch
     if action.choices: return 'dropdown'
@@ -119,46 +112,47 @@ def widget_kind(action: argparse.Action) -> str:
     return {int: 'int', float: 'float'}.get(action.type, 'text') if type(action.default) is action.type else 'text'
 
 
-def widget_value(action: argparse.Action, value):
+def widget_value(action, value):
     "`value` as the option's widget holds it."
-    kind = widget_kind(action)
-    return bool(value) if kind == 'checkbox' else ('' if value is None else str(value)) if kind == 'text' else value
+    return {'checkbox': bool(value), 'text': '' if value is None else str(value)}.get(widget_kind(action), value)
 
 
-def make_option_widget(action: argparse.Action): # an option of a composed parser
+def make_option_widget(action): # an option of a composed parser
     "A new widget for `action`, showing its default."
     import ipywidgets as W
-    kind = widget_kind(action)
-    make = dict(checkbox=W.Checkbox, dropdown=partial(W.Dropdown, options=list(action.choices or ())), float=W.FloatText,
+    make = dict(checkbox=W.Checkbox, dropdown=partial(W.Dropdown, options=action.choices), float=W.FloatText,
                 int=partial(W.BoundedIntText, min=int(action.dest in COUNTS), max=10**9),  # the parser's own rule, no stricter
-                text=partial(W.Text, continuous_update=False))[kind]
+                text=partial(W.Text, continuous_update=False))[widget_kind(action)]
     return make(description=action.dest, tooltip=action.help, style={'description_width': '150px'},
-                layout=W.Layout(width='440px'), value=widget_value(action, action.default)).add_class(f'gan-nb-opt-{action.dest}')
+                value=widget_value(action, action.default)).add_class(f'gan-nb-opt-{action.dest}')
 
 # %% ../../nbs/09_panel.ipynb #133d0956
-class OptionsPanel:
+class _Shown:
+    "Shown as its `widget` in a notebook (the panels and the dashboard)."
+    def _repr_mimebundle_(self, **kwargs): return self.widget._repr_mimebundle_(**kwargs)
+
+
+class OptionsPanel(_Shown):
     "A form for every option of `phase`, generated from the composed parser; `.options` is the namespace."
-    def __init__(self, args: list | None = None, # initial command-line tokens, e.g. ['--dataroot', 'builtin:facades']
-                 phase: str = 'train', # 'train' or 'test'
+    def __init__(self, args=None, # initial command-line tokens, e.g. ['--dataroot', 'builtin:facades']
+                 phase='train', # 'train' or 'test'
                  **overrides): # initial values as keywords, like `gather`'s: model='pix2pix', no_flip=True
         import ipywidgets as W
-        phase_options(phase)  # check the phase early
         self.phase, self._cache, self._updating = phase, {}, False
         self.boxes = {g: W.VBox() for g in GROUP_NAMES}
         self.tabs = W.Tab(children=list(self.boxes.values()), titles=GROUP_NAMES).add_class('gan-nb-option-tabs')
         self.command, self.status = W.HTML().add_class('gan-nb-command'), W.HTML().add_class('gan-nb-status')
         self.load_path = W.Text(placeholder='<checkpoints_dir>/<name> or a train_opt.txt', description='start from')
-        self.load_button = W.Button(description='Load options', tooltip='read a saved train_opt.txt')
+        self.load_button = W.Button(description='Load options')
         self.load_button.on_click(lambda _: self.load(self.load_path.value.strip()))
         self.widget = W.VBox([self.tabs, W.HBox([self.load_path, self.load_button]), self.command, self.status])
         self.set_args(list(args or []) + overrides_to_args(overrides))
 
-    def _repr_mimebundle_(self, **kwargs): return self.widget._repr_mimebundle_(**kwargs)
     def __getitem__(self, dest): return self.fields[dest]
 
 # %% ../../nbs/09_panel.ipynb #7e6e7774
 @patch
-def set_args(self: OptionsPanel, args: list): # command-line tokens
+def set_args(self: OptionsPanel, args): # command-line tokens
     "Show the options of `args` (their non-default values count as chosen)."
     parser, args = phase_options(self.phase).compose(list(args))  # old flags translated
     for a in parser._actions: a.required = False  # a partial command line: --dataroot may be missing
@@ -175,13 +169,13 @@ def load(self: OptionsPanel, path): # a saved train_opt.txt, or the experiment f
 
 
 @patch(as_prop=True)
-def command_line(self: OptionsPanel) -> str:
+def command_line(self: OptionsPanel):
     "The equivalent shell command (non-default flags only), quoted where needed."
     return shlex.join([f'gan_nb_{self.phase}', *self.args])
 
 
 @patch(as_prop=True)
-def options(self: OptionsPanel) -> argparse.Namespace:
+def options(self: OptionsPanel):
     "The options namespace: what `gather` returns for the command line shown."
     return phase_options(self.phase).gather(self.args)
 
@@ -190,10 +184,9 @@ def options(self: OptionsPanel) -> argparse.Namespace:
 def rebuild(self: OptionsPanel):
     "Compose the parser for the chosen model and dataset again and rebuild the fields."
     self.parser, groups, error = compose_for(self._values, self.phase)
-    self._updating, self.fields = True, {}
-    try:
-        for g, actions in groups.items(): self.boxes[g].children = [self._place(a) for a in actions]
-    finally: self._updating = False
+    self._updating, self.fields = True, {}  # the fields changed here are not the user's choices
+    for g, actions in groups.items(): self.boxes[g].children = [self._place(a) for a in actions]
+    self._updating = False
     self.refresh(error)
 
 
@@ -206,9 +199,8 @@ def _place(self: OptionsPanel, action):
         self._cache[key].observe(partial(self._changed, action.dest), names='value')
     w = self.fields[action.dest] = self._cache[key]
     w.tooltip, w.disabled = action.help, action.default is True  # a switch the model turns on cannot be turned off
-    value = self._values.get(action.dest, widget_value(action, action.default))
-    if action.choices and value not in action.choices: self._values.pop(action.dest, None); value = widget_value(action, action.default)
-    w.value = value
+    if action.choices and self._values.get(action.dest, action.default) not in action.choices: self._values.pop(action.dest, None)
+    w.value = self._values.get(action.dest, widget_value(action, action.default))
     return w
 
 # %% ../../nbs/09_panel.ipynb #cb37f468
@@ -233,5 +225,4 @@ def _show(self: OptionsPanel, error=None):
 def _changed(self: OptionsPanel, dest, change):
     if self._updating: return
     self._values[dest] = change['new']
-    if dest in ('model', 'dataset_mode'): self.rebuild()
-    else: self.refresh()
+    (self.rebuild if dest in ('model', 'dataset_mode') else self.refresh)()

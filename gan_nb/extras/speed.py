@@ -9,13 +9,14 @@ import copy
 import io
 import os
 import random
+import re
 import time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['CPU_FEATURES', 'SPEED_FLAGS_OFF', 'cpu_flags', 'describe_cpu', 'native_bf16', 'native_fp16', 'gpu_bf16', 'check_amp',
-           'time_alternately', 'fastest', 'low_precisions', 'speed_candidates', 'probe_batch', 'step_runner',
-           'probe_speed', 'choose_speed_flags', 'apply_speed_settings', 'DataWait']
+__all__ = ['SPEED_FLAGS_OFF', 'cpu_flags', 'describe_cpu', 'native_bf16', 'native_fp16', 'gpu_bf16', 'check_amp',
+           'time_alternately', 'speed_candidates', 'probe_batch', 'step_runner', 'probe_speed', 'choose_speed_flags',
+           'apply_speed_settings', 'DataWait']
 
 # %% ../../nbs/10a_hardware.ipynb #5156b480
 import torch
@@ -25,116 +26,89 @@ from ..core import is_main, resolve_device
 from ..base_model import BUILD_HOOKS, create_model
 
 # %% ../../nbs/10a_hardware.ipynb #e094a7d7
-CPU_FEATURES = ('avx2', 'avx512f', 'avx512_bf16', 'amx_bf16', 'avx512_fp16', 'amx_fp16')  # the ones speed depends on
-
-
 def cpu_flags(cpuinfo: str | None = None  # the text of /proc/cpuinfo (default: read this machine's)
-             ) -> set:
+             ):
     "The CPU's feature flags (`flags` on x86, `Features` on ARM); an empty set where there is no /proc/cpuinfo."
     if cpuinfo is None: cpuinfo = Path('/proc/cpuinfo').read_text() if Path('/proc/cpuinfo').exists() else ''
-    return next((set(v.split()) for k, _, v in (line.partition(':') for line in cpuinfo.splitlines())
-                 if k.strip() in ('flags', 'Features')), set())
+    found = re.search(r'^(?:flags|Features)\s*:(.*)$', cpuinfo, re.M)
+    return set(found[1].split()) if found else set()
 
 
-def describe_cpu(flags: set | None = None  # CPU flags (default: this CPU's)
-                ) -> str:
+def describe_cpu(flags=None  # CPU flags (default: this CPU's)
+                ):
     "The speed-relevant extensions among `flags`, e.g. `AVX2 AVX512F AVX512_BF16`."
     flags = cpu_flags() if flags is None else flags
-    return ' '.join(f.upper() for f in CPU_FEATURES if f in flags) or 'no AVX2, AVX-512 or AMX' 
+    return ' '.join(f.upper() for f in 'avx2 avx512f avx512_bf16 amx_bf16 avx512_fp16 amx_fp16'.split() if f in flags) or 'no AVX2, AVX-512 or AMX'
 
 # %% ../../nbs/10a_hardware.ipynb #1ee64daf
-def native_bf16(flags: set | None = None  # CPU flags (default: this CPU's)
-               ) -> bool:
+def native_bf16(flags=None  # CPU flags (default: this CPU's)
+               ):
     "Whether the CPU computes bfloat16 products in hardware (AVX-512 BF16 or AMX); no /proc/cpuinfo: no."
     return bool((cpu_flags() if flags is None else flags) & {'avx512_bf16', 'amx_bf16'})
 
 
-def native_fp16(flags: set | None = None  # CPU flags (default: this CPU's)
-               ) -> bool:
+def native_fp16(flags=None  # CPU flags (default: this CPU's)
+               ):
     "Whether the CPU trains in float16 fast (AMX FP16: AVX-512 FP16 alone is not enough); no /proc/cpuinfo: no."
     return 'amx_fp16' in (cpu_flags() if flags is None else flags)
 
 # %% ../../nbs/10a_hardware.ipynb #bd8e10a9
-_NEEDS = {'bf16': ('bfloat16', 'AVX512_BF16 or AMX', 'native_bf16'), 'fp16': ('float16', 'AMX_FP16', 'native_fp16')}
-
-
-def gpu_bf16(device) -> bool:
+def gpu_bf16(device):
     "Whether CUDA `device` computes bfloat16 natively: compute capability 8.0 (Ampere) or newer."
-    return torch.cuda.is_bf16_supported() and torch.cuda.get_device_capability(device) >= (8, 0)
+    return torch.cuda.get_device_capability(device) >= (8, 0)  # `is_bf16_supported()` says yes on a T4 too
 
 
-def check_amp(amp: str,  # `--amp`: off, bf16 or fp16
+def check_amp(amp,  # `--amp`: off, bf16 or fp16
               device,  # the training device (a `torch.device` or its name)
-              flags: set | None = None,  # CPU flags (default: this CPU's)
+              flags=None,  # CPU flags (default: this CPU's)
               say=print  # where the one-line note goes
-             ) -> str:
+             ):
     "The precision to train in: `amp`, or where bf16 would be emulated float32 on a CPU, fp16 on a GPU (saying why in one line)."
-    device = torch.device(device)
-    if amp not in _NEEDS: return amp
-    name, needs, native = _NEEDS[amp]
-    if device.type == 'cpu' and not globals()[native](flags):
-        if amp == 'fp16':  # kept (its gradient scaler is what one tests on a CPU), but never silently slow
-            say(f'note: --amp fp16 on this CPU (no {needs}) is emulated and runs several times slower than '
-                f'float32; --amp off{" or bf16" if native_bf16(flags) else ""} is faster here')
-            return amp
-        say(f'note: --amp bf16 ignored: this CPU has no native bfloat16 ({needs}); emulated, it runs up to fifty '
-            f'times slower than float32; training in float32 (--amp off)')
+    kind = torch.device(device).type
+    if kind == 'cpu' and amp == 'bf16' and not native_bf16(flags):
+        say('note: --amp bf16 ignored: this CPU has no native bfloat16 (AVX512_BF16 or AMX); emulated, it runs up to fifty '
+            'times slower than float32; training in float32 (--amp off)')
         return 'off'
-    if device.type == 'cuda' and amp == 'bf16' and not gpu_bf16(device):
+    if kind == 'cpu' and amp == 'fp16' and not native_fp16(flags):  # kept (its gradient scaler is what one tests on a CPU), but never silently slow
+        say(f'note: --amp fp16 on this CPU (no AMX_FP16) is emulated and runs several times slower than '
+            f'float32; --amp off{" or bf16" if native_bf16(flags) else ""} is faster here')
+    if kind == 'cuda' and amp == 'bf16' and not gpu_bf16(device):
         say('note: --amp bf16: this GPU (compute capability %d.%d, under 8.0) would emulate bfloat16; training in '
             'float16 with a gradient scaler (--amp fp16), which it runs natively' % torch.cuda.get_device_capability(device))
         return 'fp16'
     return amp
 
 # %% ../../nbs/10a_hardware.ipynb #74b5ae81
-def time_alternately(runs: dict,  # {name: a function that does one unit of work}
-                     rounds: int = 2,  # timed calls of each, taken in turn
-                     warmup: int = 1,  # untimed calls of each first (allocation, kernel choice)
+def time_alternately(runs,  # {name: a function that does one unit of work}
+                     rounds=2,  # timed calls of each, taken in turn
+                     warmup=1,  # untimed calls of each first (allocation, kernel choice)
                      timer=time.perf_counter  # the clock (the tests pass a fake one)
-                    ) -> dict:
+                    ):
     "The fastest time of each run, `{name: seconds}`, calling them in turn so changes in load hit all alike."
-    for _ in range(warmup):
-        for run in runs.values(): run()
-    times = {name: [] for name in runs}
-    for _ in range(rounds):
+    times = dict.fromkeys(runs, float('inf'))
+    for i in range(warmup + rounds):
         for name, run in runs.items():
-            start = timer(); run(); times[name].append(timer() - start)
-    return {name: min(t) for name, t in times.items()}
+            start = timer(); run()
+            if i >= warmup: times[name] = min(times[name], timer() - start)
+    return times
 
-
-def fastest(times: dict,  # {name: seconds}
-            default,  # the name kept unless another is clearly faster
-            margin: float = 0.05  # how much faster (a fraction) another must be
-           ):
-    "The name with the least time, or `default` unless that one beats it by more than `margin`."
-    best = min(times, key=times.get)
-    return best if times[best] < (1 - margin) * times[default] else default
 
 # %% ../../nbs/10a_hardware.ipynb #5140701a
 SPEED_FLAGS_OFF = {'amp': 'off', 'channels_last': False, 'fused_adam': False}  # the flags --fast sets, as the default has them
 
 
-def low_precisions(device,  # the training device
-                   flags: set | None = None  # CPU flags (default: this CPU's)
-                  ) -> list:
-    "The `--amp` modes `device` runs natively: those with units on this CPU; fp16, and bf16 from Ampere on, on a GPU."
-    device = torch.device(device)
-    if device.type == 'cuda': return ['fp16'] + (['bf16'] if gpu_bf16(device) else [])
-    if device.type == 'cpu': return [amp for amp, (_, _, native) in _NEEDS.items() if globals()[native](flags)]
-    return []
-
-
 def speed_candidates(device,  # the training device
-                     flags: set | None = None  # CPU flags (default: this CPU's)
-                    ) -> dict:
-    "`{label: {flag: value}}` for `--fast` to try, the default first and the hardware's likely best last."
-    on_cpu = torch.device(device).type == 'cpu'
-    flags = cpu_flags() if flags is None else flags
+                     flags=None  # CPU flags (default: this CPU's)
+                    ):
+    """`{label: {flag: value}}` for `--fast` to try, the default first and the hardware's likely best last. The
+    precisions are those `device` runs natively: fp16, and bf16 from Ampere on, on a GPU; those with units on a CPU."""
+    kind, flags = torch.device(device).type, cpu_flags() if flags is None else flags
     candidates = {'default': {}, 'fused Adam': {'fused_adam': True}}
-    if on_cpu and 'avx512f' in flags:  # channels-last float32 pays with oneDNN's AVX-512 kernels, costs with AVX2 alone
+    if kind == 'cpu' and 'avx512f' in flags:  # channels-last float32 pays with oneDNN's AVX-512 kernels, costs with AVX2 alone
         candidates['channels-last, fused Adam'] = {'channels_last': True, 'fused_adam': True}
-    for amp in low_precisions(device, flags):
-        candidates[f'{amp}, channels-last, fused Adam'] = {'amp': amp, 'channels_last': True, 'fused_adam': True}
+    cpu, cuda = kind == 'cpu', kind == 'cuda'
+    for amp, native in (('fp16', cuda or cpu and native_fp16(flags)), ('bf16', gpu_bf16(device) if cuda else cpu and native_bf16(flags))):
+        if native: candidates[f'{amp}, channels-last, fused Adam'] = {'amp': amp, 'channels_last': True, 'fused_adam': True}
     return candidates
 
 # %% ../../nbs/10a_hardware.ipynb #2e4bda23
@@ -148,7 +122,7 @@ def probe_batch(opt,  # options: batch_size, crop_size, input_nc, output_nc
 
 
 def step_runner(opt,  # the run's options
-                flags: dict  # the candidate's speed flags
+                flags  # the candidate's speed flags
                ):
     "A function that does one training step of a fresh model built from `opt` with `flags`, on random images."
     trial = copy.copy(opt)
@@ -164,57 +138,45 @@ def step_runner(opt,  # the run's options
 @contextlib.contextmanager
 def _unseen():
     "Nothing printed and every random stream as it was: the probe must not change the run."
-    state = random.getstate()
-    try:
-        with torch.random.fork_rng(), contextlib.redirect_stdout(io.StringIO()): yield
-    finally: random.setstate(state)
+    state = random.getstate()  # (`probe_speed` lets no exception through)
+    with torch.random.fork_rng(), contextlib.redirect_stdout(io.StringIO()): yield
+    random.setstate(state)
 
 # %% ../../nbs/10a_hardware.ipynb #02d45cf9
 def probe_speed(opt,  # the run's options
-                candidates: dict,  # `{label: flags}`, the default first
-                steps: int = 2,  # timed steps of each
-                warmup: int = 1,  # untimed steps of each first: cuDNN's autotuning, the first allocations
+                candidates,  # `{label: flags}`, the default first
+                steps=2,  # timed steps of each
+                warmup=1,  # untimed steps of each first: cuDNN's autotuning, the first allocations
                 runner=step_runner,  # `runner(opt, flags)` -> a function doing one step
-                timer=time.perf_counter,
-                give_up: float = 3.0  # a first timed step this many times the default's ends that candidate's timing
-               ) -> dict:
-    "`{label: seconds}` for one warm step of each candidate (the fastest of `steps`); a candidate that fails is left out."
+                timer=time.perf_counter
+               ):
+    """`{label: seconds}` for one warm step of each candidate (the fastest of `steps`, by `time_alternately`); one
+    model at a time, freed before the next is built; a candidate that fails is left out."""
     times = {}
     with _unseen():
         for label, flags in candidates.items():
-            try:
-                step = runner(opt, flags)
-                for _ in range(warmup): step()
-                first = _timed(step, timer)
-                too_slow = bool(times) and first > give_up * next(iter(times.values()))  # e.g. emulated float16
-                times[label] = first if too_slow else min([first] + [_timed(step, timer) for _ in range(steps - 1)])
-            except Exception: continue  # e.g. a kernel this build lacks: not a candidate here
-            finally: step = None  # free this model before building the next
+            try: times[label] = time_alternately({label: runner(opt, flags)}, steps, warmup, timer)[label]
+            except Exception: pass  # e.g. a kernel this build lacks: not a candidate here
     return times
-
-
-def _timed(step, timer):
-    start = timer(); step(); return timer() - start
 
 # %% ../../nbs/10a_hardware.ipynb #82a77f3f
 def choose_speed_flags(opt,  # options with `fast` (the chosen flags are set on it)
                        say=print,  # where the choice is reported
                        **probe_kw  # passed to `probe_speed` (runner, timer, steps)
-                      ) -> dict:
+                      ):
     "Resolve `--fast` into concrete `--amp`, `--channels_last` and `--fused_adam` on `opt`, by a probe; return them."
     if not opt.fast: return {}
-    kept = {k: v for k in SPEED_FLAGS_OFF if (v := getattr(opt, k)) not in (False, 'off')}
-    candidates = {}
+    kept = {k: v for k in SPEED_FLAGS_OFF if (v := getattr(opt, k)) not in (False, 'off')}  # flags given stay on
+    candidates, start = {}, time.perf_counter()
     for label, flags in speed_candidates(resolve_device(opt.device)).items():
-        flags = {**flags, **kept}  # flags given stay on
-        if flags not in candidates.values(): candidates[label] = flags
-    default, start = next(iter(candidates)), time.perf_counter()
+        if {**flags, **kept} not in candidates.values(): candidates[label] = {**flags, **kept}
     bf16 = next((name for name, flags in candidates.items() if flags.get('amp') == 'bf16'), None)  # needs no scaler
     if int(os.environ.get('WORLD_SIZE', 1)) > 1:  # every process must choose alike: no timing, the hardware decides
         label, times = bf16 or list(candidates)[-1], {}
     else:
         times = probe_speed(opt, candidates, **probe_kw)
-        label = fastest(times, default) if default in times else default
+        best = min(times, key=times.get, default='default')
+        label = best if times.get(best, 0) < 0.95 * times.get('default', 0) else 'default'  # another must be 5% faster
         if bf16 in times and candidates[label].get('amp') == 'fp16' and times[bf16] < 1.05 * times[label]: label = bf16
     chosen = {**SPEED_FLAGS_OFF, **candidates[label]}
     vars(opt).update(chosen)
@@ -224,12 +186,12 @@ def choose_speed_flags(opt,  # options with `fast` (the chosen flags are set on 
     return chosen
 
 # %% ../../nbs/10a_hardware.ipynb #b1d0a7e2
-def apply_speed_settings(opt,  # options (ones built by hand may lack the speed flags)
+def apply_speed_settings(opt,  # options (ones built by hand may lack `fast` and `fused_adam`)
                          say=print  # where the one-line notes go
-                        ) -> dict:
+                        ):
     "`--amp` checked and `--fast` resolved on `opt`, once (kept as `opt.speed_settings`); the speed flags."
     if 'speed_settings' in vars(opt): return opt.speed_settings
-    if getattr(opt, 'amp', 'off') in _NEEDS: opt.amp = check_amp(opt.amp, resolve_device(opt.device), say=say)
+    opt.amp = check_amp(opt.amp, resolve_device(opt.device), say=say)
     if getattr(opt, 'fast', False): choose_speed_flags(opt, say)
     opt.speed_settings = {flag: getattr(opt, flag, off) for flag, off in SPEED_FLAGS_OFF.items()}
     return opt.speed_settings
@@ -245,13 +207,13 @@ class DataWait(Callback):
     def on_epoch_begin(self, state): self.wait, self.start, self.end = 0.0, None, None
 
     def on_iteration(self, state):
-        if self.start is not None: self.wait += state.data_wait  # the first step's wait is the workers starting
         self.end = time.time()
-        if self.start is None: self.start = self.end
+        if self.start is None: self.start = self.end  # the first step's wait is the workers starting
+        else: self.wait += state.data_wait
 
     def on_batches_end(self, state):
-        busy = (self.end or 0) - (self.start or 0)  # from the end of the first step to the end of the last
-        if self.said or not busy or self.wait <= busy / 2: return
+        busy = self.end - self.start if self.start else 0  # from the end of the first step to the end of the last
+        if self.said or self.wait <= busy / 2: return
         self.said = True
         self.say(f'note: training waited for data {self.wait:.1f} s of {busy:.1f} s in epoch {state.epoch}, longer than '
                  f'it computed: the data loader is the bottleneck; try more workers (--num_threads, now {state.opt.num_threads})')
