@@ -91,7 +91,7 @@ def staged(save_dir, label):
         shutil.rmtree(stage, ignore_errors=True)
         if not isinstance(e, OSError) and not disk_full(e): raise
         full = disk_full(e) or shutil.disk_usage(save_dir).free < 2**20
-        cause = 'the disk is full' if full else getattr(e, 'strerror', None) or 'a file could not be written'
+        cause = 'the disk is full' if full else e.strerror or 'a file could not be written'
         raise OSError(f"cannot save checkpoint '{label}' in {save_dir} ({cause}); the previous checkpoint is kept: "
                       f"{'free space on that disk' if full else 'make the folder writable'}, then resume with --continue_train") from None
     _move_into_place(stage)
@@ -128,8 +128,7 @@ def copy_checkpoint(save_dir, saved, label):  # `saved`: a training state, as `l
     "Commit checkpoint `label` as a copy of the set `saved` names: the epoch checkpoint a kill kept from being written."
     files = {name: f"{label}_net_{name.split('_net_', 1)[1]}" for name in saved['files']}
     with staged(save_dir, label) as stage:
-        for old, new in files.items():
-            with open(Path(save_dir)/old, 'rb') as src, atomic_write(stage/new, 'wb') as dst: shutil.copyfileobj(src, dst)
+        for old, new in files.items(): shutil.copyfile(Path(save_dir)/old, stage/new)  # the state, written last, commits them
         with atomic_write(stage/train_state_path(save_dir, label).name, 'wb') as f:
             torch.save(dict(saved, files={new: saved['files'][old] for old, new in files.items()}), f)
     print(f"note: wrote checkpoint '{label}', which a stop kept from being written")
@@ -224,8 +223,7 @@ class RunLock:
 def recover_before_reading(folder):
     "Complete the checkpoints a kill left half moved in `folder` before they are read (no mixed set); a live run's: say to wait."
     if not any(Path(folder).glob('.*_checkpoint')): return
-    lock = RunLock(folder)
-    try: lock.acquire()
+    try: lock = RunLock(folder).acquire()
     except RunLockedError: raise RunLockedError(f'a training run is saving a checkpoint in {folder}; try again in a moment') from None
     try: recover_checkpoints(folder)
     finally: lock.release()
