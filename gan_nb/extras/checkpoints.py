@@ -16,9 +16,8 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['rng_state', 'set_rng_state', 'train_state_path', 'disk_full', 'staged', 'commit_checkpoint', 'copy_checkpoint',
-           'recover_checkpoints', 'state_damage', 'read_train_state', 'checkpoint_problem', 'load_train_state',
-           'RunLockedError', 'RunLock', 'recover_before_reading', 'resume_state', 'restore_train_state',
-           'ReplayedLoader', 'SafeCheckpoints']
+           'recover_checkpoints', 'state_damage', 'load_train_state', 'checkpoint_problem', 'RunLockedError', 'RunLock',
+           'recover_before_reading', 'resume_state', 'restore_train_state', 'ReplayedLoader', 'SafeCheckpoints']
 
 # %% ../../nbs/07b_train_state.ipynb #dde57b0e
 import numpy as np
@@ -62,8 +61,7 @@ def _sync_folder(folder):
     "Flush a folder's entries (the renames in it) to disk, where the system allows it."
     try:
         fd = os.open(folder, os.O_RDONLY)
-        try: os.fsync(fd)
-        finally: os.close(fd)
+        os.fsync(fd); os.close(fd)
     except OSError: pass  # Windows cannot open a folder
 
 
@@ -93,7 +91,7 @@ def staged(save_dir, label):
         shutil.rmtree(stage, ignore_errors=True)
         if not isinstance(e, OSError) and not disk_full(e): raise
         full = disk_full(e) or shutil.disk_usage(save_dir).free < 2**20
-        cause = 'the disk is full' if full else getattr(e, 'strerror', None) or 'a file could not be written'
+        cause = 'the disk is full' if full else e.strerror or 'a file could not be written'
         raise OSError(f"cannot save checkpoint '{label}' in {save_dir} ({cause}); the previous checkpoint is kept: "
                       f"{'free space on that disk' if full else 'make the folder writable'}, then resume with --continue_train") from None
     _move_into_place(stage)
@@ -130,8 +128,7 @@ def copy_checkpoint(save_dir, saved, label):  # `saved`: a training state, as `l
     "Commit checkpoint `label` as a copy of the set `saved` names: the epoch checkpoint a kill kept from being written."
     files = {name: f"{label}_net_{name.split('_net_', 1)[1]}" for name in saved['files']}
     with staged(save_dir, label) as stage:
-        for old, new in files.items():
-            with open(Path(save_dir)/old, 'rb') as src, atomic_write(stage/new, 'wb') as dst: shutil.copyfileobj(src, dst)
+        for old, new in files.items(): shutil.copyfile(Path(save_dir)/old, stage/new)  # the state, written last, commits them
         with atomic_write(stage/train_state_path(save_dir, label).name, 'wb') as f:
             torch.save(dict(saved, files={new: saved['files'][old] for old, new in files.items()}), f)
     print(f"note: wrote checkpoint '{label}', which a stop kept from being written")
@@ -151,45 +148,38 @@ def recover_checkpoints(save_dir):
 
 
 _STATE_FIELDS = dict(files=dict, epoch=int, epoch_iter=int, total_iters=int, epoch_done=bool, epoch_count=int,
-                    optimizers=list, schedulers=list, pools=dict, rng=object)  # what a resume reads, of these types
+                    optimizers=list, schedulers=list, pools=dict, rng=None)  # what a resume reads, of these types
 
 
 def state_damage(saved) -> str | None:
     "What makes a loaded training state unusable (a key missing, a value of another type, a negative counter), or None."
     if type(saved) is not dict: return f'it holds a {type(saved).__name__}, not a dict'
     for key, kind in _STATE_FIELDS.items():
-        value = saved.get(key)
         if key not in saved: return f"'{key}' is missing"
-        if kind is not object and type(value) is not kind: return f"'{key}' is {type(value).__name__}, not {kind.__name__}"
+        if kind and type(value := saved[key]) is not kind: return f"'{key}' is {type(value).__name__}, not {kind.__name__}"
         if kind is int and value < 0: return f"'{key}' is negative ({value})"
 
 
-def read_train_state(path) -> tuple:
-    "`(state, None)`, or `(None, why it cannot be used)`: read with `torch.load(weights_only=True)`, so no file runs code."
+def load_train_state(path) -> dict:
+    "A training-state file's contents, or a one-line `ValueError` saying what is wrong and what to do: read with `torch.load(weights_only=True)`, so no file runs code."
     try: saved = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e:  # cut short, overwritten, not a checkpoint, or a pickle that would run code
         if isinstance(e, OSError) and e.filename: raise  # missing or unreadable: the system's message names the file
-        return None, f'cannot load the training state {path}: {unreadable_reason(path, e)}'
-    problem = state_damage(saved)
-    return (None, f'{path} is damaged: {problem}') if problem else (saved, None)
+        problem = f'cannot load the training state {path}: {unreadable_reason(path, e)}'
+    else: problem = (damage := state_damage(saved)) and f'{path} is damaged: {damage}'
+    if problem: raise ValueError(f'{problem}; delete it to start over (from the weights alone) or restore it')
+    return saved
 
 
 def checkpoint_problem(save_dir, label) -> str | None:
     "`None` if checkpoint `label` is complete (its state loads and names weights files with the hashes they have), else why not."
     path = train_state_path(save_dir, label)
     if not path.is_file(): return f'{path.name} is missing'
-    saved, problem = read_train_state(path)
-    if problem: return problem
+    try: saved = load_train_state(path)
+    except ValueError as e: return str(e).split('; delete it')[0]
     for name, digest in saved['files'].items():
         if not (Path(save_dir)/name).is_file() or file_sha256(Path(save_dir)/name) != digest:
             return f'{name} is not the file saved with {path.name}'
-
-# %% ../../nbs/07b_train_state.ipynb #18fd43f9
-def load_train_state(path) -> dict:
-    "A training-state file's contents, or a one-line `ValueError` saying what is wrong and what to do."
-    saved, problem = read_train_state(path)
-    if problem: raise ValueError(f'{problem}; delete it to start over (from the weights alone) or restore it')
-    return saved
 
 # %% ../../nbs/07b_train_state.ipynb #49a4e0ff
 class RunLockedError(OSError):
@@ -233,8 +223,7 @@ class RunLock:
 def recover_before_reading(folder):
     "Complete the checkpoints a kill left half moved in `folder` before they are read (no mixed set); a live run's: say to wait."
     if not any(Path(folder).glob('.*_checkpoint')): return
-    lock = RunLock(folder)
-    try: lock.acquire()
+    try: lock = RunLock(folder).acquire()
     except RunLockedError: raise RunLockedError(f'a training run is saving a checkpoint in {folder}; try again in a moment') from None
     try: recover_checkpoints(folder)
     finally: lock.release()
@@ -291,12 +280,9 @@ def restore_train_state(model,  # the model, its weights loaded by `setup`
         raise ValueError(f'{path} is from a run that finished epoch {saved["epoch"]} of {state.n_epochs_total} '
                          f'(--n_epochs {opt.n_epochs} + --n_epochs_decay {opt.n_epochs_decay}); to train longer, raise them')
     if opt.lr_policy == 'linear':  # a function of the epoch: the rate from today's --lr, --n_epochs and --n_epochs_decay
-        before = model.optimizers[0].param_groups[0]['lr']
         for o, sch in zip(model.optimizers, model.schedulers):
             sch.base_lrs = [opt.lr] * len(o.param_groups)
             for group in o.param_groups: group['initial_lr'], group['lr'] = opt.lr, opt.lr * sch.lr_lambdas[0](sch.last_epoch)
-        if (after := model.optimizers[0].param_groups[0]['lr']) != before:
-            print(f"note: learning rate {before:.7f} -> {after:.7f}, from this run's --lr, --n_epochs and --n_epochs_decay")
     state.last_checkpoint = path  # good until a new one is written
     print(f'resuming from {path}: epoch {state.epoch}, {state.epoch_iter} images into it, {state.total_iters} in all')
 
@@ -306,8 +292,7 @@ class ReplayedLoader:
     def __init__(self, loader, keeper): self.loader, self.keeper = loader, keeper  # keeper: the `SafeCheckpoints` extra
     def __len__(self): return len(self.loader)
 
-    def set_epoch(self, epoch):
-        if hasattr(self.loader, 'set_epoch'): self.loader.set_epoch(epoch)
+    def __getattr__(self, name): return getattr(self.loader, name)  # `set_epoch`, where the loader has one
 
     def __iter__(self):
         k, s = self.keeper, self.keeper.run.state
@@ -337,7 +322,7 @@ class SafeCheckpoints(Callback):
     def on_train_begin(self, state):
         try:
             if self.saved: restore_train_state(state.model, state.opt, state, self.saved)
-        except (KeyError, TypeError, AttributeError, IndexError) as e:  # a state file tampered with, yet loadable
+        except (LookupError, TypeError, AttributeError) as e:  # a state file tampered with, yet loadable
             raise ValueError(f"{self.saved['path']} is damaged ({type(e).__name__}: {e}); delete it to start over "
                              '(from the weights alone) or restore it') from None
         self.run.dataset = ReplayedLoader(self.run.dataset, self)

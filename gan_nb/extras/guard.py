@@ -72,7 +72,7 @@ def check_finite(self: SafeStops, losses: dict):
 def nonfinite_inputs(model) -> list:
     "The files of the model's current batch whose input images hold NaN or infinite values (then the data, not the rate, is to blame)."
     paths, bad = model.get_image_paths(), set()
-    for name in getattr(model, 'visual_names', ()):
+    for name in model.visual_names:
         if name.startswith('real') and torch.is_tensor(t := getattr(model, name, None)):
             bad |= {i for i, ok in enumerate(t.flatten(1).isfinite().all(1).tolist()) if not ok}
     return [str(paths[i]) if i < len(paths) else f'image {i} of the batch' for i in sorted(bad)]

@@ -38,8 +38,10 @@ def load_generator(checkpoint,  # a `<epoch>_net_G.pth` file (or a state_dict)
                    device='auto',  # `--device` spelling: auto, cpu, cuda, cuda:N, mps
                    eval=False):  # eval mode (running batch-norm statistics, no dropout); False is the reference's default
     "A generator built to fit `checkpoint` (architecture read by `generator_options`), with its weights loaded."
-    if not isinstance(checkpoint, dict): recover_before_reading(Path(checkpoint).parent)  # never a set a kill left half moved
-    state = strip_wrapper_prefixes(checkpoint if isinstance(checkpoint, dict) else load_state_dict_file(checkpoint))
+    if not isinstance(checkpoint, dict):
+        recover_before_reading(Path(checkpoint).parent)  # never a set a kill left half moved
+        checkpoint = load_state_dict_file(checkpoint)
+    state = strip_wrapper_prefixes(checkpoint)
     g = generator_options(state)
     kw = dict(norm_layer=get_norm_layer(g['norm']), use_dropout=g.get('use_dropout', True) if no_dropout is None else not no_dropout)
     net = (UnetGenerator(g['input_nc'], g['output_nc'], g['num_downs'], g['ngf'], **kw) if 'num_downs' in g else
