@@ -16,7 +16,7 @@ from torch.optim import lr_scheduler
 
 # %% ../nbs/04_base_model.ipynb #d517da51
 from .core import atomic_write, is_main, resolve_device
-from .options import find_model, LR_POLICY_NAMES
+from .options import find_model
 from .networks import clean_state_dict, count_parameters, unwrap_network, load_state_dict_file
 
 # %% ../nbs/04_base_model.ipynb #dbe31576
@@ -29,37 +29,26 @@ class BaseModel:
         return parser
 
     def __init__(self, opt):  # the options namespace from `TrainOptions`/`TestOptions`
-        "Shared set-up: `opt`, the device, `save_dir`, the speed flags and the empty lists a subclass fills."
+        "Shared set-up: `opt`, the device, `save_dir`, the speed flags and the empty lists a subclass fills; refuses to train a model that `learns_from_pairs` on the unaligned dataset's random pairs."
         self.opt = opt
         self.isTrain = opt.isTrain
         self.device = resolve_device(opt.device)
         self.save_dir = Path(opt.checkpoints_dir)/opt.name  # checkpoints are saved and loaded here
-        if self.device.index is not None and self.device.type == 'cuda':
-            torch.cuda.set_device(self.device)  # `--device cuda:1`: the pin-memory thread and new tensors follow, not GPU 0
-        if self.device.type == 'cuda' and opt.preprocess != 'scale_width':
-            torch.backends.cudnn.benchmark = True  # fixed image sizes: let cuDNN time its kernels once and keep the fastest
-        self.amp, self.channels_last, self.compile = opt.amp, opt.channels_last, opt.compile  # speed flags: see the appendix
-        self.scaler = torch.amp.GradScaler(self.device.type) if self.amp == 'fp16' and self.isTrain else None
+        if self.device.type == 'cuda':
+            if self.device.index is not None:
+                torch.cuda.set_device(self.device)  # `--device cuda:1`: the pin-memory thread and new tensors follow, not GPU 0
+            if opt.preprocess != 'scale_width':
+                torch.backends.cudnn.benchmark = True  # fixed image sizes: let cuDNN time its kernels once and keep the fastest
+        self.scaler = torch.amp.GradScaler(self.device.type) if opt.amp == 'fp16' and self.isTrain else None  # speed flags: see the appendix
         self.loss_names, self.model_names, self.visual_names = [], [], []
         self.optimizers, self.schedulers, self.image_paths = [], [], []
         self.metric = 0  # what the `plateau` policy watches
-        self.check_pairs(opt)
-
-    def check_pairs(self, opt):
-        "Refuse to train a model that `learns_from_pairs` on the unaligned dataset's random pairs."
-        if not (self.learns_from_pairs and self.isTrain and opt.dataset_mode == 'unaligned'
-                and not opt.serial_batches): return
-        raise ValueError(f'--model {opt.model} learns from pairs, but --dataset_mode unaligned pairs A and B images at random; '
-                         f'for pairs in <dataroot>/{opt.phase}A and {opt.phase}B with the same file names use --dataset_mode template, '
-                         'for unpaired images use --model cycle_gan')
+        if self.learns_from_pairs and self.isTrain and opt.dataset_mode == 'unaligned' and not opt.serial_batches:
+            raise ValueError(f'--model {opt.model} learns from pairs, but --dataset_mode unaligned pairs A and B images at random; '
+                             f'for pairs in <dataroot>/{opt.phase}A and {opt.phase}B with the same file names use --dataset_mode template, '
+                             'for unpaired images use --model cycle_gan')  # pairs must belong together
 
 # %% ../nbs/04_base_model.ipynb #a61bade6
-@patch
-def set_input(self: BaseModel, input):
-    "Unpack a batch dict from the data loader and move its tensors to `self.device`."
-    raise NotImplementedError(f'{type(self).__name__} must define set_input(input)')
-
-
 @patch
 def paired_input(self: BaseModel, input):
     "`(source, target, source_paths)` of a paired batch on the device: `A`, `B`, swapped for `--direction BtoA`."
@@ -68,18 +57,6 @@ def paired_input(self: BaseModel, input):
                          'gives only A; to translate single images use --model test (--model_suffix _A for a CycleGAN)')
     src, tgt = ('A', 'B') if self.opt.direction == 'AtoB' else ('B', 'A')
     return self.to_device(input[src]), self.to_device(input[tgt]), input[f'{src}_paths']
-
-
-@patch
-def forward(self: BaseModel):
-    "Run the networks on the current input (called by `optimize_parameters` and `test`)."
-    raise NotImplementedError(f'{type(self).__name__} must define forward()')
-
-
-@patch
-def optimize_parameters(self: BaseModel):
-    "One training step: forward, losses, gradients, optimiser steps."
-    raise NotImplementedError(f'{type(self).__name__} must define optimize_parameters()')
 
 # %% ../nbs/04_base_model.ipynb #b9a6d068
 @patch
@@ -117,7 +94,7 @@ def get_image_paths(self: BaseModel):
 @patch
 def get_current_losses(self: BaseModel):
     "The latest value of each loss in `loss_names`, as plain floats."
-    return {name: float(torch.as_tensor(getattr(self, 'loss_' + name)).detach()) for name in self.loss_names}  # a loss switched off may be 0
+    return {name: float(getattr(self, 'loss_' + name)) for name in self.loss_names}  # a loss switched off may be 0
 
 
 @patch
@@ -130,7 +107,7 @@ def get_current_visuals(self: BaseModel):
 def to_device(self: BaseModel, x):  # a tensor from the data loader
     "`x` on the model's device (asynchronously from pinned memory), and channels-last images for `--channels_last`."
     x = x.to(self.device, non_blocking=True)
-    return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.dim() == 4 else x
+    return x.contiguous(memory_format=torch.channels_last) if self.opt.channels_last and x.dim() == 4 else x
 
 # %% ../nbs/04_base_model.ipynb #0dcee38f
 def get_scheduler(optimizer,  # the optimiser whose learning rate is scheduled
@@ -139,13 +116,12 @@ def get_scheduler(optimizer,  # the optimiser whose learning rate is scheduled
     policy = opt.lr_policy
     if policy == 'linear':
         def lambda_rule(epoch):  # epoch = number of scheduler steps so far
-            return 1.0 - max(0, epoch + opt.epoch_count - opt.n_epochs) / float(opt.n_epochs_decay + 1)
+            return 1.0 - max(0, epoch + opt.epoch_count - opt.n_epochs) / (opt.n_epochs_decay + 1)
         return lr_scheduler.LambdaLR(optimizer, lr_lambda=lambda_rule)
     if policy == 'step': return lr_scheduler.StepLR(optimizer, step_size=opt.lr_decay_iters, gamma=0.1)
     if policy == 'plateau':
         return lr_scheduler.ReduceLROnPlateau(optimizer, mode='min', factor=0.2, threshold=0.01, patience=5)
-    if policy == 'cosine': return lr_scheduler.CosineAnnealingLR(optimizer, T_max=opt.n_epochs, eta_min=0)
-    raise ValueError(f"unknown --lr_policy '{policy}'; choose one of {', '.join(LR_POLICY_NAMES)}")
+    return lr_scheduler.CosineAnnealingLR(optimizer, T_max=opt.n_epochs, eta_min=0)  # 'cosine' (--lr_policy refuses others)
 
 # %% ../nbs/04_base_model.ipynb #fb804a8b
 @patch
@@ -224,11 +200,10 @@ def load_networks(self: BaseModel, epoch):  # 'latest', an epoch number or 'iter
 
 # %% ../nbs/04_base_model.ipynb #8c0f5111
 @patch
-def set_requires_grad(self: BaseModel, nets,  # a network, or a list of them (`None` entries are skipped)
+def set_requires_grad(self: BaseModel, nets,  # a network, or a list of them
                        requires_grad=False):
     "Switch gradient computation on or off for every parameter of `nets`."
-    for net in nets if isinstance(nets, (list, tuple)) else [nets]:
-        if net is not None: net.requires_grad_(requires_grad)
+    for net in nets if isinstance(nets, list) else [nets]: net.requires_grad_(requires_grad)
 
 # %% ../nbs/04_base_model.ipynb #f6e2ff42
 @patch
@@ -280,7 +255,7 @@ def make_adam(self: BaseModel, params):  # an iterable of parameters (or paramet
 @patch
 def autocast(self: BaseModel):
     "Context for forward passes and losses: `torch.autocast` in the `--amp` precision; nothing with `--amp off`."
-    dtype = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(self.amp)  # None for 'off'
+    dtype = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(self.opt.amp)  # None for 'off'
     return torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None)
 
 # %% ../nbs/04_base_model.ipynb #94bfb9ef
@@ -307,5 +282,5 @@ def update_scaler(self: BaseModel):
 def prepare_networks(self: BaseModel):
     "Apply `--channels_last` and `--compile` to every network in `model_names` (call it once they are built)."
     for name, net in self.networks():
-        if self.channels_last: net.to(memory_format=torch.channels_last)  # in place: parameters stay the same objects
-        if self.compile: setattr(self, 'net' + name, torch.compile(net))
+        if self.opt.channels_last: net.to(memory_format=torch.channels_last)  # in place: parameters stay the same objects
+        if self.opt.compile: setattr(self, 'net' + name, torch.compile(net))

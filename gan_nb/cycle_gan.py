@@ -14,7 +14,7 @@ import torch
 from fastcore.basics import patch
 
 # %% ../nbs/06_cycle_gan.ipynb #7cb21409
-from .options import register_model, OptionError
+from .options import register_model, flag_adders, OptionError
 from .networks import define_G, define_D
 from .losses import GANLoss, add_gradient_penalty_option, cal_gradient_penalty
 from .base_model import BaseModel
@@ -46,13 +46,13 @@ class CycleGANModel(BaseModel):
         "Default `--no_dropout`; training adds `--lambda_A`, `--lambda_B` (cycle), `--lambda_identity` and `--lambda_gp`."
         parser.set_defaults(no_dropout=True)
         if is_train:
-            parser.add_argument('--lambda_A', type=float, default=10.0, help='weight for cycle loss (A -> B -> A)')
-            parser.add_argument('--lambda_B', type=float, default=10.0, help='weight for cycle loss (B -> A -> B)')
-            parser.add_argument('--lambda_identity', type=float, default=0.5,
-                                help='use identity mapping. Setting lambda_identity other than 0 has an effect of scaling '
-                                     'the weight of the identity mapping loss. For example, if the weight of the identity loss '
-                                     'should be 10 times smaller than the weight of the reconstruction loss, please set '
-                                     'lambda_identity = 0.1')
+            n = flag_adders(parser)[1]  # n(flag, default, help): a float flag here
+            n('--lambda_A', 10.0, 'weight for cycle loss (A -> B -> A)')
+            n('--lambda_B', 10.0, 'weight for cycle loss (B -> A -> B)')
+            n('--lambda_identity', 0.5, 'use identity mapping. Setting lambda_identity other than 0 has an effect of scaling '
+                                        'the weight of the identity mapping loss. For example, if the weight of the identity loss '
+                                        'should be 10 times smaller than the weight of the reconstruction loss, please set '
+                                        'lambda_identity = 0.1')
             add_gradient_penalty_option(parser)  # --lambda_gp: 0, no penalty (the reference has none)
         return parser
 

@@ -14,8 +14,8 @@ from .core import (OptionError, atomic_write, device_name, in_ipython, is_main, 
                          DISCRIMINATORS, GAN_MODES, GENERATORS, INIT_TYPES, NORMS)
 
 # %% auto #0
-__all__ = ['MODELS', 'DATASETS', 'ARGS_HOOKS', 'LR_POLICY_NAMES', 'TUNING', 'COUNTS', 'NUMBER_RULES', 'OptionParser',
-           'register_model', 'register_dataset', 'find_model', 'find_dataset', 'value_range', 'BaseOptions',
+__all__ = ['MODELS', 'DATASETS', 'ARGS_HOOKS', 'TUNING', 'COUNTS', 'NUMBER_RULES', 'OptionParser', 'register_model',
+           'register_dataset', 'find_model', 'find_dataset', 'value_range', 'flag_adders', 'BaseOptions',
            'TrainOptions', 'TestOptions', 'narrow_choices', 'overrides_to_args', 'check_name', 'check_option_values',
            'option_notes', 'format_options', 'options_file']
 
@@ -34,24 +34,20 @@ MODELS: dict[str, type] = {}    # name -> model class, filled by `register_model
 DATASETS: dict[str, type] = {}  # name -> dataset class, filled by `register_dataset`
 
 
-def _registrar(registry, kind, name):
-    "A class decorator that checks a class has the reference's hook and registers it in `registry` as `name`."
+def register_model(name: str):
+    "Class decorator: make a model class (with the reference's static `modify_commandline_options`) available as `--model name`."
     def decorate(cls):
-        if not callable(getattr(cls, 'modify_commandline_options', None)):
-            raise TypeError(f'{cls.__name__} needs a static modify_commandline_options(parser, is_train) to be registered as a {kind}')
-        registry[name] = cls
+        MODELS[name] = cls
         return cls
     return decorate
 
 
-def register_model(name: str):
-    "Class decorator: make a model class available as `--model name`."
-    return _registrar(MODELS, 'model', name)
-
-
 def register_dataset(name: str):
-    "Class decorator: make a dataset class available as `--dataset_mode name`."
-    return _registrar(DATASETS, 'dataset', name)
+    "Class decorator: make a dataset class (with the reference's static `modify_commandline_options`) available as `--dataset_mode name`."
+    def decorate(cls):
+        DATASETS[name] = cls
+        return cls
+    return decorate
 
 
 def _find(registry, flag, name):
@@ -80,57 +76,51 @@ def value_range(value: str) -> tuple:
     if not lo < hi: raise argparse.ArgumentTypeError(f"'{value}': lo must be less than hi")
     return lo, hi
 
-# %% ../nbs/00_options.ipynb #40ba5e9a
-LR_POLICY_NAMES = ('linear', 'step', 'plateau', 'cosine')
-
 # %% ../nbs/00_options.ipynb #34bbf88d
-def _basic_flags(parser):
-    "Where the data and the run live, and the device: the basic parameters."
+def flag_adders(parser):
+    "`parser.add_argument`, and `n(flag, default, help)`: a number flag of its default's type (int or float)."
     a = parser.add_argument
+    return a, lambda flag, default, help: a(flag, type=type(default), default=default, help=help)
+
+
+def _model_flags(parser):
+    "Where the data and the run live, the device (the basic parameters), and the networks: architectures, sizes, normalisation, initialisation (the model parameters)."
+    a, n = flag_adders(parser)
     a('--dataroot', required=True, help='path to images (should have subfolders trainA, trainB, valA, valB, etc)')
     a('--name', default='experiment_name', help='name of the experiment. It decides where to store samples and models')
     a('--checkpoints_dir', default='./checkpoints', help='models are saved here')
     a('--device', type=device_name, default='auto', help='auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps')
-
-
-def _model_flags(parser):
-    "The networks: architectures, sizes, normalisation, initialisation (the model parameters)."
-    a = parser.add_argument
     a('--model', default='cycle_gan', choices=sorted({*MODELS, 'cycle_gan'}), help='chooses which model to use')
-    a('--input_nc', type=int, default=3, help='# of input image channels: 3 for RGB and 1 for grayscale (any number: files must have it)')
-    a('--output_nc', type=int, default=3, help='# of output image channels: 3 for RGB and 1 for grayscale (any number: files must have it)')
-    a('--ngf', type=int, default=64, help='# of gen filters in the last conv layer')
-    a('--ndf', type=int, default=64, help='# of discrim filters in the first conv layer')
+    n('--input_nc', 3, '# of input image channels: 3 for RGB and 1 for grayscale (any number: files must have it)')
+    n('--output_nc', 3, '# of output image channels: 3 for RGB and 1 for grayscale (any number: files must have it)')
+    n('--ngf', 64, '# of gen filters in the last conv layer')
+    n('--ndf', 64, '# of discrim filters in the first conv layer')
     a('--netD', default='basic', choices=DISCRIMINATORS, help='specify discriminator architecture. The basic model is a 70x70 PatchGAN. n_layers allows you to specify the layers in the discriminator')
     a('--netG', default='resnet_9blocks', choices=GENERATORS, help='specify generator architecture')
-    a('--n_layers_D', type=int, default=3, help='only used if netD==n_layers')
+    n('--n_layers_D', 3, 'only used if netD==n_layers')
     a('--norm', default='instance', choices=NORMS, help='instance normalization or batch normalization')
     a('--init_type', default='normal', choices=INIT_TYPES, help='network initialization')
-    a('--init_gain', type=float, default=0.02, help='scaling factor for normal, xavier and orthogonal.')
+    n('--init_gain', 0.02, 'scaling factor for normal, xavier and orthogonal.')
     a('--no_dropout', action='store_true', help='no dropout for the generator')
 
 # %% ../nbs/00_options.ipynb #21d02bdb
 def _dataset_flags(parser):
-    "How images are loaded: dataset mode, direction, batching, value range and preprocessing (the dataset parameters)."
-    a = parser.add_argument
+    "How images are loaded: dataset mode, direction, batching and preprocessing (the dataset parameters); then which checkpoint to load, verbosity, name suffix, seed and logging (the additional parameters)."
+    a, n = flag_adders(parser)
     a('--dataset_mode', default='unaligned', choices=sorted({*DATASETS, 'unaligned'}), help='chooses how datasets are loaded')
     a('--direction', default='AtoB', choices=('AtoB', 'BtoA'), help='AtoB or BtoA')
     a('--serial_batches', action='store_true', help='if true, takes images in order to make batches, otherwise takes them randomly')
-    a('--num_threads', default=4, type=int, help='# threads for loading data')
-    a('--batch_size', type=int, default=1, help='input batch size')
-    a('--load_size', type=int, default=286, help='scale images to this size')
-    a('--crop_size', type=int, default=256, help='then crop to this size')
+    n('--num_threads', 4, '# threads for loading data')
+    n('--batch_size', 1, 'input batch size')
+    n('--load_size', 286, 'scale images to this size')
+    n('--crop_size', 256, 'then crop to this size')
     a('--max_dataset_size', type=int, default=float('inf'), help='Maximum number of samples allowed per dataset. If the dataset directory contains more than max_dataset_size, only a subset is loaded.')
     a('--preprocess', default='resize_and_crop', choices=('resize_and_crop', 'crop', 'scale_width', 'scale_width_and_crop', 'none'), help='scaling and cropping of images at load time')
     a('--no_flip', action='store_true', help='if specified, do not flip the images for data augmentation')
-    a('--display_winsize', type=int, default=256, help='display window size for both visdom and HTML')
-
-
-def _additional_flags(parser):
-    "Which checkpoint to load, verbosity, name suffix, seed (the additional parameters), and logging to W&B and TensorBoard."
-    a = parser.add_argument
+    n('--display_winsize', 256, 'display window size for both visdom and HTML')
+    # which checkpoint to load, verbosity, name suffix, seed (the additional parameters), and logging to W&B and TensorBoard
     a('--epoch', default='latest', help='which epoch to load? set to latest to use latest cached model')
-    a('--load_iter', type=int, default=0, help='which iteration to load? if load_iter > 0, the code will load models by iter_[load_iter]; otherwise, the code will load models by [epoch]')
+    n('--load_iter', 0, 'which iteration to load? if load_iter > 0, the code will load models by iter_[load_iter]; otherwise, the code will load models by [epoch]')
     a('--verbose', action='store_true', help='if specified, print more debugging information')
     a('--suffix', default='', help='customized suffix: opt.name = opt.name + suffix: e.g., {model}_{netG}_size{load_size}')
     a('--seed', type=int, help='seed Python, NumPy and torch for a repeatable run (default: not seeded)')
@@ -162,8 +152,8 @@ class BaseOptions:
 
     def initialize(self, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "Add the shared flags to `parser` (and, for training, the validation settings of the tuning section)."
-        for add_flags in (_basic_flags, _model_flags, _dataset_flags, _additional_flags):
-            add_flags(parser)
+        _model_flags(parser)
+        _dataset_flags(parser)
         _tuning_flags(parser, self.isTrain)  # one section of its own, last in --help
         return parser
 
@@ -175,30 +165,30 @@ class TrainOptions(BaseOptions):
     def initialize(self, parser):
         "The shared flags plus the training ones (display, saving, epochs, learning rate, GAN loss)."
         parser = super().initialize(parser)
-        a = parser.add_argument
+        a, n = flag_adders(parser)
         # HTML visualization parameters
-        a('--display_freq', type=int, default=400, help='frequency of showing training results on screen')
-        a('--update_html_freq', type=int, default=1000, help='frequency of saving training results to html')
-        a('--print_freq', type=int, default=100, help='frequency of showing training results on console')
+        n('--display_freq', 400, 'frequency of showing training results on screen')
+        n('--update_html_freq', 1000, 'frequency of saving training results to html')
+        n('--print_freq', 100, 'frequency of showing training results on console')
         a('--no_html', action='store_true', help='do not save intermediate training results to [opt.checkpoints_dir]/[opt.name]/web/')
         # network saving and loading parameters
-        a('--save_latest_freq', type=int, default=5000, help='frequency of saving the latest results')
-        a('--save_epoch_freq', type=int, default=5, help='frequency of saving checkpoints at the end of epochs')
+        n('--save_latest_freq', 5000, 'frequency of saving the latest results')
+        n('--save_epoch_freq', 5, 'frequency of saving checkpoints at the end of epochs')
         a('--save_by_iter', action='store_true', help='whether saves model by iteration')
         a('--continue_train', action='store_true', help='continue training: load the latest model')
-        a('--epoch_count', type=int, default=1, help='the starting epoch count, we save the model by <epoch_count>, <epoch_count>+<save_latest_freq>, ...')
+        n('--epoch_count', 1, 'the starting epoch count, we save the model by <epoch_count>, <epoch_count>+<save_latest_freq>, ...')
         a('--phase', default='train', help='train, val, test, etc')
         # training parameters
-        a('--n_epochs', type=int, default=100, help='number of epochs with the initial learning rate')
-        a('--n_epochs_decay', type=int, default=100, help='number of epochs to linearly decay learning rate to zero')
-        a('--beta1', type=float, default=0.5, help='momentum term of adam')
-        a('--lr', type=float, default=0.0002, help='initial learning rate for adam')
+        n('--n_epochs', 100, 'number of epochs with the initial learning rate')
+        n('--n_epochs_decay', 100, 'number of epochs to linearly decay learning rate to zero')
+        n('--beta1', 0.5, 'momentum term of adam')
+        n('--lr', 0.0002, 'initial learning rate for adam')
         a('--gan_mode', default='lsgan', choices=GAN_MODES, help='the type of GAN objective. vanilla GAN loss is the cross-entropy objective used in the original GAN paper.')
-        a('--pool_size', type=int, default=50, help='the size of image buffer that stores previously generated images')
-        a('--lr_policy', default='linear', choices=LR_POLICY_NAMES, help='learning rate policy.')
-        a('--lr_decay_iters', type=int, default=50, help='multiply by a gamma every lr_decay_iters iterations')
+        n('--pool_size', 50, 'the size of image buffer that stores previously generated images')
+        a('--lr_policy', default='linear', choices=('linear', 'step', 'plateau', 'cosine'), help='learning rate policy.')
+        n('--lr_decay_iters', 50, 'multiply by a gamma every lr_decay_iters iterations')
         # validation (gan_nb: not in the reference)
-        a('--val_freq', type=int, default=0, help='score the generator on the validation split every N epochs (0: never); keeps best_net_G*.pth')
+        n('--val_freq', 0, 'score the generator on the validation split every N epochs (0: never); keeps best_net_G*.pth')
         a('--val_metric', default='auto', choices=('auto', 'l1', 'cycle_l1', 'fid'), help='auto: l1 for paired models; fid for unpaired ones when Inception weights are at hand, else cycle_l1')
         return parser
 
@@ -210,13 +200,13 @@ class TestOptions(BaseOptions):
     def initialize(self, parser):
         "The shared flags plus the testing ones (results folder, phase, `--eval`, `--num_test`)."
         parser = super().initialize(parser)
-        a = parser.add_argument
+        a, n = flag_adders(parser)
         a('--results_dir', default='./results/', help='saves results here.')
-        a('--aspect_ratio', type=float, default=1.0, help='aspect ratio (width / height) of result images')
+        n('--aspect_ratio', 1.0, 'aspect ratio (width / height) of result images')
         a('--phase', default='test', help='train, val, test, etc')
         # Dropout and Batchnorm has different behavioir during training and test.
         a('--eval', action='store_true', help='use eval mode during test time.')
-        a('--num_test', type=int, default=50, help='how many test images to run')
+        n('--num_test', 50, 'how many test images to run')
         # To avoid cropping, the load_size should be the same as crop_size
         parser.set_defaults(model='test', load_size=parser.get_default('crop_size'))
         return parser
@@ -253,9 +243,9 @@ def compose(self: BaseOptions, args=None,
     for a in required: a.required = False  # the partial passes: only the final parse requires
     trace = [] if trace is None else trace
     trace.append(('base', parser, parser.parse_known_args(passes)[0]))  # pass 1: which model?
-    for kind, registry, key in (('model', MODELS, 'model'), ('dataset', DATASETS, 'dataset_mode')):
+    for kind, key, find in (('model', 'model', find_model), ('dataset', 'dataset_mode', find_dataset)):
         name = vars(trace[-1][2])[key]  # pass 2 (after the model's hook, which may change dataset_mode): which dataset?
-        parser = _find(registry, '--' + key, name).modify_commandline_options(parser, self.isTrain)
+        parser = find(name).modify_commandline_options(parser, self.isTrain)
         trace.append((f'{kind} {name}', parser, parser.parse_known_args(passes)[0]))
     for a in required: a.required = True
     parser.add_argument('-h', '--help', action='help', help='show this help message and exit')
@@ -264,7 +254,7 @@ def compose(self: BaseOptions, args=None,
 # %% ../nbs/00_options.ipynb #fef6f684
 def check_name(name: str, flag='--name') -> str:
     "`name` if it is one plain name (no separator, not `..`, not absolute): a run's folder, an epoch or phase in a file name; else `OptionError`."
-    if name in ('', '.', '..') or '\0' in name or PureWindowsPath(name).name != name:  # Windows paths: both separators, drives
+    if name in ('', '..') or '\0' in name or PureWindowsPath(name).name != name:  # Windows paths: both separators, drives; '.' has no name
         what = "the run's folder inside --checkpoints_dir" if flag == '--name' else 'a part of a file or folder name'
         raise OptionError(f"{flag} {name!r}: {what} must be one plain name (no '/' or '\\', not '.' or '..')")
     return name
@@ -272,7 +262,7 @@ def check_name(name: str, flag='--name') -> str:
 # %% ../nbs/00_options.ipynb #7d0edce0
 COUNTS = ('input_nc', 'output_nc', 'ngf', 'ndf', 'batch_size', 'load_size', 'crop_size', 'max_dataset_size', 'display_winsize',
           'display_freq', 'update_html_freq', 'print_freq', 'save_latest_freq', 'save_epoch_freq', 'epoch_count',
-          'lr_decay_iters', 'num_test', 'kid_subsets')  # counts and sizes: 0 divides or breaks, so at least 1
+          'lr_decay_iters', 'num_test')  # counts and sizes: 0 divides or breaks, so at least 1
 NUMBER_RULES = {  # words -> (test, the flags it covers); every other number flag: 0 or more
     'at least 1': (lambda v: v >= 1, COUNTS),
     'more than 0': (lambda v: v > 0, ('lr', 'aspect_ratio')),
@@ -290,10 +280,9 @@ def check_option_values(opt, parser):
         finite = abs(v) < math.inf  # not nan or inf
         if not (finite and test(v)):
             raise OptionError(f'--{a.dest} {v}: must be {"" if finite else "finite and "}{words} (default: {a.default})')
-    train = vars(opt).get('isTrain')  # gan_nb_eval's options have no training flags
-    if train and opt.n_epochs + opt.n_epochs_decay < 1:
+    if opt.isTrain and opt.n_epochs + opt.n_epochs_decay < 1:
         raise OptionError('--n_epochs 0 and --n_epochs_decay 0 leave nothing to train; give at least one epoch')
-    if train and opt.lr_policy == 'plateau' and not opt.val_freq:
+    if opt.isTrain and opt.lr_policy == 'plateau' and not opt.val_freq:
         raise OptionError('--lr_policy plateau lowers the learning rate when the validation score stops improving: '
                           'add --val_freq N to score the generator every N epochs')
 
@@ -355,7 +344,7 @@ def print_options(self: BaseOptions, opt):
     except OSError as e:
         if not opt.isTrain:  # testing only reads from checkpoints_dir: a read-only copy of a run is fine
             print(f'note: could not save {path} ({e.strerror}); the options are printed above', file=sys.stderr)
-            return None
+            return  # None: nothing saved
         raise OptionError(f'cannot write {path} ({e.strerror}); choose a writable --checkpoints_dir') from None
     return path
 

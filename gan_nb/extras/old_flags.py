@@ -9,7 +9,7 @@ import sys
 from ..options import ARGS_HOOKS, OptionError
 
 # %% auto #0
-__all__ = ['RENAMED_FLAGS', 'IGNORED_FLAGS', 'REMOVED_FLAGS', 'translate_old_flags']
+__all__ = ['RENAMED_FLAGS', 'IGNORED_FLAGS', 'translate_old_flags']
 
 # %% ../../nbs/00a_old_flags.ipynb #e8cee2b3
 RENAMED_FLAGS = {  # old name -> today's words; same values, same meaning
@@ -25,9 +25,6 @@ IGNORED_FLAGS = {flag: 'a visdom display setting; gan_nb has no visdom display (
     '--ntest': 'it had no effect in the reference either',
     '--matmul_conv': "gan_nb's own matrix-product convolutions were removed; PyTorch's convolutions run (see --fast)",
     '--cpu_threads': 'gan_nb no longer sets the number of CPU threads; set OMP_NUM_THREADS to choose it'}
-REMOVED_FLAGS = {  # no exact equivalent: refused with what to use
-    '--use_dropout': 'dropout is on by default now (cycle_gan: off); --no_dropout switches it off',
-}
 
 # %% ../../nbs/00a_old_flags.ipynb #a40f8d90
 def _note(text): print(f'note: {text}', file=sys.stderr)
@@ -35,10 +32,9 @@ def _note(text): print(f'note: {text}', file=sys.stderr)
 
 def _device_for_gpu_ids(value: str, args: list[str], is_train: bool) -> str:
     "The `--device` for the reference's `--gpu_ids` value; several GPUs: `OptionError` with the torchrun command."
-    try: ids = list(map(int, value.split(',')))
+    try: ids = [i for i in map(int, value.split(',')) if i >= 0]  # as in the reference: -1 means no GPU
     except ValueError:
         raise OptionError(f"--gpu_ids {value}: expected GPU numbers such as 0 or 0,1 (-1: the CPU); gan_nb's flag is --device") from None
-    ids = [i for i in ids if i >= 0]  # as in the reference: -1 means no GPU
     if len(ids) <= 1: return f'cuda:{ids[0]}' if ids else 'cpu'
     if not is_train: raise OptionError(f'--gpu_ids {value}: testing runs on one device; use --device cuda:{ids[0]}')
     visible = '' if ids == list(range(len(ids))) else f'CUDA_VISIBLE_DEVICES={",".join(map(str, ids))} '
@@ -54,7 +50,8 @@ def translate_old_flags(args: list[str],  # command-line tokens
     while tokens:
         token = tokens.pop(0)
         flag, has_value, value = token.partition('=')
-        if flag in REMOVED_FLAGS: raise OptionError(f'{flag} was removed: {REMOVED_FLAGS[flag]}')
+        if flag == '--use_dropout':  # no exact equivalent: refused with what to use
+            raise OptionError('--use_dropout was removed: dropout is on by default now (cycle_gan: off); --no_dropout switches it off')
         if flag in RENAMED_FLAGS:
             _note(f'{flag} is {RENAMED_FLAGS[flag]} now; using that')
             first, *rest = RENAMED_FLAGS[flag].split(' ')  # '--no_lsgan' is two words: '--gan_mode vanilla'
