@@ -112,8 +112,8 @@ def kernel_inception_distance(features_1,  # (N1, D) features of one set of imag
                              ) -> tuple[float, float]:
     "KID: unbiased squared MMD with the cubic polynomial kernel, as (mean, standard deviation) over subsets."
     f1, f2 = _features(features_1, features_2)
-    out = _torch_fidelity().metric_kid.kid_features_to_metric(f1, f2, kid_subsets=subsets, kid_subset_size=min(1000, len(f1), len(f2)), rng_seed=0, verbose=False)
-    return tuple(out.values())  # kernel_inception_distance_mean, kernel_inception_distance_std
+    return tuple(_torch_fidelity().metric_kid.kid_features_to_metric(  # kernel_inception_distance_mean, kernel_inception_distance_std
+        f1, f2, kid_subsets=subsets, kid_subset_size=min(1000, len(f1), len(f2)), rng_seed=0, verbose=False).values())
 
 # %% ../../nbs/08a_metrics.ipynb #13d965ce
 INCEPTION_URL = 'https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth'
@@ -357,7 +357,7 @@ class Validation(Callback):
         if state.epoch_iter < state.dataset_size or state.epoch % state.opt.val_freq: return  # cut short, or not due
         model = state.model
         score = validation_score(model, self.data, self.metric, inception=self.inception)
-        if state.world_size > 1:  # rank 0's score on every process: the same plateau steps, the same best epoch
+        if torch.distributed.is_initialized():  # torchrun: rank 0's score on every process: the same plateau steps, the same best epoch
             torch.distributed.broadcast(t := torch.tensor([score], dtype=torch.float64, device=model.device), 0); score = t.item()
         model.metric = score  # what --lr_policy plateau steps on
         gens = [n for n in model.model_names if n.startswith('G')]  # the generators (NaN weights can score as black images)
