@@ -32,7 +32,7 @@ from .loading import generator_options, load_generator
 # %% ../../nbs/08b_export.ipynb #2e0c55d7
 def export_ready(generator,  # a generator network (not changed)
                  eval=False  # True: running statistics; False: each batch's own statistics, as the reference's test script
-                ) -> nn.Module:
+                ):
     "A copy of `generator` fixed in the chosen mode, dropout off, in eval mode for tracing."
     net = copy.deepcopy(unwrap_network(generator)).float().cpu().eval()
     for m in net.modules():  # without running statistics, batch norm uses the batch's own, even in eval mode, and keeps none
@@ -43,7 +43,7 @@ def export_ready(generator,  # a generator network (not changed)
 def export_metadata(generator,  # the generator being exported
                     eval=False,  # the mode chosen for `export_ready`
                     source=''  # where the weights came from
-                   ) -> dict:
+                   ):
     "What a user of the exported file needs to know: channels, size rule, scaling, mode."
     g = generator_options(generator.state_dict())
     m, smallest = size_multiple(generator), fit_size(1, 1, generator)[0]
@@ -117,7 +117,7 @@ def run_exported(path,  # a file written by `export`
     with torch.no_grad(): return None if run is None else run(x)
 
 
-def read_export_metadata(path) -> dict:
+def read_export_metadata(path):
     "The `gan_nb` metadata of an exported file."
     _read(path, files := {'gan_nb': ''})
     return json.loads(files['gan_nb'])
@@ -165,7 +165,7 @@ def export(name,  # experiment name: the checkpoint is <checkpoints_dir>/<name>/
            network='G',  # G (pix2pix, test model), G_A or G_B (CycleGAN)
            output=None,  # a file (with the format's suffix), or a folder for one named after the checkpoint (default: its folder)
            verbose=True  # print what was written, the size rule and the parity check
-          ) -> dict:
+          ):
     "Export a generator; return the path, the metadata and the parity check's largest difference."
     if format not in EXPORT_FORMATS: raise ValueError(f"unknown format {format!r}; choose one of {', '.join(EXPORT_FORMATS)}")
     for flag, value in (('--name', name), ('--epoch', epoch), ('--network', network)): check_name(str(value), flag)

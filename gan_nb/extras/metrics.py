@@ -33,7 +33,7 @@ from ..train import NonFiniteLossError
 
 # %% ../../nbs/08a_metrics.ipynb #9932f409
 def read_scaled(path  # an image or array file: 8 or 16-bit PNG, TIFF, .npy, ...
-               ) -> torch.Tensor:
+               ):
     "The image at `path` as a (C, H, W) float64 tensor on the 0..255 scale, from its type's whole range (16-bit: 0..65535; floats: 0..1); grey on three channels."
     a = np.array(load_image(path)) if is_plain_image(path) else read_array(path)  # 8-bit images as the reference reads them; (H, W, C) either way
     lo, hi = dtype_range(a.dtype)
@@ -50,7 +50,7 @@ def _pair(fake, real):
 # %% ../../nbs/08a_metrics.ipynb #19012f8a
 def l1_error(fake,  # generated images on the 0..255 scale: (N, C, H, W) or (C, H, W), uint8 or float
              real  # their targets, same shape
-            ) -> torch.Tensor:
+            ):
     "Mean absolute difference per image (a batch: one per image), in 0..255 units (L1, or MAE)."
     fake, real = _pair(fake, real)
     return (fake - real).abs().mean((-3, -2, -1))
@@ -58,7 +58,7 @@ def l1_error(fake,  # generated images on the 0..255 scale: (N, C, H, W) or (C, 
 
 def psnr(fake,  # generated images on the 0..255 scale, as for `l1_error`
          real  # their targets, same shape
-        ) -> torch.Tensor:
+        ):
     "Peak signal-to-noise ratio per image in dB, `10 log10(255² / mean squared error)`; identical images give inf."
     fake, real = _pair(fake, real)
     return 10 * torch.log10(255 ** 2 / ((fake - real) ** 2).mean((-3, -2, -1)))
@@ -66,7 +66,7 @@ def psnr(fake,  # generated images on the 0..255 scale, as for `l1_error`
 # %% ../../nbs/08a_metrics.ipynb #b7dcb170
 def ssim(fake,  # generated images on the 0..255 scale, as for `l1_error`
          real  # their targets, same shape
-        ) -> torch.Tensor:
+        ):
     "Structural similarity per image (11x11 Gaussian window, σ 1.5): the mean over channels and window positions (1 for identical images)."
     fake, real = _pair(fake, real)
     if min(fake.shape[-2:]) < 11: raise ValueError(f'SSIM needs images of at least 11x11 pixels, not {fake.shape[-1]}x{fake.shape[-2]}')
@@ -97,7 +97,7 @@ def _features(*sets):
 # %% ../../nbs/08a_metrics.ipynb #e6572809
 def frechet_distance(features_1,  # (N1, D) features of one set of images
                      features_2  # (N2, D) features of the other
-                    ) -> float:
+                    ):
     "The Fréchet distance between Gaussians fitted to two sets of features (FID, on Inception features)."
     f1, f2 = _features(features_1, features_2)
     # Σ = L Lᵀ with L = Rᵀ / sqrt(N - 1), R from the QR decomposition of the centred rows (at most D x D);
@@ -109,7 +109,7 @@ def frechet_distance(features_1,  # (N1, D) features of one set of images
 def kernel_inception_distance(features_1,  # (N1, D) features of one set of images
                               features_2,  # (N2, D) features of the other
                               subsets=100  # random subsets of up to 1000 images to average over
-                             ) -> tuple[float, float]:
+                             ):
     "KID: unbiased squared MMD with the cubic polynomial kernel, as (mean, standard deviation) over subsets."
     f1, f2 = _features(features_1, features_2)
     return tuple(_torch_fidelity().metric_kid.kid_features_to_metric(  # kernel_inception_distance_mean, kernel_inception_distance_std
@@ -119,7 +119,7 @@ def kernel_inception_distance(features_1,  # (N1, D) features of one set of imag
 INCEPTION_URL = 'https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth'
 
 
-def stored_inception_path() -> Path:
+def stored_inception_path():
     "Where the downloaded weights are kept: torch hub's checkpoint folder (`$TORCH_HOME/hub/checkpoints`)."
     return Path(torch.hub.get_dir(), 'checkpoints', Path(INCEPTION_URL).name)
 
@@ -130,7 +130,7 @@ def inception_weights_file(path=None,  # a weights file you have (`--inception_w
                            sha256='6726825d',  # the start of the file's SHA-256 (written in its name)
                            target=None,  # where to keep the download (default: `stored_inception_path()`)
                            progress=True  # show a progress bar
-                          ) -> Path:
+                          ):
     "The Inception weights file: `path`, or the stored copy, downloaded and checked on first use."
     if path and not Path(path).is_file(): raise FileNotFoundError(f'--inception_weights {path}: no such file')
     target = Path(path or target or stored_inception_path())
@@ -159,7 +159,7 @@ def image_features(images,  # image files, or (3, H, W) uint8 tensors
                    network,  # `InceptionFeatures`, or any module from uint8 (N, 3, H, W) to (N, D)
                    batch_size=25,  # images per forward pass
                    device='cpu'  # where the network runs
-                  ) -> torch.Tensor:
+                  ):
     "The (N, D) features of `images`; a batch of images of different sizes goes through one image at a time."
     network, out = network.to(device).eval(), []
     with torch.no_grad():
@@ -186,7 +186,7 @@ def _images_in(folder, flag):
 def gather_images(results=None,  # a gan_nb_test results folder (index.html, images/)
                   fake=None,  # or a folder of generated images
                   real=None  # real images: needed with `fake`, optional with `results`
-                 ) -> tuple[list, list, bool, Path]:
+                 ):
     "`(fakes, reals, paired, folder)`; paired: every fake has its target, `reals[i]` that of `fakes[i]`."
     if fake is not None:  # two folders: same names (and subfolders) make pairs
         if real is None: raise ValueError('--fake needs --real DIR, the real images to compare with')
@@ -210,7 +210,7 @@ def gather_images(results=None,  # a gan_nb_test results folder (index.html, ima
 def paired_scores(fakes,  # generated image files
                   reals,  # their targets, in the same order
                   metrics  # which of l1, psnr, ssim
-                 ) -> dict:
+                 ):
     "The mean of each paired metric over the pairs; one line for a pair of different sizes."
     per_image = []
     for f, r in zip(fakes, reals):
@@ -225,7 +225,7 @@ def paired_scores(fakes,  # generated image files
 def choose_metrics(metrics,  # names the user asked for, or None
                    paired,  # whether the images are pairs
                    weights_at_hand  # whether Inception weights are given or stored
-                  ) -> list:
+                  ):
     "The metrics to compute: by default the paired ones for pairs, FID and KID with the weights at hand or without pairs."
     if metrics is None: return [m for m in METRICS if (paired if m in PAIRED_METRICS else weights_at_hand or not paired)]
     for m in metrics:
@@ -256,7 +256,7 @@ def evaluate(results=None,  # a gan_nb_test results folder (results/<name>/test_
              device='auto',  # `--device` spelling, for the Inception network
              network=None,  # a feature network instead of Inception (for tests and experiments)
              verbose=True  # print the table and warnings
-            ) -> dict:
+            ):
     "Score generated images, write `metrics.json` (atomically) and the table into index.html; returns `{'scores': {...}, 'images': n, 'paired': bool, ...}`."
     fakes, reals, paired, folder = gather_images(results, fake, real)
     page = _page(folder/'index.html')  # inputs checked first: nothing is written before an error
@@ -315,7 +315,7 @@ def validation_score(model,  # a gan_nb model after `setup` (pix2pix, CycleGAN, 
                      data,  # batches: `validation_data(opt)`, a DataLoader, or a list of batch dicts
                      metric='l1',  # 'l1', 'cycle_l1' or 'fid'
                      inception=None  # for 'fid': an `InceptionFeatures` (or any feature network)
-                    ) -> float:
+                    ):
     "Run the generator in eval mode over `data` as the test script does, and return the score (lower is better)."
     if missing := [k for k in VAL_METRICS[metric] if k not in model.visual_names]:
         raise ValueError(f"validation metric {metric} needs the model's {missing[0]} images; it has {', '.join(model.visual_names)}")
