@@ -94,7 +94,7 @@ def get_image_paths(self: BaseModel):
 @patch
 def get_current_losses(self: BaseModel):
     "The latest value of each loss in `loss_names`, as plain floats."
-    return {name: float(getattr(self, 'loss_' + name)) for name in self.loss_names}  # a loss switched off may be 0
+    return {name: float(torch.as_tensor(getattr(self, 'loss_' + name)).detach()) for name in self.loss_names}  # a loss switched off may be 0
 
 
 @patch

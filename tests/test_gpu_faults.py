@@ -105,7 +105,7 @@ def test_resume_puts_adams_step_counts_where_todays_kernel_wants_them(saved_fuse
     on_gpu = torch.nn.Parameter(torch.ones(3, device='meta'))
     new = torch.optim.Adam([on_gpu], fused=fused_now or None)
     saved = dict(optimizers=[old.state_dict()], scaler=None, schedulers=[], pools={}, metric=0, best=None, path=Path('x'),
-                 epoch_count=1, total_iters=1, epoch=1, epoch_done=False, epoch_iter=1)
+                 epoch_count=1, total_iters=1, epoch=1, epoch_done=False, epoch_iter=1, rng=None, epoch_rng=None, batch_size=1)
     opt = argparse.Namespace(fused_adam=fused_now, lr_policy='step', n_epochs=1, n_epochs_decay=0)
     model = SimpleNamespace(optimizers=[new], scaler=None, schedulers=[], device=torch.device('meta'))
     restore_train_state(model, opt, TrainState(opt=opt, n_epochs_total=1), saved)
