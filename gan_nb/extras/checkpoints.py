@@ -280,9 +280,12 @@ def restore_train_state(model,  # the model, its weights loaded by `setup`
         raise ValueError(f'{path} is from a run that finished epoch {saved["epoch"]} of {state.n_epochs_total} '
                          f'(--n_epochs {opt.n_epochs} + --n_epochs_decay {opt.n_epochs_decay}); to train longer, raise them')
     if opt.lr_policy == 'linear':  # a function of the epoch: the rate from today's --lr, --n_epochs and --n_epochs_decay
+        before = model.optimizers[0].param_groups[0]['lr']
         for o, sch in zip(model.optimizers, model.schedulers):
             sch.base_lrs = [opt.lr] * len(o.param_groups)
             for group in o.param_groups: group['initial_lr'], group['lr'] = opt.lr, opt.lr * sch.lr_lambdas[0](sch.last_epoch)
+        if (after := model.optimizers[0].param_groups[0]['lr']) != before:
+            print(f"note: learning rate {before:.7f} -> {after:.7f}, from this run's --lr, --n_epochs and --n_epochs_decay")
     state.last_checkpoint = path  # good until a new one is written
     print(f'resuming from {path}: epoch {state.epoch}, {state.epoch_iter} images into it, {state.total_iters} in all')
 
